@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything is installed inside the project folder (.tools/ for uv, .venv/ for the app).
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+
+.PHONY: setup run test lint typecheck pytest pytest-pg bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+setup: $(VENV)/.synced
+
+## Start the app on the embedded SQLite database with the demo data (reuses what exists).
+run: setup
+	$(BIN)/riskflow db upgrade
+	$(BIN)/riskflow deploy processes
+	$(BIN)/riskflow serve
+
+## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when
+## RISKFLOW_TEST_DATABASE_URL is set.
+test: setup lint typecheck pytest pytest-pg
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+pytest-pg: setup
+	@if [ -n "$$RISKFLOW_TEST_DATABASE_URL" ]; then \
+		echo "== the suite again on $$RISKFLOW_TEST_DATABASE_URL"; \
+		RISKFLOW_TEST_BACKEND=postgresql $(BIN)/pytest; \
+	else \
+		echo "== RISKFLOW_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
+	fi
+
+bench: setup
+	$(BIN)/python -m bench.long_case
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

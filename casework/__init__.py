@@ -1,0 +1,1 @@
+"""riskflow casework package."""

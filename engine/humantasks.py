@@ -1,0 +1,209 @@
+"""Human-task rows: who may act on a task, when it is due, and keeping the rows in step with the model.
+
+The inbox never loads a workflow: after every step the READY manual tasks of the instance are
+written here with their candidate role (from the task's lane), assignee (from the resolver),
+due and follow-up dates (from the element's properties) and priority.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine.clock import WorkingCalendar
+from engine.errors import NotPermitted
+from engine.models import HumanTask, ProcessDefinition
+
+if TYPE_CHECKING:
+    from engine.runtime import Actor, AssignmentResolver, StepState
+
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+_WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)
+
+
+class TaskPolicy:
+    """The rules for acting on a human task, and the reading of its due-time properties."""
+
+    def __init__(self, calendar: WorkingCalendar, script_engine: Any) -> None:
+        self.calendar = calendar
+        self.script_engine = script_engine
+
+    def check_may_complete(self, row: HumanTask, actor: Actor) -> None:
+        """Refuse with not_yours or wrong_role unless `actor` may complete (or draft) the task."""
+        if row.claimed_by and row.claimed_by != actor.user_id:
+            raise NotPermitted(f"This task is held by {row.claimed_by}.", code="not_yours")
+        if row.assignee and row.assignee != actor.user_id and row.claimed_by != actor.user_id:
+            raise NotPermitted(f"This task is assigned to {row.assignee}.", code="not_yours")
+        self._check_role(row, actor)
+
+    def check_may_claim(self, row: HumanTask, actor: Actor) -> None:
+        """Refuse unless `actor` holds the task's role and it is not someone else's."""
+        if row.assignee and row.assignee != actor.user_id:
+            raise NotPermitted(f"This task is assigned to {row.assignee}.", code="not_yours")
+        self._check_role(row, actor)
+
+    def _check_role(self, row: HumanTask, actor: Actor) -> None:
+        if row.candidate_role and row.candidate_role not in actor.roles and row.assignee != actor.user_id:
+            raise NotPermitted(f"This task is for the {row.candidate_role} role.", code="wrong_role")
+
+    @staticmethod
+    def unavailable_message(row: HumanTask) -> str:
+        """Why an open-task action cannot go ahead, in words for the person who tried."""
+        if row.state == "completed":
+            return f"This task has already been completed by {row.completed_by}."
+        if row.state == "cancelled":
+            return "This task was withdrawn by the process (for example, a deadline passed)."
+        if row.claimed_by:
+            return f"This task was claimed by {row.claimed_by} a moment ago."
+        return "This task is not available."
+
+    def when(self, task: Any, prop: str, now: datetime) -> datetime | None:
+        """The time an element property (`dueIn`, `followUpIn`) gives, counted from `now`."""
+        value = task.task_spec.extensions.get("properties", {}).get(prop)
+        if value is None or str(value).strip() == "":
+            return None
+        text = str(value).strip()
+        literal = self._literal_time(text, now)
+        if literal is not None:
+            return literal
+        result = self.script_engine.evaluate(task, text)
+        if isinstance(result, datetime):
+            return result if result.tzinfo else result.replace(tzinfo=UTC)
+        if isinstance(result, date):
+            return datetime.combine(result, time(17), tzinfo=UTC)
+        if result is None:
+            return None
+        computed = self._literal_time(str(result).strip(), now)
+        if computed is None:
+            raise ValueError(
+                f"{prop} '{text}' gave {result!r}; expected an ISO 8601 duration such as P10D "
+                "or a number of working days such as '5 working days'"
+            )
+        return computed
+
+    def _literal_time(self, text: str, now: datetime) -> datetime | None:
+        if _ISO_DURATION.match(text):
+            parsed = TimerEventDefinition.parse_iso_duration(text)
+            return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
+        found = _WORKING_DAYS.match(text)
+        if found:
+            return self.calendar.add_working_days(now, int(found.group(1)))
+        return None
+
+
+class HumanTaskSync:
+    """Brings an instance's human-task rows in line with its READY manual tasks."""
+
+    def __init__(self, session: Session, policy: TaskPolicy, resolver: AssignmentResolver, state: StepState):
+        self.session = session
+        self.policy = policy
+        self.resolver = resolver
+        self.state = state
+
+    def run(self, workflow: Any, definition_id: int) -> list[int]:
+        """Close rows whose task moved on, open rows for new READY tasks; return open row ids."""
+        instance = self.state.instance
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        rows = self.session.scalars(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id,
+                or_(HumanTask.state == "open", HumanTask.task_guid.in_(list(ready))),
+            )
+        ).all()
+        by_guid = {row.task_guid: row for row in rows}
+        for guid, row in by_guid.items():
+            if guid not in ready and row.state == "open":
+                self._close(row)
+        lanes: Mapping[str, str] | None = None
+        open_ids: list[int] = []
+        for guid, task in ready.items():
+            row = by_guid.get(guid)
+            if row is None or row.state != "open":
+                if lanes is None:
+                    lanes = (
+                        self.session.scalar(
+                            select(ProcessDefinition.lanes).where(ProcessDefinition.id == definition_id)
+                        )
+                        or {}
+                    )
+                row = self._open(task, row, lanes)
+            open_ids.append(row.id)
+        return open_ids
+
+    def _close(self, row: HumanTask) -> None:
+        completed_by = self.state.completed_guids.get(row.task_guid)
+        row.completed_at = self.state.now
+        if completed_by is not None:
+            row.state = "completed"
+            row.completed_by = completed_by
+        else:
+            row.state = "cancelled"
+            self.state.record("task_cancelled", task_guid=row.task_guid, element_id=row.element_id)
+
+    def _open(self, task: Any, row: HumanTask | None, lanes: Mapping[str, str]) -> HumanTask:
+        instance, now = self.state.instance, self.state.now
+        spec = task.task_spec
+        props = spec.extensions.get("properties", {})
+        lane = effective_lane(task)
+        role = lanes.get(lane) if lane else None
+        if row is None:
+            row = HumanTask(task_guid=str(task.id), instance_id=instance.id)
+            self.session.add(row)
+        row.element_id = spec.bpmn_id
+        row.process_id = task.workflow.spec.name
+        row.title = (spec.bpmn_name or spec.bpmn_id)[:255]
+        row.lane = lane
+        row.candidate_role = role
+        row.assignee = self.resolver.assignee_for(
+            self.session,
+            role=role,
+            business_key=instance.business_key,
+            element_id=spec.bpmn_id,
+            data=task.data,
+        )
+        row.claimed_by = None
+        row.form_file = props.get("formJsonSchemaFilename")
+        row.due_at = self.policy.when(task, "dueIn", now)
+        row.follow_up_at = self.policy.when(task, "followUpIn", now)
+        row.priority = _int(props.get("priority"))
+        row.business_key = instance.business_key
+        row.state = "open"
+        row.created_at = now
+        row.completed_at = None
+        row.completed_by = None
+        self.session.flush()
+        self.state.record(
+            "task_created",
+            task_guid=row.task_guid,
+            element_id=row.element_id,
+            detail={"task_id": row.id, "role": role, "assignee": row.assignee},
+        )
+        return row
+
+
+def effective_lane(task: Any) -> str | None:
+    """The task's lane; inside a call activity, the lane of the calling task (SpiffWorkflow gives None)."""
+    while task is not None:
+        lane: str | None = getattr(task.task_spec, "lane", None)
+        if lane:
+            return lane
+        workflow = task.workflow
+        parent_id = getattr(workflow, "parent_task_id", None)
+        if parent_id is None:
+            return None
+        task = workflow.top_workflow.get_task_from_id(parent_id)
+    return None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

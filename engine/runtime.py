@@ -1,0 +1,737 @@
+"""The process engine: deploy definitions, start instances, and run every step in one transaction.
+
+A step locks the instance row, loads the workflow onto its cached spec, acts (complete a task,
+fire timers, deliver a message, retry), runs the engine until only people or time can move it,
+then syncs the human-task rows, the next timer, the message waits and the outbox, appends audit
+events, bumps the version and commits. Any exception rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
+from engine.clock import Clock, SystemClock, WorkingCalendar
+from engine.db import Database
+from engine.errors import Conflict, EngineError, ModelFailure, NotFound, NotPermitted
+from engine.forms import validate_form_data
+from engine.humantasks import HumanTaskSync, TaskPolicy
+from engine.models import (
+    ArchivedSubprocess,
+    AuditEvent,
+    DefinitionFile,
+    HumanTask,
+    MessageWait,
+    OutboxMessage,
+    ProcessDefinition,
+    ProcessInstance,
+)
+from engine.scripting import (
+    SandboxedEnvironment,
+    SandboxedScriptEngine,
+    ServiceRegistry,
+    StepContext,
+    standard_functions,
+    step_context,
+)
+from engine.state import ProcessSpecs, StateSerializer, archive_finished_subprocesses
+from engine.timers import next_timer_due, use_clock
+
+SYSTEM_ACTOR = "system"
+
+
+class InstanceStatus:
+    """The states an instance can be in."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    AWAITING_PEOPLE = "awaiting_people"
+    SUSPENDED = "suspended"
+    ERROR = "error"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+
+    FINISHED = (COMPLETED, TERMINATED)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user id and the role codes they hold."""
+
+    user_id: str
+    roles: frozenset[str] = frozenset()
+
+    @classmethod
+    def system(cls) -> Actor:
+        """The engine itself (timers, deliveries)."""
+        return cls(SYSTEM_ACTOR)
+
+
+class AssignmentResolver(Protocol):
+    """Chooses the person a new human task goes to; None leaves it for the role's pool."""
+
+    def assignee_for(
+        self,
+        session: Session,
+        *,
+        role: str | None,
+        business_key: str,
+        element_id: str,
+        data: Mapping[str, Any],
+    ) -> str | None: ...
+
+
+class PoolResolver:
+    """The default: nobody in particular; every task waits to be claimed by its role."""
+
+    def assignee_for(
+        self,
+        session: Session,
+        *,
+        role: str | None,
+        business_key: str,
+        element_id: str,
+        data: Mapping[str, Any],
+    ) -> str | None:
+        return None
+
+
+@dataclass
+class DeployResult:
+    """The definition version a deployment produced (or found), and the warnings to show."""
+
+    definition_id: int
+    name: str
+    version: int
+    created: bool
+    warnings: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class StepResult:
+    """What a step left behind, for the caller to show."""
+
+    instance_id: int
+    status: str
+    error: dict[str, Any] | None
+    ready_task_ids: list[int]
+
+
+StepAction = Callable[[BpmnWorkflow, "StepState"], None]
+
+
+@dataclass
+class StepState:
+    """Bookkeeping shared by one step's action and its sync."""
+
+    session: Session
+    instance: ProcessInstance
+    actor: Actor
+    now: datetime
+    completed_guids: dict[str, str] = field(default_factory=dict)
+    failure: ModelFailure | None = None
+    failure_phase: str | None = None
+    audit: list[AuditEvent] = field(default_factory=list)
+
+    def record(self, event: str, **fields: Any) -> None:
+        """Queue an audit event for this instance, written in the step's transaction."""
+        self.audit.append(
+            AuditEvent(
+                at=self.now,
+                actor=fields.pop("actor", self.actor.user_id),
+                event=event,
+                instance_id=self.instance.id,
+                business_key=self.instance.business_key,
+                **fields,
+            )
+        )
+
+
+class ProcessEngine:
+    """The generic BPMN runtime; the domain plugs in through its registries and resolver."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        calendar: WorkingCalendar | None = None,
+        services: ServiceRegistry | None = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+        resolver: AssignmentResolver | None = None,
+        known_roles: Collection[str] = (),
+    ) -> None:
+        self.db = db
+        self.clock = clock or SystemClock()
+        self.calendar = calendar or WorkingCalendar()
+        self.services = services or ServiceRegistry()
+        self.resolver: AssignmentResolver = resolver or PoolResolver()
+        self.known_roles = set(known_roles)
+        self.serializer = StateSerializer()
+        script_functions = {**standard_functions(self.clock, self.calendar), **(functions or {})}
+        self.script_engine = SandboxedScriptEngine(SandboxedEnvironment(script_functions, self.services))
+        self._specs: dict[int, dict[str, ProcessSpecs]] = {}
+        self._forms: dict[tuple[int, str], dict[str, Any]] = {}
+        self._cache_lock = threading.Lock()
+        self.policy = TaskPolicy(self.calendar, self.script_engine)
+
+    # ----------------------------------------------------------------- definitions
+
+    def check(self, bundle: Bundle) -> ParsedBundle:
+        """Parse and check a bundle without deploying it (raises DefinitionError on errors)."""
+        return parse_bundle(bundle, known_roles=self.known_roles, service_operations=self.services.names())
+
+    def deploy(self, bundle: Bundle, *, actor: str, note: str = "") -> DeployResult:
+        """Deploy a bundle: the same content keeps its version, new content becomes version N+1."""
+        parsed = self.check(bundle)
+        content_hash = bundle.content_hash
+        with self.db.transaction() as session:
+            existing = session.scalar(
+                select(ProcessDefinition).where(
+                    ProcessDefinition.name == bundle.name, ProcessDefinition.content_hash == content_hash
+                )
+            )
+            if existing is not None:
+                return DeployResult(existing.id, existing.name, existing.version, False, parsed.warnings)
+            latest = session.scalar(
+                select(func.max(ProcessDefinition.version)).where(ProcessDefinition.name == bundle.name)
+            )
+            definition = ProcessDefinition(
+                name=bundle.name,
+                version=(latest or 0) + 1,
+                content_hash=content_hash,
+                process_ids=parsed.process_ids,
+                lanes=parsed.lanes,
+                specs=self.serializer.specs_to_json(parsed.specs, parsed.dependencies),
+                deployed_at=self.clock.now(),
+                deployed_by=actor,
+                note=note,
+            )
+            session.add(definition)
+            session.flush()
+            session.add_all(
+                DefinitionFile(definition_id=definition.id, path=path, content=content)
+                for path, content in sorted(bundle.files.items())
+            )
+            session.add(
+                AuditEvent(
+                    at=self.clock.now(),
+                    actor=actor,
+                    event="definition_deployed",
+                    detail={"name": bundle.name, "version": definition.version, "note": note},
+                )
+            )
+            return DeployResult(definition.id, definition.name, definition.version, True, parsed.warnings)
+
+    def latest_definition(self, session: Session, process_id: str) -> ProcessDefinition:
+        """The newest deployed definition that contains `process_id`."""
+        for definition in session.scalars(
+            select(ProcessDefinition).order_by(
+                ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc()
+            )
+        ):
+            if process_id in definition.process_ids:
+                return definition
+        raise NotFound(f"no deployed definition contains a process with id {process_id!r}")
+
+    def _process_specs(self, session: Session, definition_id: int, process_id: str) -> ProcessSpecs:
+        with self._cache_lock:
+            cached = self._specs.get(definition_id)
+        if cached is None:
+            text = session.scalar(
+                select(ProcessDefinition.specs).where(ProcessDefinition.id == definition_id)
+            )
+            if text is None:
+                raise NotFound(f"definition {definition_id} does not exist")
+            cached = self.serializer.specs_from_json(text)
+            with self._cache_lock:
+                self._specs.setdefault(definition_id, cached)
+        if process_id not in cached:
+            raise NotFound(f"definition {definition_id} has no process {process_id!r}")
+        return cached[process_id]
+
+    def form_schema(self, session: Session, definition_id: int, form_file: str) -> dict[str, Any]:
+        """The JSON Schema of a task's form, from the definition version the instance runs."""
+        key = (definition_id, form_file)
+        with self._cache_lock:
+            schema = self._forms.get(key)
+        if schema is not None:
+            return schema
+        paths = set(
+            session.scalars(select(DefinitionFile.path).where(DefinitionFile.definition_id == definition_id))
+        )
+        path = form_path(paths, form_file)
+        if path is None:
+            raise NotFound(f"form {form_file!r} is not in definition {definition_id}")
+        content = session.scalar(
+            select(DefinitionFile.content).where(
+                DefinitionFile.definition_id == definition_id, DefinitionFile.path == path
+            )
+        )
+        schema = load_form_schema(content or b"{}", path)
+        with self._cache_lock:
+            self._forms[key] = schema
+        return schema
+
+    # ------------------------------------------------------------------- instances
+
+    def start(
+        self,
+        process_id: str,
+        *,
+        business_key: str,
+        data: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
+        definition_id: int | None = None,
+    ) -> StepResult:
+        """Start an instance of the latest (or given) definition and run it as far as it goes."""
+        actor = actor or Actor.system()
+        with self.db.transaction() as session:
+            if definition_id is None:
+                definition_id = self.latest_definition(session, process_id).id
+            specs = self._process_specs(session, definition_id, process_id)
+            workflow = BpmnWorkflow(specs.spec, specs.subprocess_specs, script_engine=self.script_engine)
+            now = self.clock.now()
+            instance = ProcessInstance(
+                definition_id=definition_id,
+                process_id=process_id,
+                business_key=business_key,
+                status=InstanceStatus.RUNNING,
+                state="",
+                version=0,
+                started_by=actor.user_id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(instance)
+            session.flush()
+            state = StepState(session, instance, actor, now)
+            state.record("instance_started", detail={"process_id": process_id, "data": dict(data or {})})
+
+            def begin(wf: BpmnWorkflow, _state: StepState) -> None:
+                first = wf.get_next_task(state=TaskState.READY)
+                first.data.update(dict(data or {}))
+
+            return self._run_step(workflow, state, begin)
+
+    def complete_task(self, task_id: int, actor: Actor, data: Mapping[str, Any]) -> StepResult:
+        """Complete a human task with submitted data, validated against its form on the server."""
+        with self.db.transaction() as session:
+            instance, task_row = self._lock_for_task(session, task_id)
+            self.policy.check_may_complete(task_row, actor)
+            if task_row.form_file:
+                schema = self.form_schema(session, instance.definition_id, task_row.form_file)
+                validate_form_data(schema, dict(data))
+            workflow = self._load(session, instance)
+            state = StepState(session, instance, actor, self.clock.now())
+
+            def complete(wf: BpmnWorkflow, st: StepState) -> None:
+                task = wf.get_task_from_id(UUID(task_row.task_guid))
+                if task is None or not task.has_state(TaskState.READY):
+                    raise Conflict("This task is no longer waiting to be done.", code="task_not_ready")
+                task.task_spec.add_data_from_form(task, dict(data))
+                st.completed_guids[task_row.task_guid] = actor.user_id
+                st.failure_phase = "complete"
+                task.run()
+                st.failure_phase = None
+
+            task_row.draft = None
+            state.record(
+                "task_completed",
+                task_guid=task_row.task_guid,
+                element_id=task_row.element_id,
+                detail={"task_id": task_row.id, "data": dict(data)},
+            )
+            return self._run_step(workflow, state, complete)
+
+    def claim(self, task_id: int, actor: Actor) -> None:
+        """Take an open task for yourself; a task someone else holds raises Conflict."""
+        with self.db.transaction() as session:
+            row = self._task_row(session, task_id)
+            self.policy.check_may_claim(row, actor)
+            changed = session.execute(
+                update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.state == "open", HumanTask.claimed_by.is_(None))
+                .values(claimed_by=actor.user_id)
+            ).rowcount
+            if not changed:
+                session.refresh(row)
+                if row.claimed_by == actor.user_id:
+                    return
+                raise Conflict(self.policy.unavailable_message(row), code="task_unavailable")
+            self._audit_task(session, row, actor.user_id, "task_claimed")
+
+    def release(self, task_id: int, actor: Actor) -> None:
+        """Give a claimed task back to its pool."""
+        with self.db.transaction() as session:
+            row = self._task_row(session, task_id)
+            if row.state != "open":
+                raise Conflict("This task is no longer open.", code="task_not_ready")
+            if row.claimed_by != actor.user_id:
+                raise NotPermitted("You can only release a task you have claimed.", code="not_yours")
+            row.claimed_by = None
+            self._audit_task(session, row, actor.user_id, "task_released")
+
+    def save_draft(self, task_id: int, actor: Actor, data: Mapping[str, Any]) -> None:
+        """Keep unfinished form data on the task (not validated, not completed)."""
+        with self.db.transaction() as session:
+            row = self._task_row(session, task_id)
+            self.policy.check_may_complete(row, actor)
+            row.draft = dict(data)
+            self._audit_task(session, row, actor.user_id, "task_draft_saved")
+
+    def retry(self, instance_id: int, actor: Actor, *, reason: str) -> StepResult:
+        """Run the failed step of an errored instance again (after the model or data is fixed)."""
+        return self._repair(instance_id, actor, reason, skip=False)
+
+    def skip(self, instance_id: int, actor: Actor, *, reason: str) -> StepResult:
+        """Mark the failed step done without running it, and carry on."""
+        return self._repair(instance_id, actor, reason, skip=True)
+
+    def suspend(self, instance_id: int, actor: Actor, *, reason: str) -> None:
+        """Stop an instance moving (timers and messages wait) until it is resumed."""
+        with self.db.transaction() as session:
+            instance = self._lock(session, instance_id)
+            if instance.status in (*InstanceStatus.FINISHED, InstanceStatus.SUSPENDED):
+                raise Conflict(
+                    f"An instance that is {instance.status} cannot be suspended.", code="instance_state"
+                )
+            instance.suspended_from = instance.status
+            self._set_status(session, instance, actor, InstanceStatus.SUSPENDED, "instance_suspended", reason)
+
+    def resume(self, instance_id: int, actor: Actor, *, reason: str) -> None:
+        """Let a suspended instance move again, in the state it was suspended from."""
+        with self.db.transaction() as session:
+            instance = self._lock(session, instance_id)
+            if instance.status != InstanceStatus.SUSPENDED:
+                raise Conflict("Only a suspended instance can be resumed.", code="instance_state")
+            previous = instance.suspended_from or InstanceStatus.WAITING
+            instance.suspended_from = None
+            self._set_status(session, instance, actor, previous, "instance_resumed", reason)
+
+    def terminate(self, instance_id: int, actor: Actor, *, reason: str) -> None:
+        """End an instance for good: its open tasks are cancelled and nothing more runs."""
+        with self.db.transaction() as session:
+            instance = self._lock(session, instance_id)
+            if instance.status in InstanceStatus.FINISHED:
+                raise Conflict(f"The instance is already {instance.status}.", code="instance_state")
+            now = self.clock.now()
+            session.execute(
+                update(HumanTask)
+                .where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
+                .values(state="cancelled", completed_at=now)
+            )
+            session.execute(MessageWait.__table__.delete().where(MessageWait.instance_id == instance.id))
+            instance.next_timer_at = None
+            instance.ended_at = now
+            self._set_status(
+                session, instance, actor, InstanceStatus.TERMINATED, "instance_terminated", reason
+            )
+
+    # ------------------------------------------------------------------ internals
+
+    def _repair(self, instance_id: int, actor: Actor, reason: str, *, skip: bool) -> StepResult:
+        if not reason.strip():
+            raise EngineError("Give a reason: it is recorded on the case timeline.", code="reason_required")
+        with self.db.transaction() as session:
+            instance = self._lock(session, instance_id)
+            if instance.status != InstanceStatus.ERROR or not instance.error:
+                raise Conflict("Only an instance in error can be retried or skipped.", code="instance_state")
+            failed = dict(instance.error)
+            workflow = self._load(session, instance)
+            state = StepState(session, instance, actor, self.clock.now())
+            event = "step_skipped" if skip else "step_retried"
+            state.record(
+                event, reason=reason, task_guid=failed.get("task_guid"), element_id=failed.get("element_id")
+            )
+
+            def repair(wf: BpmnWorkflow, st: StepState) -> None:
+                task = _failed_task(wf, failed)
+                if skip:
+                    _complete_without_scripts(task)
+                    return
+                st.failure_phase = failed.get("phase")
+                _rerun(task, failed.get("phase"))
+                st.failure_phase = None
+
+            instance.error = None
+            return self._run_step(workflow, state, repair)
+
+    def _run_step(self, workflow: BpmnWorkflow, state: StepState, action: StepAction) -> StepResult:
+        """Act, run the engine, archive, sync and persist: the body of every step."""
+        instance = state.instance
+        ctx = StepContext(state.session, instance.id, instance.business_key, state.actor.user_id, self.clock)
+        with use_clock(self.clock), step_context(ctx):
+            try:
+                action(workflow, state)
+                workflow.do_engine_steps()
+            except (Conflict, NotPermitted):
+                raise
+            except WorkflowException as err:  # a model error: kept, shown, retried after a fix
+                state.failure = _model_failure(err, state.failure_phase)
+            finished = archive_finished_subprocesses(workflow)
+        self._archive(state, finished)
+        return self._persist(workflow, state)
+
+    def _persist(self, workflow: BpmnWorkflow, state: StepState) -> StepResult:
+        session, instance = state.session, state.instance
+        sync = HumanTaskSync(session, self.policy, self.resolver, state)
+        ready_ids = sync.run(workflow, instance.definition_id)
+        instance.state = self.serializer.dumps(workflow)
+        instance.version += 1
+        instance.updated_at = state.now
+        if state.failure is not None:
+            instance.status = InstanceStatus.ERROR
+            instance.error = {
+                **state.failure.as_dict(),
+                "phase": state.failure_phase or _phase(state.failure),
+            }
+            instance.next_timer_at = None
+            state.record(
+                "instance_errored",
+                element_id=state.failure.element_id,
+                task_guid=state.failure.task_guid,
+                detail=instance.error,
+            )
+        else:
+            instance.next_timer_at = next_timer_due(workflow)
+            instance.status = _status_after_step(workflow, bool(ready_ids))
+            if instance.status == InstanceStatus.COMPLETED:
+                instance.ended_at = state.now
+                state.record("instance_completed")
+        self._sync_waits(session, instance, workflow)
+        self._queue_outbound(session, instance, workflow, state.now)
+        session.add_all(state.audit)
+        session.flush()
+        return StepResult(instance.id, instance.status, instance.error, ready_ids)
+
+    def _archive(self, state: StepState, finished: list[Any]) -> None:
+        for item in finished:
+            state.session.add(
+                ArchivedSubprocess(
+                    instance_id=state.instance.id,
+                    task_guid=item.task_guid,
+                    element_id=item.element_id,
+                    process_id=item.process_id,
+                    archived_at=state.now,
+                    state=self.serializer.subprocess_to_json(item.subprocess),
+                )
+            )
+
+    def _sync_waits(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+        wanted: set[tuple[str, str | None]] = set()
+        if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
+            for event in workflow.waiting_events():
+                if event.event_type == "MessageEventDefinition":
+                    wanted.add((event.name, _correlation_value(event.correlations) or instance.business_key))
+        existing = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance.id)).all()
+        have = {(w.message_name, w.correlation_value): w for w in existing}
+        for key, wait in have.items():
+            if key not in wanted:
+                session.delete(wait)
+        for name, value in wanted - set(have):
+            session.add(MessageWait(instance_id=instance.id, message_name=name, correlation_value=value))
+
+    def _queue_outbound(
+        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: datetime
+    ) -> None:
+        for event in workflow.get_events():
+            payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
+            session.add(
+                OutboxMessage(
+                    instance_id=instance.id,
+                    message_name=event.event_definition.name,
+                    business_key=instance.business_key,
+                    payload=_jsonable(payload),
+                    created_at=now,
+                )
+            )
+
+    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        specs = self._process_specs(session, instance.definition_id, instance.process_id)
+        workflow = self.serializer.loads(instance.state, specs)
+        workflow.script_engine = self.script_engine  # not serialized: re-attach every time
+        return workflow
+
+    def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = session.scalar(
+            select(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if instance is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        return instance
+
+    def _lock_for_task(self, session: Session, task_id: int) -> tuple[ProcessInstance, HumanTask]:
+        instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+        if instance_id is None:
+            raise NotFound(f"task {task_id} does not exist")
+        instance = self._lock(session, instance_id)
+        row = self._task_row(session, task_id)
+        if row.state != "open":
+            raise Conflict(self.policy.unavailable_message(row), code="task_not_ready")
+        if instance.status == InstanceStatus.SUSPENDED:
+            raise Conflict(
+                "This case's process is suspended; a manager must resume it first.", code="suspended"
+            )
+        if instance.status == InstanceStatus.ERROR:
+            raise Conflict(
+                "This case's process has a failed step; a manager must retry it first.", code="error"
+            )
+        return instance, row
+
+    def _task_row(self, session: Session, task_id: int) -> HumanTask:
+        row = session.scalar(
+            select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
+        )
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        return row
+
+    def _audit_task(self, session: Session, row: HumanTask, actor: str, event: str) -> None:
+        session.add(
+            AuditEvent(
+                at=self.clock.now(),
+                actor=actor,
+                event=event,
+                instance_id=row.instance_id,
+                business_key=row.business_key,
+                task_guid=row.task_guid,
+                element_id=row.element_id,
+                detail={"task_id": row.id},
+            )
+        )
+
+    def _set_status(
+        self, session: Session, instance: ProcessInstance, actor: Actor, status: str, event: str, reason: str
+    ) -> None:
+        if not reason.strip():
+            raise EngineError("Give a reason: it is recorded on the case timeline.", code="reason_required")
+        instance.status = status
+        instance.version += 1
+        instance.updated_at = self.clock.now()
+        session.add(
+            AuditEvent(
+                at=instance.updated_at,
+                actor=actor.user_id,
+                event=event,
+                instance_id=instance.id,
+                business_key=instance.business_key,
+                reason=reason,
+            )
+        )
+
+
+def _status_after_step(workflow: BpmnWorkflow, has_human_tasks: bool) -> str:
+    if workflow.is_completed():
+        return InstanceStatus.COMPLETED
+    if has_human_tasks:
+        return InstanceStatus.AWAITING_PEOPLE
+    if workflow.waiting_events():
+        return InstanceStatus.WAITING
+    return InstanceStatus.RUNNING
+
+
+def _model_failure(err: WorkflowException, phase: str | None) -> ModelFailure:
+    task = getattr(err, "task", None)
+    spec = getattr(task, "task_spec", None) or getattr(err, "task_spec", None)
+    notes = " ".join(getattr(err, "notes", []) or [])
+    line = getattr(err, "line_number", None)
+    return ModelFailure(
+        element_id=getattr(spec, "bpmn_id", None),
+        message=f"{err} {notes}".strip(),
+        line=line if isinstance(line, int) and line > 0 else None,
+        code_line=getattr(err, "error_line", None) or None,
+        process_id=task.workflow.spec.name if task is not None else None,
+        task_guid=str(task.id) if task is not None else None,
+        trace=list(getattr(err, "task_trace", []) or []),
+    )
+
+
+def _phase(failure: ModelFailure) -> str:
+    if "Pre-Script" in failure.message:
+        return "prepare"
+    if "Post-Script" in failure.message:
+        return "complete"
+    return "run"
+
+
+def _failed_task(workflow: BpmnWorkflow, failed: Mapping[str, Any]) -> Any:
+    guid = failed.get("task_guid")
+    task = workflow.get_task_from_id(UUID(guid)) if guid else None
+    if task is None or not task.has_state(TaskState.ERROR):
+        errored = workflow.get_tasks(state=TaskState.ERROR)
+        task = errored[0] if errored else None
+    if task is None:
+        raise Conflict(
+            "The failed step is no longer in the instance; nothing to retry.", code="instance_state"
+        )
+    return task
+
+
+def _rerun(task: Any, phase: str | None) -> None:
+    if phase == "prepare":
+        task._set_state(TaskState.WAITING)
+        task.task_spec._update(task)
+    elif phase == "complete":
+        task.complete()
+    else:
+        task._set_state(TaskState.READY)
+        task.run()
+
+
+def _complete_without_scripts(task: Any) -> None:
+    """Mark a task done and move on, running none of its own scripts."""
+    task._set_state(TaskState.COMPLETED)
+    spec = task.task_spec
+    hook = super(SpiffBpmnTask, spec)._on_complete_hook if isinstance(spec, SpiffBpmnTask) else None
+    if hook is not None:
+        hook(task)
+    for child in task.children:
+        if not child.has_state(TaskState.FINISHED_MASK):
+            child.task_spec._update(child)
+    task.workflow._task_completed_notify(task)
+
+
+def _correlation_value(correlations: Mapping[str, Any] | None) -> str | None:
+    for properties in (correlations or {}).values():
+        if isinstance(properties, Mapping):
+            for value in properties.values():
+                if value is not None:
+                    return str(value)
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+__all__ = [
+    "Actor",
+    "AssignmentResolver",
+    "DeployResult",
+    "InstanceStatus",
+    "ProcessEngine",
+    "SpiffWorkflowException",
+    "StepResult",
+]

@@ -1,0 +1,313 @@
+"""Sandboxed scripts and expressions, and the registry of service operations models may call.
+
+Every script, gateway condition, timer expression and decision-table cell of a model runs here,
+compiled by RestrictedPython: no imports beyond a short allow-list, no files, no dunder
+attributes. A script that reaches for any of those fails as a model error and changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import decimal
+import functools
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import CodeType, ModuleType
+from typing import Any
+from uuid import UUID
+
+from RestrictedPython import compile_restricted
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock, WorkingCalendar
+
+ALLOWED_MODULES: dict[str, ModuleType] = {
+    "datetime": datetime,
+    "decimal": decimal,
+    "json": json,
+    "math": math,
+    "re": re,
+}
+
+_EXTRA_BUILTINS: dict[str, Any] = {
+    name: getattr(__import__("builtins"), name)
+    for name in (
+        "all any bool dict enumerate filter format frozenset list map max min "
+        "reversed set sorted sum tuple zip"
+    ).split()
+}
+
+_INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "|=": operator.ior,
+    "&=": operator.iand,
+}
+
+_STORABLE = (str, int, float, bool, type(None), datetime.date, datetime.timedelta, UUID, decimal.Decimal)
+
+
+class ScriptPolicyError(Exception):
+    """A script tried something the sandbox forbids."""
+
+
+def _guarded_import(
+    name: str,
+    globals_: Mapping[str, Any] | None = None,
+    locals_: Mapping[str, Any] | None = None,
+    fromlist: tuple[str, ...] = (),
+    level: int = 0,
+) -> ModuleType:
+    if level != 0 or name not in ALLOWED_MODULES:
+        allowed = ", ".join(sorted(ALLOWED_MODULES))
+        raise ScriptPolicyError(f"import of '{name}' is not allowed in model scripts (allowed: {allowed})")
+    return ALLOWED_MODULES[name]
+
+
+def _inplace(op: str, left: Any, right: Any) -> Any:
+    return _INPLACE_OPERATORS[op](left, right)
+
+
+def _forbidden_print(*_args: Any, **_kwargs: Any) -> None:
+    raise ScriptPolicyError("print() is not available in model scripts; set a variable instead")
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_sandboxed(source: str, mode: str) -> CodeType:
+    """Compile a script ('exec') or expression ('eval') under the sandbox's rules (cached)."""
+    try:
+        return compile_restricted(source, filename="<string>", mode=mode)
+    except SyntaxError as err:
+        lineno = err.lineno
+        if lineno is None:
+            found = re.search(r"Line (\d+)", str(err.args[0] if err.args else err))
+            lineno = int(found.group(1)) if found else None
+        raise SyntaxError(_policy_message(err), ("<string>", lineno, err.offset, err.text)) from None
+
+
+def _policy_message(err: SyntaxError) -> str:
+    # RestrictedPython raises SyntaxError with a tuple of "Line N: reason" strings as its message.
+    raw = err.msg if isinstance(err.msg, str) and err.msg else err.args[0] if err.args else str(err)
+    messages = [str(m) for m in raw] if isinstance(raw, list | tuple) else [str(raw)]
+    return "; ".join(re.sub(r"^Line \d+: ", "", m) for m in messages)
+
+
+@dataclass
+class StepContext:
+    """What a service operation or script function may know about the step that calls it."""
+
+    session: Session
+    instance_id: int
+    business_key: str
+    actor: str
+    clock: Clock
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_current_step: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(
+    "riskflow_step", default=None
+)
+
+
+@contextmanager
+def step_context(ctx: StepContext) -> Iterator[StepContext]:
+    """Make `ctx` the context of the scripts and service calls run inside the block."""
+    token = _current_step.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current_step.reset(token)
+
+
+def current_step() -> StepContext:
+    """The step being run; service operations receive it, script functions may ask for it."""
+    ctx = _current_step.get()
+    if ctx is None:
+        raise RuntimeError("no engine step is running")
+    return ctx
+
+
+ServiceOperation = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class RegisteredOperation:
+    """A service operation and the words a process owner sees for it."""
+
+    name: str
+    func: ServiceOperation
+    description: str
+
+
+class ServiceRegistry:
+    """Named operations that service tasks call: `func(ctx: StepContext, **params) -> JSON value`."""
+
+    def __init__(self) -> None:
+        self._operations: dict[str, RegisteredOperation] = {}
+
+    def register(self, name: str, func: ServiceOperation, description: str = "") -> None:
+        """Add an operation; a name can be registered once."""
+        if name in self._operations:
+            raise ValueError(f"service operation {name!r} is already registered")
+        self._operations[name] = RegisteredOperation(name, func, description or (func.__doc__ or ""))
+
+    def names(self) -> set[str]:
+        """Every registered operation name."""
+        return set(self._operations)
+
+    def operations(self) -> list[RegisteredOperation]:
+        """Every registered operation, by name."""
+        return [self._operations[n] for n in sorted(self._operations)]
+
+    def call(self, name: str, params: Mapping[str, Any]) -> Any:
+        """Run an operation within the current step."""
+        if name not in self._operations:
+            raise LookupError(f"no service operation named {name!r} is registered")
+        return self._operations[name].func(current_step(), **params)
+
+
+def check_storable(data: Mapping[str, Any], path: str = "") -> None:
+    """Refuse values that cannot be kept in task data (modules, objects, functions)."""
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(value, Mapping):
+            check_storable(value, where)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    check_storable(item, f"{where}[{i}]")
+                elif not isinstance(item, _STORABLE | list | tuple):
+                    raise TypeError(_unstorable(f"{where}[{i}]", item))
+        elif not isinstance(value, _STORABLE):
+            raise TypeError(_unstorable(where, value))
+
+
+def _unstorable(where: str, value: Any) -> str:
+    return (
+        f"'{where}' holds a {type(value).__name__}, which cannot be kept in task data; "
+        "keep only text, numbers, booleans, dates, lists and dictionaries"
+    )
+
+
+class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
+    """Task-data scripting, compiled and run under RestrictedPython."""
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]], services: ServiceRegistry) -> None:
+        builtins = {**safe_builtins, **_EXTRA_BUILTINS, "__import__": _guarded_import}
+        for unsafe in ("__build_class__", "setattr", "delattr"):
+            builtins.pop(unsafe, None)
+        env_globals: dict[str, Any] = {
+            "__builtins__": builtins,
+            "_getattr_": safer_getattr,
+            "_getitem_": default_guarded_getitem,
+            "_getiter_": default_guarded_getiter,
+            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+            "_unpack_sequence_": guarded_unpack_sequence,
+            "_write_": full_write_guard,
+            "_inplacevar_": _inplace,
+            "_print_": _forbidden_print,
+            **functions,
+        }
+        super().__init__(env_globals)
+        self.services = services
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
+        code = compile_sandboxed(expression.strip(), "eval")
+        scope = dict(self.globals)
+        scope.update(external_context or {})
+        scope.update(context)
+        return eval(code, scope)  # noqa: S307 - restricted bytecode, guarded globals
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        self.check_for_overwrite(context, external_context or {})
+        code = compile_sandboxed(script, "exec")
+        context.update(self.globals)
+        context.update(external_context or {})
+        try:
+            exec(code, context)  # noqa: S102 - restricted bytecode, guarded globals
+        finally:
+            self._remove_globals_and_functions_from_context(context, external_context)
+            for key in [k for k, v in context.items() if isinstance(v, ModuleType)]:
+                del context[key]
+        check_storable(context)
+        return True
+
+    def call_service(
+        self, context: dict[str, Any], operation_name: str, operation_params: Mapping[str, Any], **_: Any
+    ) -> str:
+        params = {name: spec["value"] for name, spec in operation_params.items()}
+        return json.dumps(self.services.call(operation_name, params), default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    raise TypeError(f"a service returned a {type(value).__name__}, which is not JSON")
+
+
+class SandboxedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """The script engine every workflow runs with (re-attached after each load)."""
+
+    def __init__(self, environment: SandboxedEnvironment) -> None:
+        super().__init__(environment=environment)
+
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        # SpiffWorkflow 3.2.0's own error path here raises NameError; report the task instead.
+        try:
+            result: str = self.environment.call_service(task.data, **kwargs)
+        except Exception as err:
+            operation = kwargs.get("operation_name", "?")
+            raise WorkflowTaskException(
+                f"Service operation '{operation}' failed: {type(err).__name__}: {err}",
+                task=task,
+                exception=err,
+            ) from err
+        return result
+
+
+def standard_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
+    """Functions every model may use: time from the engine's clock, and working-day arithmetic."""
+
+    def now() -> datetime.datetime:
+        return clock.now()
+
+    def today() -> datetime.date:
+        return clock.now().astimezone(datetime.timezone.utc).date()
+
+    def add_working_days(start: datetime.date | datetime.datetime | str, days: int) -> str:
+        if isinstance(start, str):
+            start = datetime.datetime.fromisoformat(start)
+        if not isinstance(start, datetime.datetime):
+            start = datetime.datetime.combine(start, datetime.time(9), tzinfo=datetime.UTC)
+        return calendar.add_working_days(start, int(days)).isoformat()
+
+    def iso_duration_days(days: int) -> str:
+        return f"P{int(days)}D"
+
+    return {
+        "now": now,
+        "today": today,
+        "add_working_days": add_working_days,
+        "iso_duration_days": iso_duration_days,
+    }

@@ -1,0 +1,1 @@
+"""riskflow tasks package."""

@@ -1,0 +1,115 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when asked), a clock
+that only moves when told to, and an engine wired with test services.
+
+Set RISKFLOW_TEST_BACKEND=postgresql and RISKFLOW_TEST_DATABASE_URL to run the suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from engine.bundle import Bundle
+from engine.clock import ManualClock
+from engine.db import Database
+from engine.models import EngineBase
+from engine.runtime import Actor, ProcessEngine
+from engine.scripting import ServiceRegistry, StepContext
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BUNDLES = FIXTURES / "bundles"
+POSTGRES = os.environ.get("RISKFLOW_TEST_BACKEND") == "postgresql"
+POSTGRES_URL = os.environ.get("RISKFLOW_TEST_DATABASE_URL", "")
+
+# Monday 2 November 2026, 09:00 UTC: a working day, so due-date arithmetic is easy to read.
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+CLERK = Actor("clerk.one", frozenset({"CLERK"}))
+CLERK_TWO = Actor("clerk.two", frozenset({"CLERK"}))
+MANAGER = Actor("manager.one", frozenset({"MANAGER"}))
+
+
+def metadatas() -> list[Any]:
+    """Every table set the app creates (engine now; the domain registers its own later)."""
+    return [EngineBase.metadata]
+
+
+_pg_schema_ready = False
+
+
+def _postgres_database() -> Database:
+    global _pg_schema_ready
+    if not POSTGRES_URL:
+        pytest.fail("RISKFLOW_TEST_BACKEND=postgresql needs RISKFLOW_TEST_DATABASE_URL")
+    db = Database(POSTGRES_URL)
+    if not _pg_schema_ready:
+        for metadata in metadatas():
+            metadata.drop_all(db.engine)
+            metadata.create_all(db.engine)
+        _pg_schema_ready = True
+    tables = ", ".join(t.name for m in metadatas() for t in m.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return db
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """An empty database with every table, on the backend under test."""
+    if POSTGRES:
+        db = _postgres_database()
+    else:
+        db = Database(f"sqlite:///{tmp_path / 'riskflow-test.db'}")
+        for metadata in metadatas():
+            metadata.create_all(db.engine)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock standing still at START until a test moves it."""
+    return ManualClock(START)
+
+
+@pytest.fixture
+def service_calls() -> list[dict[str, Any]]:
+    """What the test service operations were called with."""
+    return []
+
+
+@pytest.fixture
+def services(service_calls: list[dict[str, Any]]) -> ServiceRegistry:
+    """Service operations the fixture models call."""
+    registry = ServiceRegistry()
+
+    def record_decision(ctx: StepContext, amount: int, approved: bool) -> dict[str, Any]:
+        service_calls.append({"op": "record_decision", "key": ctx.business_key, "amount": amount})
+        return {"receipt": f"R-{ctx.business_key}-{amount}", "approved": approved}
+
+    def flaky(ctx: StepContext, note: str) -> dict[str, Any]:
+        service_calls.append({"op": "flaky", "note": note})
+        if note != "fixed":
+            raise ConnectionError("the records system did not answer")
+        return {"ok": True}
+
+    registry.register("record_decision", record_decision)
+    registry.register("flaky", flaky)
+    return registry
+
+
+@pytest.fixture
+def engine(database: Database, clock: ManualClock, services: ServiceRegistry) -> ProcessEngine:
+    """An engine on the test database with the fixture roles and services."""
+    return ProcessEngine(database, clock=clock, services=services, known_roles={"CLERK", "MANAGER"})
+
+
+def bundle(name: str) -> Bundle:
+    """A fixture bundle by folder name."""
+    return Bundle.from_directory(BUNDLES / name, name=name)

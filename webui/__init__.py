@@ -1,0 +1,1 @@
+"""riskflow webui package."""
