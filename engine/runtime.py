@@ -8,10 +8,11 @@ events, bumps the version and commits. Any exception rolls all of it back.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
@@ -28,11 +30,13 @@ from engine.db import Database
 from engine.errors import Conflict, EngineError, ModelFailure, NotFound, NotPermitted
 from engine.forms import validate_form_data
 from engine.humantasks import HumanTaskSync, TaskPolicy
+from engine.messaging import Delivery, OutboxHandlers, send_message
 from engine.models import (
     ArchivedSubprocess,
     AuditEvent,
     DefinitionFile,
     HumanTask,
+    InboundMessage,
     MessageWait,
     OutboxMessage,
     ProcessDefinition,
@@ -50,6 +54,8 @@ from engine.state import ProcessSpecs, StateSerializer, archive_finished_subproc
 from engine.timers import next_timer_due, use_clock
 
 SYSTEM_ACTOR = "system"
+OUTBOX_MAX_ATTEMPTS = 20
+log = logging.getLogger("riskflow.engine")
 
 
 class InstanceStatus:
@@ -64,6 +70,10 @@ class InstanceStatus:
     TERMINATED = "terminated"
 
     FINISHED = (COMPLETED, TERMINATED)
+
+
+# Instances that timers and messages may move (not suspended, failed or finished).
+TIMED_STATUSES = (InstanceStatus.WAITING, InstanceStatus.AWAITING_PEOPLE, InstanceStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -440,6 +450,205 @@ class ProcessEngine:
                 session, instance, actor, InstanceStatus.TERMINATED, "instance_terminated", reason
             )
 
+    # -------------------------------------------------------------- time and messages
+
+    def fire_due_timers(self, *, limit: int | None = None) -> int:
+        """Step every instance whose next timer is due now; return how many steps were taken.
+
+        Each instance is claimed and stepped in its own transaction. On PostgreSQL the claim
+        skips rows another worker holds, so any number of workers share the work.
+        """
+        fired = 0
+        seen: set[tuple[int, datetime | None]] = set()
+        while limit is None or fired < limit:
+            stepped = self._fire_next_timer(seen)
+            if stepped is None:
+                return fired
+            fired += 1
+        return fired
+
+    def _fire_next_timer(self, seen: set[tuple[int, datetime | None]]) -> int | None:
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            query = (
+                select(ProcessInstance)
+                .where(
+                    ProcessInstance.status.in_(TIMED_STATUSES),
+                    ProcessInstance.next_timer_at <= now,
+                )
+                .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+                .limit(1)
+                .with_for_update(skip_locked=self.db.supports_skip_locked)
+                .execution_options(populate_existing=True)
+            )
+            if seen:
+                # An instance whose timer did not move on is not picked again in this sweep.
+                query = query.where(ProcessInstance.id.not_in([i for i, _ in seen]))
+            instance = session.scalar(query)
+            if instance is None:
+                return None
+            due = instance.next_timer_at
+            seen.add((instance.id, due))
+            workflow = self._load(session, instance)
+            state = StepState(session, instance, Actor.system(), now)
+            lateness = (now - due).total_seconds() if due else 0.0
+            state.record("timer_fired", detail={"due_at": due.isoformat() if due else None, "late_seconds": lateness})
+
+            def fire(wf: BpmnWorkflow, _state: StepState) -> None:
+                wf.refresh_timers()
+
+            self._run_step(workflow, state, fire)
+            if instance.next_timer_at is None or instance.next_timer_at > now:
+                seen.discard((instance.id, due))
+            return instance.id
+
+    def next_timer_at(self) -> datetime | None:
+        """When the earliest waiting timer of any instance is due (for the worker's sleep)."""
+        with self.db.transaction(write=False) as session:
+            return session.scalar(
+                select(func.min(ProcessInstance.next_timer_at)).where(ProcessInstance.status.in_(TIMED_STATUSES))
+            )
+
+    def deliver_message(
+        self,
+        name: str,
+        correlation_value: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        sender: str = SYSTEM_ACTOR,
+    ) -> Delivery:
+        """Deliver a message to the instance waiting for it, or keep it until one does.
+
+        A repeated idempotency key is acknowledged and not applied twice; a message for a case
+        nobody knows is kept (status unknown_case) and reported, never dropped.
+        """
+        if not name or not correlation_value:
+            raise EngineError("A message needs a name and a correlation value.", code="invalid_message")
+        try:
+            return self._deliver(name, correlation_value, dict(payload or {}), idempotency_key, sender)
+        except IntegrityError:
+            # Another delivery with the same idempotency key committed first.
+            return self._duplicate(idempotency_key)
+
+    def _deliver(
+        self, name: str, value: str, payload: dict[str, Any], key: str | None, sender: str
+    ) -> Delivery:
+        with self.db.transaction() as session:
+            if key is not None:
+                existing = session.scalar(select(InboundMessage).where(InboundMessage.idempotency_key == key))
+                if existing is not None:
+                    return Delivery("duplicate", existing.id, existing.instance_id)
+            now = self.clock.now()
+            message = InboundMessage(
+                message_name=name,
+                correlation_value=value,
+                payload=_jsonable(payload),
+                idempotency_key=key,
+                status="stored",
+                received_at=now,
+                sender=sender,
+            )
+            session.add(message)
+            session.flush()
+            instance = self._waiting_instance(session, name, value)
+            if instance is None:
+                known = session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == value).limit(1))
+                if known is None:
+                    message.status = "unknown_case"
+                    log.warning("message %s for unknown case %s kept as unknown_case", name, value)
+                return Delivery(message.status, message.id)
+            workflow = self._load(session, instance)
+            state = StepState(session, instance, Actor(sender), now)
+            state.record("message_received", detail={"message": name, "message_id": message.id})
+            self._run_step(workflow, state, lambda wf, st: None)
+            return Delivery(message.status, message.id, message.instance_id)
+
+    def _waiting_instance(self, session: Session, name: str, value: str) -> ProcessInstance | None:
+        for instance_id in session.scalars(
+            select(MessageWait.instance_id)
+            .where(MessageWait.message_name == name, MessageWait.correlation_value == value)
+            .order_by(MessageWait.id)
+        ):
+            instance = self._lock(session, instance_id)
+            if instance.status in TIMED_STATUSES:
+                return instance
+        return None
+
+    def _duplicate(self, key: str | None) -> Delivery:
+        with self.db.transaction(write=False) as session:
+            existing = session.scalar(select(InboundMessage).where(InboundMessage.idempotency_key == key))
+            if existing is None:
+                raise EngineError("The message could not be stored; send it again.", code="conflict")
+            return Delivery("duplicate", existing.id, existing.instance_id)
+
+    def _deliver_stored_messages(self, workflow: BpmnWorkflow, state: StepState) -> None:
+        """Hand the workflow any kept messages it now waits for (they may arrive before the wait)."""
+        for _ in range(MAX_ENGINE_ROUNDS):
+            waits = {
+                (event.name, _correlation_value(event.correlations) or state.instance.business_key)
+                for event in workflow.waiting_events()
+                if event.event_type == "MessageEventDefinition"
+            }
+            message = self._pending_message(state.session, waits)
+            if message is None:
+                return
+            if not send_message(workflow, message.message_name, message.correlation_value, message.payload):
+                return
+            message.status = "delivered"
+            message.instance_id = state.instance.id
+            message.delivered_at = state.now
+            state.record("message_delivered", detail={"message": message.message_name, "message_id": message.id})
+            _advance(workflow)
+
+    def _pending_message(self, session: Session, waits: set[tuple[str, str]]) -> InboundMessage | None:
+        for name, value in sorted(waits):
+            message = session.scalar(
+                select(InboundMessage)
+                .where(
+                    InboundMessage.status.in_(("stored", "unknown_case")),
+                    InboundMessage.message_name == name,
+                    InboundMessage.correlation_value == value,
+                )
+                .order_by(InboundMessage.id)
+                .limit(1)
+            )
+            if message is not None:
+                return message
+        return None
+
+    def deliver_outbox(self, handlers: OutboxHandlers, *, limit: int = 100) -> int:
+        """Hand committed outbox messages to their handlers; a failure stays queued for retry."""
+        delivered = 0
+        failed: list[int] = []  # tried once in this sweep; the next sweep tries again
+        for _ in range(limit):
+            with self.db.transaction() as session:
+                message = session.scalar(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.delivered_at.is_(None),
+                        OutboxMessage.attempts < OUTBOX_MAX_ATTEMPTS,
+                        OutboxMessage.id.not_in(failed),
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=self.db.supports_skip_locked)
+                )
+                if message is None:
+                    return delivered
+                message.attempts += 1
+                try:
+                    handlers.handle(_outbox_dict(message))
+                except Exception as err:  # the handler's failure is recorded, the message kept
+                    message.last_error = f"{type(err).__name__}: {err}"
+                    failed.append(message.id)
+                    log.warning("outbox message %s failed: %s", message.id, message.last_error)
+                    continue
+                message.delivered_at = self.clock.now()
+                message.last_error = None
+                delivered += 1
+        return delivered
+
     # ------------------------------------------------------------------ internals
 
     def _repair(self, instance_id: int, actor: Actor, reason: str, *, skip: bool) -> StepResult:
@@ -476,7 +685,8 @@ class ProcessEngine:
         with use_clock(self.clock), step_context(ctx):
             try:
                 action(workflow, state)
-                workflow.do_engine_steps()
+                _advance(workflow)
+                self._deliver_stored_messages(workflow, state)
             except (Conflict, NotPermitted):
                 raise
             except WorkflowException as err:  # a model error: kept, shown, retried after a fix
@@ -636,6 +846,22 @@ class ProcessEngine:
         )
 
 
+MAX_ENGINE_ROUNDS = 10_000
+
+
+def _advance(workflow: BpmnWorkflow) -> None:
+    """Run the engine until only people, time or messages can move it.
+
+    do_engine_steps() refreshes timers last, so a timer that fires there leaves READY tasks
+    behind; keep going until none is left (a cycle timer overdue N times fires N times).
+    """
+    for _ in range(MAX_ENGINE_ROUNDS):
+        workflow.do_engine_steps()
+        if workflow.get_next_task(state=TaskState.READY, manual=False) is None:
+            return
+    raise RuntimeError("the engine did not settle: a model loops without waiting for anything")
+
+
 def _status_after_step(workflow: BpmnWorkflow, has_human_tasks: bool) -> str:
     if workflow.is_completed():
         return InstanceStatus.COMPLETED
@@ -714,6 +940,18 @@ def _correlation_value(correlations: Mapping[str, Any] | None) -> str | None:
                 if value is not None:
                     return str(value)
     return None
+
+
+def _outbox_dict(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "message_name": message.message_name,
+        "business_key": message.business_key,
+        "payload": message.payload,
+        "instance_id": message.instance_id,
+        "created_at": message.created_at.isoformat(),
+        "attempts": message.attempts,
+    }
 
 
 def _jsonable(value: Any) -> Any:

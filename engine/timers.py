@@ -11,7 +11,7 @@ import contextvars
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
@@ -31,10 +31,21 @@ class _ClockedDateTime(datetime):
     @classmethod
     def now(cls, tz: tzinfo | None = None) -> Any:
         clock = _active_clock.get()
-        if clock is None:
-            return datetime.now(tz)
-        current = clock.now()
-        return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+        current = clock.now() if clock is not None else datetime.now(UTC)
+        local = current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+        return _Now.fromisoformat(local.isoformat())
+
+
+class _Now(_ClockedDateTime):
+    """The current time, compared so that a timer due exactly now counts as fired.
+
+    SpiffWorkflow fires a timer when `due < now`; the engine claims instances with
+    `next_timer_at <= now`. Python tries a subclass's reflected operator first, so `due < now`
+    calls `now.__gt__(due)`, which we make inclusive.
+    """
+
+    def __gt__(self, other: Any) -> bool:
+        return datetime.__ge__(self, other)
 
 
 def _install() -> None:

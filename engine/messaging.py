@@ -1,0 +1,87 @@
+"""Handing messages to a waiting workflow, and the outbox of messages models throw.
+
+The engine finds the waiting instance through the indexed `message_wait` table; here the message
+is turned into the event SpiffWorkflow expects, using the definition of the task that waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.util.task import TaskState
+
+log = logging.getLogger("riskflow.messages")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of a message: delivered now, stored for later, a duplicate, or for no known case."""
+
+    status: str  # "delivered" | "stored" | "duplicate" | "unknown_case"
+    message_id: int
+    instance_id: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Every outcome but a failure is an acknowledgement: the sender need not send again."""
+        return True
+
+
+def waiting_message_task(workflow: Any, name: str) -> Any | None:
+    """The WAITING task (top workflow or any sub-process) that catches message `name`."""
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if definition is not None and getattr(definition, "name", None) == name and _is_message(definition):
+            return task
+    return None
+
+
+def _is_message(definition: Any) -> bool:
+    return type(definition).__name__ == "MessageEventDefinition"
+
+
+def send_message(workflow: Any, name: str, correlation_value: str, payload: Mapping[str, Any]) -> bool:
+    """Give the message to the workflow; False when nothing in it waits for that name."""
+    task = waiting_message_task(workflow, name)
+    if task is None:
+        return False
+    definition = task.task_spec.event_definition
+    body = dict(payload)
+    for prop in definition.correlation_properties:
+        # The retrieval expression is read over the payload; senders may leave out the key we
+        # already matched on, so put it back before SpiffWorkflow looks for it.
+        expression = prop.retrieval_expression.strip()
+        if expression.isidentifier() and expression not in body:
+            body[expression] = correlation_value
+    correlations = dict(task.workflow.correlations)
+    workflow.send_event(BpmnEvent(definition, body, correlations))
+    return True
+
+
+OutboxHandler = Callable[[Mapping[str, Any]], None]
+
+
+class OutboxHandlers:
+    """Where thrown messages go: a handler per message name, and a logging default."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, OutboxHandler] = {}
+
+    def register(self, message_name: str, handler: OutboxHandler) -> None:
+        """Send messages of this name to `handler` (called after the step has committed)."""
+        self._handlers[message_name] = handler
+
+    def handle(self, message: Mapping[str, Any]) -> None:
+        """Deliver one outbox message; raising leaves it in the outbox for another try."""
+        handler = self._handlers.get(str(message["message_name"]), _log_message)
+        handler(message)
+
+
+def _log_message(message: Mapping[str, Any]) -> None:
+    log.info(
+        "message %s for %s", message["message_name"], message["business_key"], extra={"outbox": dict(message)}
+    )

@@ -1,0 +1,19 @@
+"""Plugs the domain into the engine: roles, service operations, script functions, assignment."""
+
+from __future__ import annotations
+
+from casework.roles import TASK_ROLES
+from engine.clock import Clock
+from engine.db import Database
+from engine.runtime import ProcessEngine
+from engine.scripting import ServiceRegistry
+
+
+def build_services() -> ServiceRegistry:
+    """The service operations riskflow's models may call."""
+    return ServiceRegistry()
+
+
+def build_engine(db: Database, clock: Clock | None = None) -> ProcessEngine:
+    """The engine as the app, the worker and the CLI use it."""
+    return ProcessEngine(db, clock=clock, services=build_services(), known_roles=TASK_ROLES)
