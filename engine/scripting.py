@@ -184,7 +184,10 @@ class ServiceRegistry:
         """Run an operation within the current step."""
         if name not in self._operations:
             raise LookupError(f"no service operation named {name!r} is registered")
-        return self._operations[name].func(current_step(), **params)
+        ctx = current_step()
+        # A savepoint: an operation that fails half-way leaves none of its writes behind.
+        with ctx.session.begin_nested():
+            return self._operations[name].func(ctx, **params)
 
 
 def check_storable(data: Mapping[str, Any], path: str = "") -> None:

@@ -1,0 +1,173 @@
+"""Two people, two workers, two processes: exactly one wins, nothing is lost or done twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import CLERK, CLERK_TWO, POSTGRES, bundle
+from sqlalchemy import func, select
+from test_runtime import instance_row, open_tasks
+
+from engine.clock import ManualClock
+from engine.errors import Conflict, EngineError, NotPermitted
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.runtime import InstanceStatus, ProcessEngine, StepResult
+from engine.scripting import ServiceRegistry, StepContext
+
+CHILD = Path(__file__).parent / "worker_child.py"
+
+
+def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: ProcessEngine) -> None:
+    engine.deploy(bundle("approval"), actor="owner")
+    started = engine.start("approval", business_key="A1")
+    [submit] = open_tasks(engine, started.instance_id)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def complete(actor: object) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(engine.complete_task(submit.id, actor, {"amount": 5000, "reason": "desk"}))  # type: ignore[arg-type]
+        except EngineError as err:
+            outcomes.append(err)
+
+    threads = [threading.Thread(target=complete, args=(a,)) for a in (CLERK, CLERK_TWO)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wins = [o for o in outcomes if isinstance(o, StepResult)]
+    losses = [o for o in outcomes if isinstance(o, Conflict | NotPermitted)]
+    assert (len(wins), len(losses)) == (1, 1)
+    assert isinstance(losses[0], Conflict) and losses[0].code == "task_not_ready"
+    row = instance_row(engine, started.instance_id)
+    assert row.version == 2  # started once, completed once
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["approve"]
+    with engine.db.transaction(write=False) as session:
+        completed = session.scalar(select(func.count()).where(AuditEvent.event == "task_completed"))
+    assert completed == 1
+
+
+def test_concurrent_claims_give_the_task_to_one_person(engine: ProcessEngine) -> None:
+    engine.deploy(bundle("approval"), actor="owner")
+    started = engine.start("approval", business_key="A1")
+    [submit] = open_tasks(engine, started.instance_id)
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def claim(actor: object) -> None:
+        barrier.wait()
+        try:
+            engine.claim(submit.id, actor)  # type: ignore[arg-type]
+        except Conflict as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=claim, args=(a,)) for a in (CLERK, CLERK_TWO)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1
+    with engine.db.transaction(write=False) as session:
+        row = session.get(HumanTask, submit.id)
+    assert row is not None and row.claimed_by in {"clerk.one", "clerk.two"}
+
+
+def _child(url: str, marker_dir: Path, slow: float, run: float) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    with (marker_dir / "worker.log").open("wb") as log:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, str(CHILD), url, str(marker_dir), str(slow), str(run)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for(path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path.name} did not appear")
+        time.sleep(0.02)
+
+
+def _slow_engine(engine: ProcessEngine) -> ProcessEngine:
+    services = ServiceRegistry()
+    services.register("slow_step", lambda ctx: {"done": True})
+    return ProcessEngine(engine.db, clock=engine.clock, services=services, known_roles={"CLERK", "MANAGER"})
+
+
+def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
+    engine: ProcessEngine, clock: ManualClock, tmp_path: Path
+) -> None:
+    local = _slow_engine(engine)
+    local.deploy(bundle("slow"), actor="owner")
+    # The clock of this test stands in the past, so the one-day timer is already due in real time.
+    started = local.start("slow_timer", business_key="K1")
+    worker = _child(str(engine.db.url.render_as_string(hide_password=False)), tmp_path, 60, 60)
+    try:
+        _wait_for(tmp_path / f"in-step-{started.instance_id}")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    row = instance_row(local, started.instance_id)
+    assert row.status == InstanceStatus.WAITING and row.version == 1  # the step rolled back whole
+    assert open_tasks(local, started.instance_id) == []
+    clock.set(row.next_timer_at)  # type: ignore[arg-type]
+    assert local.fire_due_timers() == 1
+    assert [t.element_id for t in open_tasks(local, started.instance_id)] == ["sl_review"]
+    with local.db.transaction(write=False) as session:
+        fired = session.scalar(select(func.count()).where(AuditEvent.event == "timer_fired"))
+    assert fired == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES, reason="several workers need PostgreSQL (SKIP LOCKED)")
+def test_two_worker_processes_fire_1000_due_timers_exactly_once(engine: ProcessEngine, tmp_path: Path) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    for n in range(1000):
+        engine.start("fortnightly", business_key=f"T{n:06d}", data={"reviews": 0, "limit": 1})
+    url = engine.db.url.render_as_string(hide_password=False)
+    workers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        workers.append(_child(url, tmp_path / name, 0, 2))
+    for name, worker in zip(("a", "b"), workers, strict=True):
+        assert worker.wait(timeout=300) == 0, (tmp_path / name / "worker.log").read_text()
+    with engine.db.transaction(write=False) as session:
+        fired = Counter(session.scalars(select(AuditEvent.instance_id).where(AuditEvent.event == "timer_fired")))
+        statuses = Counter(session.scalars(select(ProcessInstance.status)))
+    assert len(fired) == 1000 and set(fired.values()) == {1}
+    assert statuses == {InstanceStatus.COMPLETED: 1000}
+
+
+def test_a_service_that_fails_half_way_leaves_no_partial_writes(
+    database: object, clock: ManualClock, engine: ProcessEngine
+) -> None:
+    services = ServiceRegistry()
+
+    def flaky(ctx: StepContext, note: str) -> dict[str, bool]:
+        ctx.session.add(AuditEvent(at=clock.now(), actor="service", event="half_written"))
+        ctx.session.flush()
+        raise ConnectionError("the records system went away")
+
+    services.register("flaky", flaky)
+    services.register("record_decision", lambda ctx, amount, approved: {})
+    local = ProcessEngine(engine.db, clock=clock, services=services, known_roles={"CLERK", "MANAGER"})
+    local.deploy(bundle("scripts"), actor="owner")
+    result = local.start("service_failure", business_key="S1", data={"note": "x"})
+    assert result.status == InstanceStatus.ERROR
+    with local.db.transaction(write=False) as session:
+        half = session.scalar(select(func.count()).where(AuditEvent.event == "half_written"))
+    assert half == 0
