@@ -17,7 +17,7 @@ class Role(StrEnum):
     PROCESS_OWNER = "PROCESS_OWNER"
 
     @property
-    def title(self) -> str:
+    def display_name(self) -> str:
         """The role's name as staff say it."""
         return ROLE_TITLES[self]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -39,7 +39,7 @@ class TaskPolicy:
         """Refuse with not_yours or wrong_role unless `actor` may complete (or draft) the task."""
         if row.claimed_by and row.claimed_by != actor.user_id:
             raise NotPermitted(f"This task is held by {row.claimed_by}.", code="not_yours")
-        if row.assignee and row.assignee != actor.user_id and row.claimed_by != actor.user_id:
+        if row.assignee and actor.user_id not in {row.assignee, row.claimed_by}:
             raise NotPermitted(f"This task is assigned to {row.assignee}.", code="not_yours")
         self._check_role(row, actor)
 
@@ -91,7 +91,8 @@ class TaskPolicy:
     def _literal_time(self, text: str, now: datetime) -> datetime | None:
         if _ISO_DURATION.match(text):
             parsed = TimerEventDefinition.parse_iso_duration(text)
-            return now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
+            delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, now)
+            return now + delta
         found = _WORKING_DAYS.match(text)
         if found:
             return self.calendar.add_working_days(now, int(found.group(1)))
@@ -124,8 +125,8 @@ class HumanTaskSync:
         lanes: Mapping[str, str] | None = None
         open_ids: list[int] = []
         for guid, task in ready.items():
-            row = by_guid.get(guid)
-            if row is None or row.state != "open":
+            existing = by_guid.get(guid)
+            if existing is None or existing.state != "open":
                 if lanes is None:
                     lanes = (
                         self.session.scalar(
@@ -133,8 +134,8 @@ class HumanTaskSync:
                         )
                         or {}
                     )
-                row = self._open(task, row, lanes)
-            open_ids.append(row.id)
+                existing = self._open(task, existing, lanes)
+            open_ids.append(existing.id)
         return open_ids
 
     def _close(self, row: HumanTask) -> None:

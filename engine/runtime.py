@@ -12,15 +12,15 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -371,11 +371,12 @@ class ProcessEngine:
         with self.db.transaction() as session:
             row = self._task_row(session, task_id)
             self.policy.check_may_claim(row, actor)
-            changed = session.execute(
+            result = session.execute(
                 update(HumanTask)
                 .where(HumanTask.id == task_id, HumanTask.state == "open", HumanTask.claimed_by.is_(None))
                 .values(claimed_by=actor.user_id)
-            ).rowcount
+            )
+            changed = cast("CursorResult[Any]", result).rowcount
             if not changed:
                 session.refresh(row)
                 if row.claimed_by == actor.user_id:
@@ -419,7 +420,14 @@ class ProcessEngine:
                     f"An instance that is {instance.status} cannot be suspended.", code="instance_state"
                 )
             instance.suspended_from = instance.status
-            self._set_status(session, instance, actor, InstanceStatus.SUSPENDED, "instance_suspended", reason)
+            self._set_status(
+                session,
+                instance,
+                actor,
+                status=InstanceStatus.SUSPENDED,
+                event="instance_suspended",
+                reason=reason,
+            )
 
     def resume(self, instance_id: int, actor: Actor, *, reason: str) -> None:
         """Let a suspended instance move again, in the state it was suspended from."""
@@ -429,7 +437,9 @@ class ProcessEngine:
                 raise Conflict("Only a suspended instance can be resumed.", code="instance_state")
             previous = instance.suspended_from or InstanceStatus.WAITING
             instance.suspended_from = None
-            self._set_status(session, instance, actor, previous, "instance_resumed", reason)
+            self._set_status(
+                session, instance, actor, status=previous, event="instance_resumed", reason=reason
+            )
 
     def terminate(self, instance_id: int, actor: Actor, *, reason: str) -> None:
         """End an instance for good: its open tasks are cancelled and nothing more runs."""
@@ -443,11 +453,16 @@ class ProcessEngine:
                 .where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
                 .values(state="cancelled", completed_at=now)
             )
-            session.execute(MessageWait.__table__.delete().where(MessageWait.instance_id == instance.id))
+            session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id))
             instance.next_timer_at = None
             instance.ended_at = now
             self._set_status(
-                session, instance, actor, InstanceStatus.TERMINATED, "instance_terminated", reason
+                session,
+                instance,
+                actor,
+                status=InstanceStatus.TERMINATED,
+                event="instance_terminated",
+                reason=reason,
             )
 
     # -------------------------------------------------------------- time and messages
@@ -492,7 +507,9 @@ class ProcessEngine:
             workflow = self._load(session, instance)
             state = StepState(session, instance, Actor.system(), now)
             lateness = (now - due).total_seconds() if due else 0.0
-            state.record("timer_fired", detail={"due_at": due.isoformat() if due else None, "late_seconds": lateness})
+            state.record(
+                "timer_fired", detail={"due_at": due.isoformat() if due else None, "late_seconds": lateness}
+            )
 
             def fire(wf: BpmnWorkflow, _state: StepState) -> None:
                 wf.refresh_timers()
@@ -506,7 +523,9 @@ class ProcessEngine:
         """When the earliest waiting timer of any instance is due (for the worker's sleep)."""
         with self.db.transaction(write=False) as session:
             return session.scalar(
-                select(func.min(ProcessInstance.next_timer_at)).where(ProcessInstance.status.in_(TIMED_STATUSES))
+                select(func.min(ProcessInstance.next_timer_at)).where(
+                    ProcessInstance.status.in_(TIMED_STATUSES)
+                )
             )
 
     def deliver_message(
@@ -553,7 +572,9 @@ class ProcessEngine:
             session.flush()
             instance = self._waiting_instance(session, name, value)
             if instance is None:
-                known = session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == value).limit(1))
+                known = session.scalar(
+                    select(ProcessInstance.id).where(ProcessInstance.business_key == value).limit(1)
+                )
                 if known is None:
                     message.status = "unknown_case"
                     log.warning("message %s for unknown case %s kept as unknown_case", name, value)
@@ -598,7 +619,9 @@ class ProcessEngine:
             message.status = "delivered"
             message.instance_id = state.instance.id
             message.delivered_at = state.now
-            state.record("message_delivered", detail={"message": message.message_name, "message_id": message.id})
+            state.record(
+                "message_delivered", detail={"message": message.message_name, "message_id": message.id}
+            )
             _advance(workflow)
 
     def _pending_message(self, session: Session, waits: set[tuple[str, str]]) -> InboundMessage | None:
@@ -827,7 +850,14 @@ class ProcessEngine:
         )
 
     def _set_status(
-        self, session: Session, instance: ProcessInstance, actor: Actor, status: str, event: str, reason: str
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: Actor,
+        *,
+        status: str,
+        event: str,
+        reason: str,
     ) -> None:
         if not reason.strip():
             raise EngineError("Give a reason: it is recorded on the case timeline.", code="reason_required")

@@ -7,6 +7,7 @@ attributes. A script that reaches for any of those fails as a model error and ch
 
 from __future__ import annotations
 
+import builtins
 import contextvars
 import datetime
 import decimal
@@ -19,10 +20,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import CodeType, ModuleType
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from RestrictedPython import compile_restricted
+from RestrictedPython.compile import compile_restricted
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.Guards import (
     full_write_guard,
@@ -45,13 +46,10 @@ ALLOWED_MODULES: dict[str, ModuleType] = {
     "re": re,
 }
 
-_EXTRA_BUILTINS: dict[str, Any] = {
-    name: getattr(__import__("builtins"), name)
-    for name in (
-        "all any bool dict enumerate filter format frozenset list map max min "
-        "reversed set sorted sum tuple zip"
-    ).split()
-}
+_SAFE_BUILTIN_NAMES = (
+    "all any bool dict enumerate filter format frozenset list map max min reversed set sorted sum tuple zip"
+)
+_EXTRA_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES.split()}
 
 _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd,
@@ -94,7 +92,7 @@ def _forbidden_print(*_args: Any, **_kwargs: Any) -> None:
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_sandboxed(source: str, mode: str) -> CodeType:
+def compile_sandboxed(source: str, mode: Literal["exec", "eval"]) -> CodeType:
     """Compile a script ('exec') or expression ('eval') under the sandbox's rules (cached)."""
     try:
         return compile_restricted(source, filename="<string>", mode=mode)
@@ -296,7 +294,7 @@ def standard_functions(clock: Clock, calendar: WorkingCalendar) -> dict[str, Cal
         return clock.now()
 
     def today() -> datetime.date:
-        return clock.now().astimezone(datetime.timezone.utc).date()
+        return clock.now().astimezone(datetime.UTC).date()
 
     def add_working_days(start: datetime.date | datetime.datetime | str, days: int) -> str:
         if isinstance(start, str):

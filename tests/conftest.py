@@ -40,19 +40,18 @@ def metadatas() -> list[Any]:
     return [EngineBase.metadata]
 
 
-_pg_schema_ready = False
+_pg_schema_created: list[bool] = []  # filled once the session has rebuilt the schema
 
 
 def _postgres_database() -> Database:
-    global _pg_schema_ready
     if not POSTGRES_URL:
         pytest.fail("RISKFLOW_TEST_BACKEND=postgresql needs RISKFLOW_TEST_DATABASE_URL")
     db = Database(POSTGRES_URL)
-    if not _pg_schema_ready:
+    if not _pg_schema_created:
         for metadata in metadatas():
             metadata.drop_all(db.engine)
             metadata.create_all(db.engine)
-        _pg_schema_ready = True
+        _pg_schema_created.append(True)
     tables = ", ".join(t.name for m in metadatas() for t in m.sorted_tables)
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -134,7 +134,9 @@ def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES, reason="several workers need PostgreSQL (SKIP LOCKED)")
-def test_two_worker_processes_fire_1000_due_timers_exactly_once(engine: ProcessEngine, tmp_path: Path) -> None:
+def test_two_worker_processes_fire_1000_due_timers_exactly_once(
+    engine: ProcessEngine, tmp_path: Path
+) -> None:
     engine.deploy(bundle("timing"), actor="owner")
     for n in range(1000):
         engine.start("fortnightly", business_key=f"T{n:06d}", data={"reviews": 0, "limit": 1})
@@ -146,7 +148,9 @@ def test_two_worker_processes_fire_1000_due_timers_exactly_once(engine: ProcessE
     for name, worker in zip(("a", "b"), workers, strict=True):
         assert worker.wait(timeout=300) == 0, (tmp_path / name / "worker.log").read_text()
     with engine.db.transaction(write=False) as session:
-        fired = Counter(session.scalars(select(AuditEvent.instance_id).where(AuditEvent.event == "timer_fired")))
+        fired = Counter(
+            session.scalars(select(AuditEvent.instance_id).where(AuditEvent.event == "timer_fired"))
+        )
         statuses = Counter(session.scalars(select(ProcessInstance.status)))
     assert len(fired) == 1000 and set(fired.values()) == {1}
     assert statuses == {InstanceStatus.COMPLETED: 1000}

@@ -62,7 +62,9 @@ def test_new_content_deploys_as_the_next_version(engine: ProcessEngine) -> None:
     result = engine.deploy(changed, actor="owner")
     assert (result.version, result.created) == (2, True)
     with engine.db.transaction(write=False) as session:
-        versions = session.scalars(select(ProcessDefinition.version).order_by(ProcessDefinition.version)).all()
+        versions = session.scalars(
+            select(ProcessDefinition.version).order_by(ProcessDefinition.version)
+        ).all()
     assert versions == [1, 2]
 
 
@@ -124,7 +126,9 @@ def test_a_small_request_is_approved_by_script_and_recorded_by_the_service(
 def test_the_parallel_join_waits_for_both_branches_then_the_call_activity_runs(engine: ProcessEngine) -> None:
     engine.deploy(bundle("approval"), actor="owner")
     started = engine.start("approval", business_key="A1")
-    engine.complete_task(task_by_element(engine, started.instance_id, "submit").id, CLERK, {"amount": 5, "reason": "pens"})
+    engine.complete_task(
+        task_by_element(engine, started.instance_id, "submit").id, CLERK, {"amount": 5, "reason": "pens"}
+    )
     engine.complete_task(task_by_element(engine, started.instance_id, "notify_clerk").id, CLERK, {})
     assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["notify_manager"]
     engine.complete_task(task_by_element(engine, started.instance_id, "notify_manager").id, MANAGER, {})
@@ -306,7 +310,10 @@ def test_a_failing_service_is_a_model_error_and_retry_calls_it_again(
         row = session.get(ProcessInstance, result.instance_id)
         assert row is not None
         row.state = row.state.replace('"note": "first"', '"note": "fixed"')
-    assert engine.retry(result.instance_id, MANAGER, reason="service back").status == InstanceStatus.AWAITING_PEOPLE
+    assert (
+        engine.retry(result.instance_id, MANAGER, reason="service back").status
+        == InstanceStatus.AWAITING_PEOPLE
+    )
     assert [c["note"] for c in service_calls] == ["first", "fixed"]
 
 
@@ -319,7 +326,9 @@ def test_a_failing_service_is_a_model_error_and_retry_calls_it_again(
         ("escape_builtins", "__builtins__"),
     ],
 )
-def test_the_sandbox_refuses_scripts_that_reach_outside(engine: ProcessEngine, process_id: str, expected: str) -> None:
+def test_the_sandbox_refuses_scripts_that_reach_outside(
+    engine: ProcessEngine, process_id: str, expected: str
+) -> None:
     engine.deploy(bundle("scripts"), actor="owner")
     result = engine.start(process_id, business_key="S1")
     assert result.status == InstanceStatus.ERROR

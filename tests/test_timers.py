@@ -15,7 +15,9 @@ from engine.runtime import InstanceStatus, ProcessEngine
 from engine.worker import Worker
 
 
-def test_a_fortnightly_cycle_fires_26_times_in_a_simulated_year(engine: ProcessEngine, clock: ManualClock) -> None:
+def test_a_fortnightly_cycle_fires_26_times_in_a_simulated_year(
+    engine: ProcessEngine, clock: ManualClock
+) -> None:
     engine.deploy(bundle("timing"), actor="owner")
     started = engine.start("fortnightly", business_key="F1", data={"reviews": 0, "limit": 1000})
     assert instance_row(engine, started.instance_id).next_timer_at == START + timedelta(days=14)
@@ -72,7 +74,9 @@ def test_a_non_interrupting_deadline_creates_a_chaser_and_leaves_the_task_open(
     assert sorted(t.element_id for t in open_tasks(engine, started.instance_id)) == ["dl_assess", "dl_chase"]
 
 
-def test_an_interrupting_deadline_cancels_the_task_and_escalates(engine: ProcessEngine, clock: ManualClock) -> None:
+def test_an_interrupting_deadline_cancels_the_task_and_escalates(
+    engine: ProcessEngine, clock: ManualClock
+) -> None:
     engine.deploy(bundle("timing"), actor="owner")
     started = engine.start("deadline", business_key="D1")
     [assess] = open_tasks(engine, started.instance_id)

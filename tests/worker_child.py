@@ -17,7 +17,12 @@ from engine.scripting import ServiceRegistry, StepContext
 
 
 def main() -> None:
-    url, marker_dir, slow_seconds, run_seconds = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+    url, marker_dir, slow_seconds, run_seconds = (
+        sys.argv[1],
+        Path(sys.argv[2]),
+        float(sys.argv[3]),
+        float(sys.argv[4]),
+    )
     services = ServiceRegistry()
 
     def slow_step(ctx: StepContext) -> dict[str, bool]:
