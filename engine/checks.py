@@ -1,0 +1,691 @@
+"""Model checks beyond the BPMN and DMN XSDs, on parsed XML trees.
+
+Each check catches a mistake that SpiffWorkflow either accepts silently or reports only when an
+instance reaches the element: a task nobody can see, a timer that cannot be evaluated, a decision
+cell that is FEEL rather than Python, a loop that stops after a few hundred turns. Every finding is
+a `Problem` located at the element, with a message that says what to change.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import jsonschema
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+
+from engine.errors import DefinitionError, Problem
+from engine.xmlsafe import parse_json
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+)
+NS = {"bpmn": BPMN_NS, "spiff": SPIFF_NS}
+
+FORM_PROPERTY = "formJsonSchemaFilename"
+HUMAN_TASKS = frozenset(f"{{{BPMN_NS}}}{tag}" for tag in ("userTask", "manualTask"))
+# Elements whose children are flow nodes joined by their own sequence flows.
+CONTAINERS = frozenset(
+    f"{{{BPMN_NS}}}{tag}" for tag in ("process", "subProcess", "transaction", "adHocSubProcess")
+)
+TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
+
+LOOP_WARNING = (
+    "this loop runs inside one task tree; after about 300 turns SpiffWorkflow stops silently. "
+    "Model a long-running cycle as a sub-process with a standard loop (riskflow archives each finished turn)"
+)
+
+# ISO 8601 shapes, used both to validate quoted timer values and to spot unquoted ones.
+_NUM = r"\d+(?:[.,]\d+)?"
+DURATION = re.compile(
+    rf"P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
+)
+_CYCLE_OR_DATE = re.compile(r"R\d*/\S+|\d{4}-\d{2}-\d{2}(?:T\S*)?")
+_DMN_INPUT = "dmninputexpr"
+_WORD_OPERATOR = re.compile(r"(?:in|not|is|and|or)\b")
+
+# A DMN cell check: the cell text to (severity, message), or None when the cell is fine.
+CellCheck = Callable[[str], tuple[str, str] | None]
+
+
+def check_documents(
+    bpmn: Mapping[str, etree._Element],
+    dmn: Mapping[str, etree._Element],
+    forms: Mapping[str, bytes],
+    *,
+    lanes: Mapping[str, str],
+    known_roles: Collection[str],
+    service_operations: Collection[str],
+) -> list[Problem]:
+    """Check a bundle's parsed BPMN and DMN trees and its forms; return every error and warning."""
+    process_ids = {p.get("id") for root in bpmn.values() for p in root.iterfind("bpmn:process", NS)}
+    decision_ids, problems = _check_dmn_files(dmn)
+    problems += _check_duplicate_ids(bpmn)
+    problems += _check_forms(bpmn, forms)
+    for name, root in bpmn.items():
+        problems += _check_lanes(name, root, lanes, known_roles)
+        problems += _check_service_tasks(name, root, service_operations)
+        problems += _check_timers(name, root)
+        problems += _check_call_activities(name, root, process_ids)
+        problems += _check_decision_refs(name, root, decision_ids)
+        problems += _check_loops(name, root)
+    return problems
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _bpmn(tag: str) -> str:
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+def _owner_id(element: etree._Element) -> str | None:
+    """The id of the flow node (or top-level element) that the element belongs to."""
+    for node in _ancestors_or_self(element):
+        parent = node.getparent()
+        top_level = parent is None or parent.getparent() is None
+        if node.get("id") and (top_level or (parent is not None and parent.tag in CONTAINERS)):
+            return str(node.get("id"))
+    return None
+
+
+def _ancestors_or_self(element: etree._Element) -> Iterator[etree._Element]:
+    node: etree._Element | None = element
+    while node is not None:
+        yield node
+        node = node.getparent()
+
+
+def _at(
+    file: str,
+    element: etree._Element,
+    message: str,
+    *,
+    severity: str = "error",
+    element_id: str | None = None,
+) -> Problem:
+    owner = element_id or _owner_id(element)
+    return Problem(file, message, line=element.sourceline, element_id=owner, severity=severity)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    # Messages quote the model's text; a pasted page should not fill the designer's problem list.
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _label(element: etree._Element) -> str:
+    return str(element.get("name") or element.get("id") or etree.QName(element).localname)
+
+
+# --- duplicate ids -------------------------------------------------------------------------------
+
+
+def _check_duplicate_ids(bpmn: Mapping[str, etree._Element]) -> list[Problem]:
+    # Only BPMN model elements: diagram-interchange ids (shapes, planes) never reach the engine.
+    seen: dict[str, tuple[str, int | None]] = {}
+    problems: list[Problem] = []
+    for name, root in bpmn.items():
+        for element in root.iter(f"{{{BPMN_NS}}}*"):
+            element_id = element.get("id")
+            if not element_id:
+                continue
+            if element_id in seen:
+                file, line = seen[element_id]
+                problems.append(
+                    Problem(
+                        name,
+                        f"id {element_id!r} is already used at {file}:{line}; ids must be unique across "
+                        "the bundle's BPMN files: rename one of them",
+                        line=element.sourceline,
+                        element_id=element_id,
+                    )
+                )
+            else:
+                seen[element_id] = (name, element.sourceline)
+    return problems
+
+
+# --- lanes ---------------------------------------------------------------------------------------
+
+
+def _check_lanes(
+    name: str, root: etree._Element, lanes: Mapping[str, str], known_roles: Collection[str]
+) -> list[Problem]:
+    problems = [p for lane in _leaf_lanes(root) for p in _check_lane(name, lane, lanes, known_roles)]
+    refs = _lane_by_node(root)
+    for process in root.iterfind("bpmn:process", NS):
+        for task, lane in _human_tasks(process, refs, None):
+            if lane is None:
+                message = "is in no lane: put it in a lane named after the grade that does it"
+            elif not lane.get("name"):
+                message = "is in a lane with no name: name the lane after the grade that does it"
+            else:
+                continue
+            problems.append(_at(name, task, f"{_label(task)!r} {message}"))
+    return problems
+
+
+def _leaf_lanes(root: etree._Element) -> Iterator[etree._Element]:
+    # A parent lane only groups its child lanes; tasks take the innermost lane's name.
+    for lane in root.iterfind(".//bpmn:lane", NS):
+        if lane.find("bpmn:childLaneSet", NS) is None:
+            yield lane
+
+
+def _check_lane(
+    file: str, lane: etree._Element, lanes: Mapping[str, str], known_roles: Collection[str]
+) -> list[Problem]:
+    lane_name = lane.get("name")
+    if not lane_name:
+        return []
+    if lane_name not in lanes:
+        message = f"lane {lane_name!r} is not in lanes.json: add it there with its role code"
+    elif lanes[lane_name] not in known_roles:
+        message = (
+            f"lane {lane_name!r} maps to role {lanes[lane_name]!r}, which the application does not know: "
+        )
+        message += "fix the role code in lanes.json"
+    else:
+        return []
+    return [Problem(file, message, line=lane.sourceline, element_id=lane.get("id"))]
+
+
+def _lane_by_node(root: etree._Element) -> dict[str, etree._Element]:
+    # As SpiffWorkflow reads it: every flowNodeRef in the document, the last one for a node wins.
+    refs: dict[str, etree._Element] = {}
+    for ref in root.iterfind(".//bpmn:flowNodeRef", NS):
+        lane = ref.getparent()
+        if ref.text is not None and lane is not None:
+            refs[ref.text] = lane
+    return refs
+
+
+def _human_tasks(
+    container: etree._Element, refs: Mapping[str, etree._Element], inherited: etree._Element | None
+) -> Iterator[tuple[etree._Element, etree._Element | None]]:
+    """Each user or manual task under the container with the lane SpiffWorkflow gives it."""
+    for child in container:
+        lane = inherited if inherited is not None else refs.get(str(child.get("id")))
+        if child.tag in HUMAN_TASKS:
+            yield child, lane
+        elif child.tag in CONTAINERS:
+            # An embedded sub-process passes its lane down (a nameless lane passes nothing).
+            yield from _human_tasks(child, refs, lane if lane is not None and lane.get("name") else None)
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+def _check_forms(bpmn: Mapping[str, etree._Element], forms: Mapping[str, bytes]) -> list[Problem]:
+    problems: list[Problem] = []
+    checked: set[str] = set()
+    for name, root in bpmn.items():
+        for prop in root.iterfind(f".//spiff:property[@name='{FORM_PROPERTY}']", NS):
+            reference = prop.get("value") or ""
+            key = _form_key(forms, reference)
+            if key is None:
+                message = (
+                    f"form {reference!r} is not in the bundle: add forms/{reference} or fix {FORM_PROPERTY}"
+                )
+                problems.append(_at(name, prop, message))
+            elif key not in checked:
+                checked.add(key)
+                problems += _check_form(key, forms[key])
+    return problems
+
+
+def _form_key(forms: Mapping[str, bytes], reference: str) -> str | None:
+    if not reference:
+        return None
+    if reference in forms:
+        return reference
+    return f"forms/{reference}" if f"forms/{reference}" in forms else None
+
+
+def _check_form(key: str, content: bytes) -> list[Problem]:
+    try:
+        schema = parse_json(content, key)
+    except DefinitionError as err:
+        return err.problems
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return [Problem(key, 'a form schema must be a JSON object with "type": "object" at the top level')]
+    message = _schema_problem(schema)
+    return [Problem(key, message)] if message else []
+
+
+def _schema_problem(schema: dict[str, Any]) -> str | None:
+    meta = schema.get("$schema")
+    if meta is not None and not isinstance(meta, str):
+        return '"$schema" must be a URI string: fix it or remove it'
+    try:
+        with warnings.catch_warnings():
+            # jsonschema only warns about an unknown $schema; treat it as the mistake it is.
+            warnings.simplefilter("error", DeprecationWarning)
+            validator = jsonschema.validators.validator_for(schema)
+        validator.check_schema(schema)
+    except DeprecationWarning:
+        return f'unknown "$schema" {meta!r}: use a JSON Schema draft URI or remove it'
+    except jsonschema.exceptions.SchemaError as err:
+        path = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        return f"not a valid JSON Schema at {path}: {err.message}"
+    except RecursionError:
+        return "the schema is nested too deeply to check: flatten it"
+    return None
+
+
+# --- service tasks -------------------------------------------------------------------------------
+
+
+def _check_service_tasks(name: str, root: etree._Element, operations: Collection[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    known = ", ".join(sorted(operations)) or "none are registered"
+    for task in root.iterfind(".//bpmn:serviceTask", NS):
+        operator = task.find("bpmn:extensionElements/spiff:serviceTaskOperator", NS)
+        if operator is None:
+            problems.append(_at(name, task, f"service task has no operator: choose one of: {known}"))
+        elif operator.get("id") not in operations:
+            message = f"operation {operator.get('id')!r} is not registered: use one of: {known}"
+            problems.append(_at(name, operator, message))
+    return problems
+
+
+# --- timers --------------------------------------------------------------------------------------
+
+
+def _check_timers(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
+    ids = {str(e.get("id")): e for e in root.iter() if e.get("id")}
+    for definition in root.iterfind(".//bpmn:timerEventDefinition", NS):
+        for kind in TIMER_KINDS:
+            expression = definition.find(f"bpmn:{kind}", NS)
+            if expression is not None:
+                message = _timer_problem(kind, expression.text or "", definition.getparent(), ids)
+                if message:
+                    problems.append(_at(name, expression, message))
+    return problems
+
+
+def _timer_problem(
+    kind: str, text: str, event: etree._Element | None, ids: Mapping[str, etree._Element]
+) -> str | None:
+    source = text.strip()
+    if not source:
+        return f'the {kind} is empty: give an ISO 8601 value in quotes, e.g. "P14D"'
+    if _looks_iso(source):
+        return f'timer expression {_short(source)} is read as Python; quote it: "{_short(source)}"'
+    tree = _parse_timer(text)
+    if isinstance(tree, str):
+        return f"timer expression {_short(source)!r} {tree}"
+    if isinstance(tree.body, ast.Constant):
+        value = tree.body.value
+        if isinstance(value, str):
+            return _iso_problem(kind, value)
+        return f"timer expression {_short(source)!r} is not a string: give an ISO 8601 value in quotes"
+    return _boundary_problem(tree, event, ids)
+
+
+def _parse_timer(text: str) -> ast.Expression | str:
+    """The expression's tree, or what is wrong with it."""
+    try:
+        # eval(), which SpiffWorkflow uses, strips leading spaces and tabs but not newlines.
+        return _compile_eval(text.lstrip(" \t"))
+    except IndentationError:
+        return "starts on an indented line: remove the line break before it"
+    except SyntaxError as err:
+        return f"is not valid Python ({err.msg}): quote an ISO 8601 literal"
+
+
+def _looks_iso(source: str) -> bool:
+    # Only uppercase designators: a lowercase name is more likely a real variable.
+    if source.startswith("P"):
+        return source == source.upper() and _is_duration(source)
+    return bool(_CYCLE_OR_DATE.fullmatch(source))
+
+
+def _iso_problem(kind: str, value: str) -> str | None:
+    if kind == "timeDuration":
+        return (
+            None
+            if _is_duration(value)
+            else f'"{_short(value)}" is not an ISO 8601 duration: write e.g. "P14D" or "PT1H"'
+        )
+    if kind == "timeDate":
+        return _date_problem(value)
+    return _cycle_problem(value)
+
+
+def _is_duration(value: str) -> bool:
+    # SpiffWorkflow reads designators case-insensitively and refuses weeks mixed with Y/M/D.
+    upper = value.upper()
+    if not DURATION.fullmatch(upper) or upper.endswith("T") or not any(c.isdigit() for c in upper):
+        return False
+    return "W" not in upper or not re.search(r"[YMD]", upper.split("T")[0])
+
+
+def _date_problem(value: str) -> str | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return f'"{_short(value)}" is not an ISO 8601 date-time: write e.g. "2026-12-01T09:00:00Z"'
+    if parsed.tzinfo is None:
+        return f'"{_short(value)}" has no time zone: add Z or an offset; naive times use the server\'s zone'
+    return None
+
+
+def _cycle_problem(value: str) -> str | None:
+    parts = value.split("/")
+    example = 'write R<count>/<duration>, e.g. "R3/P7D" or "R/P7D"'
+    if not re.fullmatch(r"R\d*", parts[0].upper()) or len(parts) not in (2, 3):
+        return f'"{_short(value)}" is not an ISO 8601 repeating interval: {example}'
+    durations = [p for p in parts[1:] if p.upper().startswith("P")]
+    if len(durations) != 1 or not _is_duration(durations[0]):
+        return f'"{_short(value)}" needs exactly one valid duration: {example}'
+    dates = [p for p in parts[1:] if not p.upper().startswith("P")]
+    return next((m for m in map(_date_problem, dates) if m), None)
+
+
+def _boundary_problem(
+    tree: ast.Expression, event: etree._Element | None, ids: Mapping[str, etree._Element]
+) -> str | None:
+    # A boundary timer is evaluated when its task is reached, before the task's preScript runs.
+    if event is None or event.tag != _bpmn("boundaryEvent"):
+        return None
+    task = ids.get(str(event.get("attachedToRef")))
+    if task is None:
+        return None
+    clash = sorted(_names(tree, ast.Load) & _prescript_assigns(task))
+    if not clash:
+        return None
+    names = ", ".join(clash)
+    return (
+        f"the timer uses {names}, which the preScript of {_label(task)!r} sets; the boundary timer is "
+        f"evaluated before that preScript runs: set {names} in an earlier task"
+    )
+
+
+def _prescript_assigns(task: etree._Element) -> set[str]:
+    script = task.find("bpmn:extensionElements/spiff:preScript", NS)
+    if script is None or not script.text:
+        return set()
+    try:
+        return _names(_parse_exec(script.text), ast.Store)
+    except SyntaxError:
+        return set()  # a script that does not parse is not this check's concern
+
+
+def _names(tree: ast.AST, context: type[ast.expr_context]) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, context)}
+
+
+# --- call activities and decisions ---------------------------------------------------------------
+
+
+def _check_call_activities(
+    name: str, root: etree._Element, process_ids: Collection[str | None]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for call in root.iterfind(".//bpmn:callActivity", NS):
+        called = call.get("calledElement")
+        if called not in process_ids:
+            message = f"calls process {called!r}, which no BPMN file in the bundle defines"
+            problems.append(_at(name, call, f"{message}: add that file or fix calledElement"))
+    return problems
+
+
+def _check_decision_refs(name: str, root: etree._Element, decision_ids: Collection[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    for task in root.iterfind(".//bpmn:businessRuleTask", NS):
+        ref = task.find("bpmn:extensionElements/spiff:calledDecisionId", NS)
+        decision = ref.text if ref is not None else None
+        if decision not in decision_ids:
+            known = ", ".join(sorted(decision_ids)) or "none"
+            message = f"calls decision {decision!r}, which no DMN file in the bundle defines (known: {known})"
+            problems.append(_at(name, ref if ref is not None else task, f"{message}: fix calledDecisionId"))
+    return problems
+
+
+# --- DMN -----------------------------------------------------------------------------------------
+
+
+def _check_dmn_files(dmn: Mapping[str, etree._Element]) -> tuple[set[str], list[Problem]]:
+    decision_ids: set[str] = set()
+    problems: list[Problem] = []
+    for name, root in dmn.items():
+        namespace = etree.QName(root).namespace
+        if namespace not in DMN_NAMESPACES:
+            problems.append(_at(name, root, f"not a DMN 1.1-1.3 file (namespace {namespace!r})"))
+            continue
+        decisions = root.findall(f".//{{{namespace}}}decision")
+        if len(decisions) != 1:
+            found = f"{len(decisions)} decisions"
+            problems.append(
+                _at(name, root, f"a DMN file must hold exactly one decision, not {found}: split it")
+            )
+        if decisions:
+            # SpiffWorkflow registers only the first decision of a file.
+            decision_ids.add(str(decisions[0].get("id")))
+        for table in root.iter(f"{{{namespace}}}decisionTable"):
+            problems += _check_table(name, table, namespace)
+    return decision_ids, problems
+
+
+def _check_table(file: str, table: etree._Element, ns: str) -> list[Problem]:
+    problems: list[Problem] = []
+    input_checks: list[tuple[str, CellCheck]] = []
+    for column in table.iterfind(f"{{{ns}}}input"):
+        expression, problem = _input_expression(file, column, ns)
+        problems += [problem] if problem else []
+        input_checks.append((_label_of(column), partial(_input_cell, expression)))
+    output_checks: list[tuple[str, CellCheck]] = [
+        (_label_of(c), _output_cell) for c in table.iterfind(f"{{{ns}}}output")
+    ]
+    for row, rule in enumerate(table.iterfind(f"{{{ns}}}rule"), start=1):
+        problems += _check_row(file, row, rule, "inputEntry", input_checks)
+        problems += _check_row(file, row, rule, "outputEntry", output_checks)
+    return problems
+
+
+def _check_row(
+    file: str, row: int, rule: etree._Element, tag: str, checks: Sequence[tuple[str, CellCheck]]
+) -> list[Problem]:
+    ns = etree.QName(rule).namespace
+    entries = rule.findall(f"{{{ns}}}{tag}")
+    if len(entries) != len(checks):
+        # SpiffWorkflow pairs cells with columns by position and fails outright on a surplus cell.
+        message = (
+            f"rule {row} has {len(entries)} {tag} cells for {len(checks)} columns: give it one per column"
+        )
+        return [_at(file, rule, message, element_id=rule.get("id"))]
+    problems: list[Problem] = []
+    for entry, (label, check) in zip(entries, checks, strict=True):
+        text = _text(entry.find(f"{{{ns}}}text"))
+        found = check(text) if text is not None else None
+        if found is not None:
+            severity, message = found
+            where = f"rule {row}, column {label!r}: "
+            problems.append(_at(file, entry, where + message, severity=severity, element_id=entry.get("id")))
+    return problems
+
+
+def _input_expression(file: str, column: etree._Element, ns: str) -> tuple[str, Problem | None]:
+    text = _text(column.find(f"{{{ns}}}inputExpression/{{{ns}}}text"))
+    if text is None:
+        # SpiffWorkflow then falls back to the column label's value; check cells against a stand-in.
+        return "dmninput", None
+    try:
+        # No stripping: the engine also checks it with ast.parse, which refuses leading blanks.
+        _compile_eval(text)
+    except SyntaxError as err:
+        message = f"input {_label_of(column)!r}: expression {_short(text)!r} is not valid Python ({err.msg})"
+        return "dmninput", _at(
+            file, column, f"{message}: DMN expressions are Python, not FEEL", element_id=column.get("id")
+        )
+    return text, None
+
+
+def _text(element: etree._Element | None) -> str | None:
+    # Not findtext(): it gives "" for an empty <text/>, where the engine sees None (match anything).
+    return None if element is None else element.text
+
+
+def _label_of(column: etree._Element) -> str:
+    return str(column.get("label") or column.get("name") or column.get("id"))
+
+
+def _input_cell(input_expression: str, text: str) -> tuple[str, str] | None:
+    """Compile an input cell the way DMNEngine.evaluate builds it."""
+    if text == "-":
+        return None
+    if not text.strip():
+        # Only a missing text matches anything; a blank one is compared with `()` and never matches.
+        return "warning", "the cell is blank, so it never matches: write - to match anything"
+    cell = _short(text)
+    try:
+        expression = _cell_expression(input_expression, text)
+        _compile_eval(expression.lstrip(" \t"))
+    except SyntaxError as err:
+        if _glued(input_expression, text):
+            return (
+                "error",
+                f"input cell {cell!r} is joined to the input with no space: write it as '? {cell}'",
+            )
+        return "error", f"input cell {cell!r} is not valid Python ({err.msg}); cells are Python, not FEEL"
+    if _glued(input_expression, text):
+        # It compiles, but as another name: `score` + `not in [1]` reads the variable `scorenot`.
+        return "error", f"input cell {cell!r} is read as {_short(expression)!r}: write it as '? {cell}'"
+    return None
+
+
+def _glued(input_expression: str, text: str) -> bool:
+    # A cell that does not parse alone is appended to the input with no space between them.
+    concatenated = "?" not in text and not _parses(text)
+    return bool(concatenated and _WORD_OPERATOR.match(text) and re.search(r"\w$", input_expression))
+
+
+def _cell_expression(input_expression: str, text: str) -> str:
+    """The expression DMNEngine.evaluate builds for a cell; raises SyntaxError where the engine would."""
+    match = _replace_question_marks(text)
+    if _DMN_INPUT in match:
+        return match
+    if _parses(match):
+        return f"({input_expression}) == ({match})"
+    _parse_exec(f"v {match}")  # the engine's own test for a cell that starts with an operator
+    return input_expression + match
+
+
+def _replace_question_marks(text: str) -> str:
+    """DMNEngine's `?` substitution without its quadratic regex: a `?` outside quotes is the input.
+
+    The engine's lookahead accepts a `?` when the rest of the cell holds an even number of quotes.
+    """
+    pieces: list[str] = []
+    quotes = 0
+    for char in reversed(text):
+        quotes += char in "'\""
+        pieces.append(_DMN_INPUT if char == "?" and quotes % 2 == 0 else char)
+    return "".join(reversed(pieces))
+
+
+def _parses(text: str) -> bool:
+    try:
+        _parse_exec(text)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _parse_exec(text: str) -> ast.Module:
+    """ast.parse, as the engine's validate() calls it; nesting too deep counts as a syntax error."""
+    try:
+        return ast.parse(text)
+    except (RecursionError, MemoryError) as err:
+        raise SyntaxError("the expression is nested too deeply") from err
+
+
+def _compile_eval(text: str) -> ast.Expression:
+    """Parse and compile an expression as eval() will; nesting too deep counts as a syntax error."""
+    try:
+        tree = ast.parse(text, "<model>", "eval")
+        compile(tree, "<model>", "eval")
+    except (RecursionError, MemoryError) as err:
+        raise SyntaxError("the expression is nested too deeply") from err
+    return tree
+
+
+def _output_cell(text: str) -> tuple[str, str] | None:
+    cell = _short(text)
+    try:
+        tree = _compile_eval(text)
+    except SyntaxError as err:
+        return "error", f"output cell {cell!r} is not valid Python ({err.msg}); strings need quotes"
+    # True, False and None parse as constants, so any bare name here is a variable lookup.
+    if isinstance(tree.body, ast.Name):
+        return (
+            "warning",
+            f'output {cell} is a variable name; is this meant to be a string? quote it: "{cell}"',
+        )
+    return None
+
+
+# --- loops ---------------------------------------------------------------------------------------
+
+
+def _check_loops(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
+    for container in root.iter(*CONTAINERS):
+        nodes = {str(c.get("id")): c for c in container if c.get("id") and c.tag != _bpmn("sequenceFlow")}
+        successors = _successors(container)
+        for head in _loop_heads(successors, _start_order(nodes, successors)):
+            element = nodes.get(head, container)
+            problems.append(
+                _at(name, element, f"loop back to {_label(element)!r}: {LOOP_WARNING}", severity="warning")
+            )
+    return problems
+
+
+def _successors(container: etree._Element) -> dict[str, list[str]]:
+    successors: dict[str, list[str]] = {}
+    for flow in container.iterfind("bpmn:sequenceFlow", NS):
+        successors.setdefault(str(flow.get("sourceRef")), []).append(str(flow.get("targetRef")))
+    # A boundary event leaves its task: treat it as one of the task's successors.
+    for event in container.iterfind("bpmn:boundaryEvent", NS):
+        successors.setdefault(str(event.get("attachedToRef")), []).append(str(event.get("id")))
+    return successors
+
+
+def _start_order(nodes: Mapping[str, etree._Element], successors: Mapping[str, list[str]]) -> list[str]:
+    # Walk from the nodes nothing flows into, so back edges land where a modeller draws them.
+    targets = {t for ts in successors.values() for t in ts}
+    return [n for n in nodes if n not in targets] + [n for n in nodes if n in targets]
+
+
+def _loop_heads(successors: Mapping[str, list[str]], order: list[str]) -> list[str]:
+    """Nodes a back edge lands on, by an iterative depth-first search (models can be long)."""
+    state: dict[str, bool] = {}  # True while on the current path, False once finished
+    heads: list[str] = []
+    for start in order:
+        if start in state:
+            continue
+        state[start] = True
+        stack = [(start, iter(successors.get(start, ())))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = False
+                stack.pop()
+            elif state.get(child) is True and child not in heads:
+                heads.append(child)
+            elif child not in state:
+                state[child] = True
+                stack.append((child, iter(successors.get(child, ()))))
+    return heads
