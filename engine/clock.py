@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -93,3 +95,30 @@ class WorkingCalendar:
             if self.is_working_day(day):
                 count += 1
         return count
+
+
+class OffsetClock:
+    """Real time plus an offset read from a shared source: a demo clock every process agrees on.
+
+    The offset is re-read at most every `refresh_seconds`, so `riskflow clock advance` in one
+    process moves the clock of the web app and the workers within moments.
+    """
+
+    def __init__(self, read_offset: Callable[[], timedelta], refresh_seconds: float = 1.0) -> None:
+        self._read_offset = read_offset
+        self._refresh = refresh_seconds
+        self._offset = timedelta(0)
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self._refresh:
+                self._offset = self._read_offset()
+                self._read_at = time.monotonic()
+            return datetime.now(UTC) + self._offset
+
+    def forget(self) -> None:
+        """Read the offset afresh on the next call."""
+        with self._lock:
+            self._read_at = float("-inf")

@@ -228,3 +228,14 @@ class AuditEvent(EngineBase):
     element_id: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ClockSetting(EngineBase):
+    """How far a demo deployment's clock runs ahead of real time (one row; absent in production)."""
+
+    __tablename__ = "clock_setting"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset_seconds: Mapped[float] = mapped_column(default=0.0)
+    changed_at: Mapped[datetime]
+    changed_by: Mapped[str] = mapped_column(String(100))
