@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import WorkingCalendar
 from engine.errors import NotPermitted
-from engine.models import HumanTask, ProcessDefinition
+from engine.models import HumanTask
 
 if TYPE_CHECKING:
     from engine.runtime import Actor, AssignmentResolver, StepState
@@ -108,7 +108,7 @@ class HumanTaskSync:
         self.resolver = resolver
         self.state = state
 
-    def run(self, workflow: Any, definition_id: int) -> list[int]:
+    def run(self, workflow: Any, lanes: Mapping[str, str]) -> list[int]:
         """Close rows whose task moved on, open rows for new READY tasks; return open row ids."""
         instance = self.state.instance
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
@@ -122,18 +122,10 @@ class HumanTaskSync:
         for guid, row in by_guid.items():
             if guid not in ready and row.state == "open":
                 self._close(row)
-        lanes: Mapping[str, str] | None = None
         open_ids: list[int] = []
         for guid, task in ready.items():
             existing = by_guid.get(guid)
             if existing is None or existing.state != "open":
-                if lanes is None:
-                    lanes = (
-                        self.session.scalar(
-                            select(ProcessDefinition.lanes).where(ProcessDefinition.id == definition_id)
-                        )
-                        or {}
-                    )
                 existing = self._open(task, existing, lanes)
             open_ids.append(existing.id)
         return open_ids

@@ -118,6 +118,14 @@ class PoolResolver:
         return None
 
 
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """What running a definition version needs, kept in memory: its specs and lane map."""
+
+    specs: dict[str, ProcessSpecs]
+    lanes: dict[str, str]
+
+
 @dataclass
 class DeployResult:
     """The definition version a deployment produced (or found), and the warnings to show."""
@@ -192,7 +200,7 @@ class ProcessEngine:
         self.serializer = StateSerializer()
         script_functions = {**standard_functions(self.clock, self.calendar), **(functions or {})}
         self.script_engine = SandboxedScriptEngine(SandboxedEnvironment(script_functions, self.services))
-        self._specs: dict[int, dict[str, ProcessSpecs]] = {}
+        self._specs: dict[int, LoadedDefinition] = {}
         self._forms: dict[tuple[int, str], dict[str, Any]] = {}
         self._cache_lock = threading.Lock()
         self.policy = TaskPolicy(self.calendar, self.script_engine)
@@ -256,21 +264,28 @@ class ProcessEngine:
                 return definition
         raise NotFound(f"no deployed definition contains a process with id {process_id!r}")
 
-    def _process_specs(self, session: Session, definition_id: int, process_id: str) -> ProcessSpecs:
+    def _definition(self, session: Session, definition_id: int) -> LoadedDefinition:
+        """A definition's restored specs and lane map, read once per process and cached."""
         with self._cache_lock:
             cached = self._specs.get(definition_id)
         if cached is None:
-            text = session.scalar(
-                select(ProcessDefinition.specs).where(ProcessDefinition.id == definition_id)
-            )
-            if text is None:
+            row = session.execute(
+                select(ProcessDefinition.specs, ProcessDefinition.lanes).where(
+                    ProcessDefinition.id == definition_id
+                )
+            ).one_or_none()
+            if row is None:
                 raise NotFound(f"definition {definition_id} does not exist")
-            cached = self.serializer.specs_from_json(text)
+            cached = LoadedDefinition(self.serializer.specs_from_json(row.specs), dict(row.lanes or {}))
             with self._cache_lock:
-                self._specs.setdefault(definition_id, cached)
-        if process_id not in cached:
+                cached = self._specs.setdefault(definition_id, cached)
+        return cached
+
+    def _process_specs(self, session: Session, definition_id: int, process_id: str) -> ProcessSpecs:
+        specs = self._definition(session, definition_id).specs
+        if process_id not in specs:
             raise NotFound(f"definition {definition_id} has no process {process_id!r}")
-        return cached[process_id]
+        return specs[process_id]
 
     def form_schema(self, session: Session, definition_id: int, form_file: str) -> dict[str, Any]:
         """The JSON Schema of a task's form, from the definition version the instance runs."""
@@ -721,7 +736,7 @@ class ProcessEngine:
     def _persist(self, workflow: BpmnWorkflow, state: StepState) -> StepResult:
         session, instance = state.session, state.instance
         sync = HumanTaskSync(session, self.policy, self.resolver, state)
-        ready_ids = sync.run(workflow, instance.definition_id)
+        ready_ids = sync.run(workflow, self._definition(session, instance.definition_id).lanes)
         instance.state = self.serializer.dumps(workflow)
         instance.version += 1
         instance.updated_at = state.now
