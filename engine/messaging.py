@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
-from SpiffWorkflow.util.task import TaskState
+
+from engine.events import Waiting, waiting_events
 
 log = logging.getLogger("riskflow.messages")
 
@@ -31,25 +32,20 @@ class Delivery:
         return True
 
 
-def waiting_message_task(workflow: Any, name: str) -> Any | None:
-    """The WAITING task (top workflow or any sub-process) that catches message `name`."""
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if definition is not None and getattr(definition, "name", None) == name and _is_message(definition):
-            return task
+def waiting_for_message(workflow: Any, name: str) -> Waiting | None:
+    """The waiting catch (in any sub-process or event-based gateway) for message `name`."""
+    for event in waiting_events(workflow):
+        if event.is_message and event.details.name == name:
+            return event
     return None
-
-
-def _is_message(definition: Any) -> bool:
-    return type(definition).__name__ == "MessageEventDefinition"
 
 
 def send_message(workflow: Any, name: str, correlation_value: str, payload: Mapping[str, Any]) -> bool:
     """Give the message to the workflow; False when nothing in it waits for that name."""
-    task = waiting_message_task(workflow, name)
-    if task is None:
+    waiting = waiting_for_message(workflow, name)
+    if waiting is None:
         return False
-    definition = task.task_spec.event_definition
+    definition = waiting.definition
     body = dict(payload)
     for prop in definition.correlation_properties:
         # The retrieval expression is read over the payload; senders may leave out the key we
@@ -57,7 +53,7 @@ def send_message(workflow: Any, name: str, correlation_value: str, payload: Mapp
         expression = prop.retrieval_expression.strip()
         if expression.isidentifier() and expression not in body:
             body[expression] = correlation_value
-    correlations = dict(task.workflow.correlations)
+    correlations = dict(waiting.task.workflow.correlations)
     workflow.send_event(BpmnEvent(definition, body, correlations))
     return True
 

@@ -28,6 +28,7 @@ from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, par
 from engine.clock import Clock, SystemClock, WorkingCalendar
 from engine.db import Database
 from engine.errors import Conflict, EngineError, ModelFailure, NotFound, NotPermitted
+from engine.events import Waiting, waiting_events
 from engine.forms import validate_form_data
 from engine.humantasks import HumanTaskSync, TaskPolicy
 from engine.messaging import Delivery, OutboxHandlers, send_message
@@ -622,9 +623,9 @@ class ProcessEngine:
         """Hand the workflow any kept messages it now waits for (they may arrive before the wait)."""
         for _ in range(MAX_ENGINE_ROUNDS):
             waits = {
-                (event.name, _correlation_value(event.correlations) or state.instance.business_key)
-                for event in workflow.waiting_events()
-                if event.event_type == "MessageEventDefinition"
+                _wait_key(event, state.instance.business_key)
+                for event in waiting_events(workflow)
+                if event.is_message
             }
             message = self._pending_message(state.session, waits)
             if message is None:
@@ -737,6 +738,8 @@ class ProcessEngine:
         session, instance = state.session, state.instance
         sync = HumanTaskSync(session, self.policy, self.resolver, state)
         ready_ids = sync.run(workflow, self._definition(session, instance.definition_id).lanes)
+        # Drain thrown messages before saving: the saved state must not hold them to send again.
+        self._queue_outbound(session, instance, workflow, state.now)
         instance.state = self.serializer.dumps(workflow)
         instance.version += 1
         instance.updated_at = state.now
@@ -760,7 +763,6 @@ class ProcessEngine:
                 instance.ended_at = state.now
                 state.record("instance_completed")
         self._sync_waits(session, instance, workflow)
-        self._queue_outbound(session, instance, workflow, state.now)
         session.add_all(state.audit)
         session.flush()
         return StepResult(instance.id, instance.status, instance.error, ready_ids)
@@ -781,9 +783,9 @@ class ProcessEngine:
     def _sync_waits(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
         wanted: set[tuple[str, str | None]] = set()
         if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
-            for event in workflow.waiting_events():
-                if event.event_type == "MessageEventDefinition":
-                    wanted.add((event.name, _correlation_value(event.correlations) or instance.business_key))
+            for event in waiting_events(workflow):
+                if event.is_message:
+                    wanted.add(_wait_key(event, instance.business_key))
         existing = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance.id)).all()
         have = {(w.message_name, w.correlation_value): w for w in existing}
         for key, wait in have.items():
@@ -796,6 +798,8 @@ class ProcessEngine:
         self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: datetime
     ) -> None:
         for event in workflow.get_events():
+            if type(event.event_definition).__name__ != "MessageEventDefinition":
+                continue  # e.g. a terminate end event: nothing to send outside
             payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
             session.add(
                 OutboxMessage(
@@ -912,7 +916,7 @@ def _status_after_step(workflow: BpmnWorkflow, has_human_tasks: bool) -> str:
         return InstanceStatus.COMPLETED
     if has_human_tasks:
         return InstanceStatus.AWAITING_PEOPLE
-    if workflow.waiting_events():
+    if any(True for _ in waiting_events(workflow)):
         return InstanceStatus.WAITING
     return InstanceStatus.RUNNING
 
@@ -976,6 +980,11 @@ def _complete_without_scripts(task: Any) -> None:
         if not child.has_state(TaskState.FINISHED_MASK):
             child.task_spec._update(child)
     task.workflow._task_completed_notify(task)
+
+
+def _wait_key(event: Waiting, business_key: str) -> tuple[str, str]:
+    """(message name, correlation value): the business key when the model sets no correlation."""
+    return str(event.details.name), _correlation_value(event.details.correlations) or business_key
 
 
 def _correlation_value(correlations: Mapping[str, Any] | None) -> str | None:

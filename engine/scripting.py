@@ -198,7 +198,7 @@ def check_storable(data: Mapping[str, Any], path: str = "") -> None:
             for i, item in enumerate(value):
                 if isinstance(item, Mapping):
                     check_storable(item, f"{where}[{i}]")
-                elif not isinstance(item, _STORABLE | list | tuple):
+                elif not isinstance(item, (*_STORABLE, list, tuple)):
                     raise TypeError(_unstorable(f"{where}[{i}]", item))
         elif not isinstance(value, _STORABLE):
             raise TypeError(_unstorable(where, value))

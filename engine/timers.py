@@ -18,11 +18,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.clock import Clock
+from engine.events import waiting_events
 
 _active_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("riskflow_clock", default=None)
 _install_lock = threading.Lock()
-
-TIMER_EVENT_TYPES = ("DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition")
 
 
 class _ClockedDateTime(datetime):
@@ -68,8 +67,8 @@ def use_clock(clock: Clock) -> Iterator[None]:
 def next_timer_due(workflow: Any) -> datetime | None:
     """The earliest time a waiting timer of this workflow is due (aware UTC), or None."""
     due = [
-        TimerEventDefinition.get_datetime(event.value)
-        for event in workflow.waiting_events()
-        if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str)
+        TimerEventDefinition.get_datetime(event.details.value)
+        for event in waiting_events(workflow)
+        if event.is_timer and isinstance(event.details.value, str)
     ]
     return min(due) if due else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import bundle
+from datetime import timedelta
+
+from conftest import CLERK, bundle
 from sqlalchemy import select
 from test_runtime import instance_row, open_tasks
 
-from engine.models import InboundMessage, MessageWait
+from engine.clock import ManualClock
+from engine.models import InboundMessage, MessageWait, OutboxMessage
 from engine.runtime import InstanceStatus, ProcessEngine
 
 
@@ -97,3 +100,42 @@ def test_a_message_without_a_case_reference_is_refused(engine: ProcessEngine) ->
     with pytest.raises(EngineError) as caught:
         engine.deliver_message("outcome", "", {})
     assert caught.value.code == "invalid_message"
+
+
+def test_an_event_based_gateway_indexes_both_its_message_and_its_timer(
+    engine: ProcessEngine, clock: ManualClock
+) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    started = engine.start("outcome_or_deadline", business_key="X100001", data={"crn": "X100001"})
+    row = instance_row(engine, started.instance_id)
+    assert row.next_timer_at == clock.now() + timedelta(days=3)
+    with engine.db.transaction(write=False) as session:
+        waits = session.execute(select(MessageWait.message_name, MessageWait.correlation_value)).all()
+    assert waits == [("outcome", "X100001")]
+    engine.deliver_message("outcome", "X100001", {"result": "custody"})
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["od_record"]
+    assert instance_row(engine, started.instance_id).next_timer_at is None
+
+
+def test_when_the_gateway_timer_wins_the_message_wait_is_withdrawn(
+    engine: ProcessEngine, clock: ManualClock
+) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    started = engine.start("outcome_or_deadline", business_key="X100001", data={"crn": "X100001"})
+    clock.advance(timedelta(days=3))
+    assert engine.fire_due_timers() == 1
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["od_chase"]
+    with engine.db.transaction(write=False) as session:
+        assert session.scalars(select(MessageWait)).all() == []
+    assert engine.deliver_message("outcome", "X100001", {"result": "late"}).status == "stored"
+
+
+def test_a_thrown_message_is_queued_once_however_many_steps_follow(engine: ProcessEngine) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    instance_id = start_court_case(engine, "X100001")
+    engine.deliver_message("outcome", "X100001", {"result": "custody"})
+    [record] = open_tasks(engine, instance_id)
+    engine.complete_task(record.id, CLERK, {})
+    with engine.db.transaction(write=False) as session:
+        names = session.scalars(select(OutboxMessage.message_name)).all()
+    assert names == ["request_outcome"]

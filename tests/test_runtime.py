@@ -353,3 +353,11 @@ def test_an_unknown_actor_role_set_cannot_claim(engine: ProcessEngine) -> None:
     with pytest.raises(NotPermitted) as caught:
         engine.claim(submit.id, Actor("visitor"))
     assert caught.value.code == "wrong_role"
+
+
+def test_scripts_run_with_lists_and_dates_in_the_task_data(engine: ProcessEngine) -> None:
+    engine.deploy(bundle("scripts"), actor="owner")
+    result = engine.start(
+        "allowed_import", business_key="S1", data={"registrations": ["RCPR", "ADVP"], "n": [1, [2]]}
+    )
+    assert result.status == InstanceStatus.AWAITING_PEOPLE

@@ -157,3 +157,16 @@ def test_a_failing_handler_keeps_the_message_for_the_next_sweep(engine: ProcessE
     assert engine.deliver_outbox(handlers) == 0
     assert engine.deliver_outbox(handlers) == 1
     assert len(attempts) == 2
+
+
+def test_a_deadline_on_nested_sub_processes_cancels_them_all_and_archives_them(
+    engine: ProcessEngine, clock: ManualClock
+) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    started = engine.start("nested_deadline", business_key="N1")
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["nd_task"]
+    clock.advance(timedelta(days=7))
+    assert engine.fire_due_timers() == 1
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["nd_late"]
+    state = instance_row(engine, started.instance_id).state
+    assert '"subprocesses": {}' in state
