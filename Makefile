@@ -22,6 +22,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 setup: $(VENV)/.synced
 
 ## Start the app on the embedded SQLite database with the demo data (reuses what exists).
+## A demo deployment unless RISKFLOW_DEMO says otherwise (it keeps its own secret key in instance/).
+run: export RISKFLOW_DEMO ?= true
 run: setup
 	$(BIN)/riskflow db upgrade
 	$(BIN)/riskflow deploy processes

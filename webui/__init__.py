@@ -1,1 +1,72 @@
-"""riskflow webui package."""
+"""The riskflow web application: a Flask factory that wires the database, the clock and the engine.
+
+`create_app` builds one `Database` and one `ProcessEngine` per application and keeps them, with the
+settings and the clock, on `app.extensions["riskflow"]`; views reach them through `riskflow()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from engine.clock import Clock, SystemClock
+from engine.db import Database
+from engine.democlock import demo_clock
+from engine.runtime import ProcessEngine
+from tasks.wiring import build_engine
+from webui.config import Settings, load_settings
+
+EXTENSION = "riskflow"
+
+
+@dataclass(frozen=True)
+class Riskflow:
+    """What every view, command and worker of one application shares."""
+
+    settings: Settings
+    db: Database
+    engine: ProcessEngine
+    clock: Clock
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the application; `config` holds Flask settings and RISKFLOW_* overrides (for tests)."""
+    config = dict(config or {})
+    settings = load_settings(overrides=config)
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    app.config.from_mapping({k: v for k, v in config.items() if not k.startswith("RISKFLOW_")})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.secret_key_for_app(testing=bool(app.config.get("TESTING")))
+
+    db = Database(settings.database_url)
+    clock = clock or clock_for(settings, db)
+    app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
+
+    from webui import display, errors, health, processes, security
+
+    security.init_app(app)
+    display.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(processes.bp)
+    app.register_blueprint(health.bp)
+    return app
+
+
+def clock_for(settings: Settings, db: Database) -> Clock:
+    """Real time; for a demo, real time plus the offset the demo clock keeps in the database."""
+    return demo_clock(db) if settings.demo else SystemClock()
+
+
+def riskflow(app: Flask | None = None) -> Riskflow:
+    """The shared objects of `app` (default: the application handling this request)."""
+    extension = (app or current_app).extensions[EXTENSION]
+    assert isinstance(extension, Riskflow)  # noqa: S101 - set only by create_app
+    return extension

@@ -1,0 +1,92 @@
+"""The migrations build exactly the tables the models describe, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from empty_database import empty_database_url
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.pool import NullPool
+
+from webui.schema import (
+    TARGET_METADATA,
+    SchemaNotReadyError,
+    downgrade,
+    head_revisions,
+    require_current_schema,
+    upgrade,
+)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> Iterator[str]:
+    with empty_database_url(tmp_path) as empty:
+        yield empty
+
+
+def differences(url: str) -> list[Any]:
+    """What autogenerate would change to make the database match the models (nothing, we hope)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, TARGET_METADATA))  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_on_an_empty_database_matches_the_models(url: str) -> None:
+    before, after = upgrade(url)
+    assert before == set()
+    assert after == head_revisions(url)
+    assert differences(url) == []
+
+
+def test_every_model_table_is_made_by_a_migration(url: str) -> None:
+    upgrade(url)
+    model_tables = {t.name for metadata in TARGET_METADATA for t in metadata.sorted_tables}
+    assert model_tables <= table_names(url)
+
+
+def test_downgrade_to_base_removes_every_table_and_upgrade_brings_them_back(url: str) -> None:
+    upgrade(url)
+    downgrade(url, "base")
+    assert table_names(url) <= {"alembic_version"}
+    upgrade(url)
+    assert differences(url) == []
+
+
+def test_upgrading_twice_changes_nothing(url: str) -> None:
+    upgrade(url)
+    before, after = upgrade(url)
+    assert before == after == head_revisions(url)
+
+
+def test_the_migrations_end_at_one_head(url: str) -> None:
+    assert len(head_revisions(url)) == 1
+
+
+def test_a_database_never_upgraded_is_refused_with_what_to_run(url: str) -> None:
+    upgrade(url)
+    downgrade(url, "base")
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with pytest.raises(SchemaNotReadyError, match="riskflow db upgrade"):
+            require_current_schema(engine, url)
+        upgrade(url)
+        require_current_schema(engine, url)
+    finally:
+        engine.dispose()

@@ -1,0 +1,162 @@
+"""Settings from the environment, checked once, with a message that says how to fix each mistake.
+
+Every setting is an environment variable named RISKFLOW_*; `create_app` also takes the same names
+in its config mapping, which wins over the environment (tests use that).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+DEMO_KEY_FILE = "secret_key"
+DEFAULT_DATABASE_FILE = "riskflow.db"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it and says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a riskflow deployment is configured with."""
+
+    database_url: str
+    secret_key: str | None
+    host: str
+    port: int
+    demo: bool
+    processes_dir: Path
+    instance_dir: Path
+
+    @property
+    def url(self) -> URL:
+        """The database URL, parsed."""
+        return make_url(self.database_url)
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with any password hidden, for messages and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for PostgreSQL and in-memory SQLite."""
+        url = self.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(str(url.database))
+
+    def secret_key_for_app(self, *, testing: bool = False) -> str:
+        """The key that signs sessions: set, or kept in the instance folder for a demo."""
+        if self.secret_key:
+            return self.secret_key
+        if self.demo:
+            return demo_secret_key(self.instance_dir)
+        if testing:
+            return secrets.token_hex(32)
+        raise ConfigError(
+            "RISKFLOW_SECRET_KEY is not set. Set it to a long random value, for example the output of\n"
+            "  python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+            "or set RISKFLOW_DEMO=true for a demonstration deployment."
+        )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Read the settings from the environment (default os.environ), then apply overrides."""
+    values: dict[str, Any] = dict(os.environ if environ is None else environ)
+    values.update({k: v for k, v in (overrides or {}).items() if k.startswith("RISKFLOW_")})
+    instance_dir = _path(values, "RISKFLOW_INSTANCE_DIR", PROJECT_DIR / "instance")
+    default_url = f"sqlite:///{instance_dir / DEFAULT_DATABASE_FILE}"
+    return Settings(
+        database_url=database_url(str(values.get("RISKFLOW_DATABASE_URL") or default_url)),
+        secret_key=str(values.get("RISKFLOW_SECRET_KEY") or "") or None,
+        host=str(values.get("RISKFLOW_HOST") or "127.0.0.1"),
+        port=_port(values.get("RISKFLOW_PORT")),
+        demo=_flag(values, "RISKFLOW_DEMO"),
+        processes_dir=_path(values, "RISKFLOW_PROCESSES_DIR", PROJECT_DIR / "processes"),
+        instance_dir=instance_dir,
+    )
+
+
+def database_url(text: str) -> str:
+    """Check a database URL; a plain postgres:// or postgresql:// URL gets the psycopg driver."""
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigError(
+            "RISKFLOW_DATABASE_URL is not a database URL. Use sqlite:///path/to/riskflow.db or "
+            "postgresql+psycopg://user@host:5432/riskflow"
+        ) from None
+    if url.drivername in ("postgres", "postgresql"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"RISKFLOW_DATABASE_URL uses {url.get_backend_name()!r}; riskflow runs on SQLite or PostgreSQL "
+            "(postgresql+psycopg://user@host:5432/riskflow)"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def demo_secret_key(instance_dir: Path) -> str:
+    """The demo deployment's key: made once, kept in instance/secret_key readable by its owner only."""
+    path = instance_dir / DEMO_KEY_FILE
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{DEMO_KEY_FILE}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)  # never replaces a key another process wrote first
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it and a new key will be made")
+    return key
+
+
+def _flag(values: Mapping[str, Any], name: str) -> bool:
+    raw = values.get(name)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _port(raw: Any) -> int:
+    if raw is None or raw == "":
+        return 5000
+    try:
+        port = int(raw)
+    except (TypeError, ValueError):
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"RISKFLOW_PORT must be a port number from 1 to 65535, not {raw!r}")
+    return port
+
+
+def _path(values: Mapping[str, Any], name: str, default: Path) -> Path:
+    raw = values.get(name)
+    return Path(str(raw)).expanduser().resolve() if raw else default
