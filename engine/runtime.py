@@ -481,6 +481,20 @@ class ProcessEngine:
                 reason=reason,
             )
 
+    def instance_data(self, instance_id: int) -> dict[str, Any]:
+        """The process data where the instance stands now (read-only; for display and checks)."""
+        with self.db.transaction(write=False) as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            workflow = self._load(session, instance)
+        if workflow.is_completed():
+            return dict(workflow.data)
+        live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR)
+        if not live:
+            return dict(workflow.last_task.data) if workflow.last_task else {}
+        return dict(max(live, key=lambda t: t.last_state_change).data)
+
     # -------------------------------------------------------------- time and messages
 
     def fire_due_timers(self, *, limit: int | None = None) -> int:

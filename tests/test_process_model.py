@@ -1,0 +1,804 @@
+"""The offender management process model, run on the engine: each test reads like a point of the area
+risk policy (processes/policy.md).
+
+The model is the bundle in processes/offender-management. Tests drive it as staff would: start a case
+with its CRN, complete each open task on its form, deliver the sentencing outcome as a message, and
+move the clock to fire timers. Decision tables are tested through the process (the task that opens
+next, the next timer, the data the instance holds), never by calling the table directly.
+
+Delivering messages and firing timers need `ProcessEngine.deliver_message` and
+`ProcessEngine.fire_due_timers`; the tests that need them are skipped until the engine has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import START
+from lxml import etree
+from sqlalchemy import select
+
+from casework.roles import TASK_ROLES
+from engine.bundle import Bundle
+from engine.clock import ManualClock
+from engine.db import Database
+from engine.errors import InvalidData
+from engine.models import ArchivedSubprocess, HumanTask, MessageWait, OutboxMessage, ProcessInstance
+from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
+
+BUNDLE_DIR = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
+PROCESS = "offender_management"
+CRN = "X100001"
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "spiff": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+
+ACTORS = {role: Actor(f"{role.lower()}.one", frozenset({role})) for role in TASK_ROLES}
+
+
+# ---------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def om_engine(database: Database, clock: ManualClock) -> ProcessEngine:
+    """An engine that knows the application's roles, with the offender management bundle deployed."""
+    engine = ProcessEngine(database, clock=clock, known_roles=TASK_ROLES)
+    result = engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
+    assert result.warnings == []
+    return engine
+
+
+# ----------------------------------------------------------------------------------- case driver
+
+FIRST_DETAILS = {
+    "court_name": "Carlisle Crown Court",
+    "hearing_date": "2026-11-02",
+    "offence": "Assault occasioning actual bodily harm",
+    "report_type": "STANDARD",
+    "remanded_in_custody": False,
+}
+
+
+class Case:
+    """One case driven through the process the way staff would."""
+
+    def __init__(self, engine: ProcessEngine, crn: str = CRN) -> None:
+        self.engine = engine
+        self.crn = crn
+        self.instance_id = 0
+
+    # -- reading
+
+    def open_tasks(self) -> list[HumanTask]:
+        with self.engine.db.transaction(write=False) as session:
+            return list(
+                session.scalars(
+                    select(HumanTask)
+                    .where(HumanTask.instance_id == self.instance_id, HumanTask.state == "open")
+                    .order_by(HumanTask.id)
+                )
+            )
+
+    def open_elements(self) -> list[str]:
+        return [t.element_id for t in self.open_tasks()]
+
+    def task(self, element_id: str) -> HumanTask:
+        matches = [t for t in self.open_tasks() if t.element_id == element_id]
+        assert len(matches) == 1, f"expected one open {element_id}, open: {self.open_elements()}"
+        return matches[0]
+
+    def task_row(self, element_id: str) -> HumanTask:
+        """The latest task row for an element, whatever its state."""
+        with self.engine.db.transaction(write=False) as session:
+            row = session.scalars(
+                select(HumanTask)
+                .where(HumanTask.instance_id == self.instance_id, HumanTask.element_id == element_id)
+                .order_by(HumanTask.id.desc())
+            ).first()
+        assert row is not None, f"no task {element_id} was ever opened"
+        return row
+
+    def instance(self) -> ProcessInstance:
+        with self.engine.db.transaction(write=False) as session:
+            row = session.get(ProcessInstance, self.instance_id)
+            assert row is not None
+            return row
+
+    def data(self) -> dict[str, Any]:
+        """The case data where the instance stands now (its most recently changed live task)."""
+        return self.engine.instance_data(self.instance_id)
+
+    def waits(self) -> list[tuple[str, str | None]]:
+        with self.engine.db.transaction(write=False) as session:
+            rows = session.scalars(select(MessageWait).where(MessageWait.instance_id == self.instance_id))
+            return [(w.message_name, w.correlation_value) for w in rows]
+
+    def outbox(self) -> list[OutboxMessage]:
+        with self.engine.db.transaction(write=False) as session:
+            return list(
+                session.scalars(select(OutboxMessage).where(OutboxMessage.instance_id == self.instance_id))
+            )
+
+    # -- acting
+
+    def complete(self, element_id: str, data: Mapping[str, Any]) -> StepResult:
+        task = self.task(element_id)
+        assert task.candidate_role is not None, f"{element_id} has no role"
+        result = self.engine.complete_task(task.id, ACTORS[task.candidate_role], dict(data))
+        assert result.error is None, result.error
+        return result
+
+    def start(self, report_type: str = "STANDARD") -> StepResult:
+        started = self.engine.start(PROCESS, business_key=self.crn, data={"crn": self.crn})
+        self.instance_id = started.instance_id
+        return self.complete("record_first_details", {**FIRST_DETAILS, "report_type": report_type})
+
+    def screen(
+        self, rosh: str, mappa_category: str = "NOT_ELIGIBLE", registrations: Sequence[str] = ()
+    ) -> StepResult:
+        return self.complete(
+            "write_psr",
+            {
+                "report_date": "2026-11-06",
+                "rosh": rosh,
+                "mappa_category": mappa_category,
+                "registrations": list(registrations),
+                "proposal": "Community order with a rehabilitation activity requirement",
+            },
+        )
+
+    def sentenced(self, outcome: str = "COMMUNITY_ORDER") -> None:
+        payload = {"crn": self.crn, "outcome": outcome, "sentence_date": "2026-11-09"}
+        delivery = self.engine.deliver_message(  # type: ignore[attr-defined]
+            "sentencing_outcome",
+            self.crn,
+            payload,
+            idempotency_key=f"{self.crn}-sentence",
+            sender="court.results",
+        )
+        assert getattr(delivery, "status", "delivered") == "delivered", delivery
+
+    def hold_meeting(self, rosh: str, mappa_referral: bool = False) -> StepResult:
+        attendees = ["SPO", "OFFENDER_MANAGER"]
+        if "give_risk_advice" in self.open_elements():
+            self.complete(
+                "give_risk_advice", {"rosh_view": rosh, "advice": "Agree the level.", "will_attend": True}
+            )
+            attendees.append("RISK_CONSULTANT")
+        return self.complete(
+            "hold_risk_meeting",
+            {
+                "meeting_date": "2026-11-10",
+                "attendees": attendees,
+                "rosh": rosh,
+                "risk_decision": "Manage under the plan agreed; share with police.",
+                "information_shared_with": ["POLICE"],
+                "mappa_referral": mappa_referral,
+            },
+        )
+
+    def set_mappa_level(self, level: int, category: str = "CAT2") -> StepResult:
+        return self.complete("set_mappa_level", {"mappa_category": category, "mappa_level": level})
+
+    def allocate(self, experience: str = "E", grade: str = "PO", tier: int = 3) -> StepResult:
+        return self.complete(
+            "allocate_owner",
+            {
+                "owner_staff_id": "om.north.07",
+                "owner_grade": grade,
+                "om_experience": experience,
+                "tier": tier,
+            },
+        )
+
+    def induct(self) -> StepResult:
+        return self.complete(
+            "hold_induction", {"induction_date": "2026-11-12", "contact_outcome": "ATTENDED"}
+        )
+
+    def assess(self, rosh: str, registrations: Sequence[str] = ()) -> StepResult:
+        return self.complete(
+            "assess_oasys",
+            {
+                "assessment_date": "2026-11-20",
+                "rosh": rosh,
+                "risk_to": ["PUBLIC"],
+                "likelihood_of_reoffending": "MEDIUM",
+                "current_registrations": list(registrations),
+                "rosh_summary": "Risk to the public when drinking; greatest at weekends.",
+            },
+        )
+
+    def countersign(self, element_id: str) -> StepResult:
+        return self.complete(element_id, {"decision": "COUNTERSIGNED", "countersign_date": "2026-11-23"})
+
+    def countersign_all(self) -> None:
+        for element_id in ("countersign_spo", "countersign_aco"):
+            if element_id in self.open_elements():
+                self.countersign(element_id)
+
+    def write_plans(self) -> StepResult:
+        return self.complete(
+            "write_plans",
+            {
+                "plans_date": "2026-11-24",
+                "risk_management_plan": "Alcohol treatment; licence-style curfew; police liaison.",
+                "sentence_plan": "Accredited programme; employment support.",
+            },
+        )
+
+    def review(self, rosh: str, case_ends: bool = False) -> StepResult:
+        return self.complete(
+            "oversight_review",
+            {"review_date": "2026-12-01", "rosh": rosh, "findings": "Plan on track.", "case_ends": case_ends},
+        )
+
+
+def fire_at(engine: ProcessEngine, clock: ManualClock, when: Any) -> None:
+    clock.set(when)
+    engine.fire_due_timers()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def case(om_engine: ProcessEngine) -> Case:
+    return Case(om_engine)
+
+
+def to_allocation(
+    case: Case,
+    rosh: str,
+    *,
+    mappa_category: str = "NOT_ELIGIBLE",
+    registrations: Sequence[str] = (),
+    mappa_level: int | None = None,
+) -> None:
+    """Start, screen, sentence and (when in scope) hold the risk meeting: allocation is open next."""
+    case.start()
+    case.screen(rosh, mappa_category, registrations)
+    case.sentenced()
+    if "allocate_owner" not in case.open_elements():
+        case.hold_meeting(rosh, mappa_referral=mappa_level is not None)
+        if mappa_level is not None:
+            case.set_mappa_level(mappa_level)
+
+
+def under_oversight(
+    case: Case,
+    rosh: str,
+    experience: str,
+    *,
+    grade: str = "PO",
+    mappa_level: int | None = None,
+    registrations: Sequence[str] = (),
+) -> None:
+    """Take a case all the way to its oversight plan: the first oversight wait is running."""
+    category = "NOT_ELIGIBLE" if mappa_level is None else "CAT2"
+    to_allocation(case, rosh, mappa_category=category, registrations=registrations, mappa_level=mappa_level)
+    case.allocate(experience, grade)
+    case.induct()
+    case.assess(rosh, registrations)
+    case.countersign_all()
+    case.write_plans()
+
+
+# ------------------------------------------------------------------------------- the model itself
+
+
+def _bpmn() -> etree._Element:
+    return etree.parse(str(BUNDLE_DIR / "offender-management.bpmn")).getroot()
+
+
+def test_the_bundle_checks_clean_with_the_applications_roles(database: Database) -> None:
+    engine = ProcessEngine(database, known_roles=TASK_ROLES)
+    parsed = engine.check(Bundle.from_directory(BUNDLE_DIR))
+    assert parsed.problems == []
+    assert parsed.process_ids == [PROCESS]
+    assert parsed.lanes == {
+        "Case Administrator": "CASE_ADMIN",
+        "Offender Manager": "OM",
+        "Senior Probation Officer": "SPO",
+        "Risk Consultant": "RISK_CONSULTANT",
+        "Assistant Chief Officer": "ACO",
+        "MAPPA Coordinator": "MAPPA_COORDINATOR",
+    }
+
+
+def _user_tasks() -> list[etree._Element]:
+    return list(_bpmn().iterfind(".//bpmn:userTask", NS))
+
+
+def _property(task: etree._Element, name: str) -> str | None:
+    prop = task.find(f"bpmn:extensionElements/spiff:properties/spiff:property[@name='{name}']", NS)
+    return None if prop is None else prop.get("value")
+
+
+@pytest.mark.parametrize("task", _user_tasks(), ids=lambda t: t.get("id"))
+def test_every_step_for_staff_has_a_lane_a_form_a_due_date_and_plain_instructions(
+    task: etree._Element,
+) -> None:
+    lanes = {ref.text: ref.getparent().get("name") for ref in _bpmn().iterfind(".//bpmn:flowNodeRef", NS)}
+    assert lanes.get(task.get("id")) is not None
+    form = _property(task, "formJsonSchemaFilename")
+    assert form is not None and (BUNDLE_DIR / "forms" / form).is_file()
+    assert _property(task, "dueIn")
+    instructions = task.findtext("bpmn:extensionElements/spiff:instructionsForEndUser", namespaces=NS)
+    assert instructions is not None and len(instructions) > 40
+    assert task.get("name")
+
+
+def test_every_element_has_an_id_a_name_and_a_place_on_the_diagram() -> None:
+    root = _bpmn()
+    shapes = {s.get("bpmnElement") for s in root.iterfind(".//bpmndi:BPMNShape", NS)}
+    edges = {e.get("bpmnElement") for e in root.iterfind(".//bpmndi:BPMNEdge", NS)}
+    flow_nodes = [
+        el
+        for container in [*root.iterfind("bpmn:process", NS), *root.iterfind(".//bpmn:subProcess", NS)]
+        for el in container
+        if etree.QName(el).localname not in ("laneSet", "sequenceFlow", "documentation", "extensionElements")
+        and etree.QName(el).localname not in ("incoming", "outgoing", "standardLoopCharacteristics")
+    ]
+    assert len(flow_nodes) > 40
+    for el in flow_nodes:
+        assert el.get("id") and el.get("name"), etree.tostring(el)[:80]
+        assert el.get("id") in shapes, el.get("id")
+    assert {f.get("id") for f in root.iterfind(".//bpmn:sequenceFlow", NS)} == edges
+    # A flow or a boundary event that crosses into another container is silently ignored by the engine.
+    for container in [*root.iterfind("bpmn:process", NS), *root.iterfind(".//bpmn:subProcess", NS)]:
+        here = {el.get("id") for el in container}
+        for flow in container.iterfind("bpmn:sequenceFlow", NS):
+            assert {flow.get("sourceRef"), flow.get("targetRef")} <= here, flow.get("id")
+        for event in container.iterfind("bpmn:boundaryEvent", NS):
+            assert event.get("attachedToRef") in here, event.get("id")
+    assert {lane.get("id") for lane in root.iterfind(".//bpmn:lane", NS)} <= shapes
+
+
+def test_every_form_titles_its_fields_and_lists_its_choices() -> None:
+    import json
+
+    for path in sorted((BUNDLE_DIR / "forms").glob("*.json")):
+        schema = json.loads(path.read_text())
+        assert schema["type"] == "object" and schema["title"] and schema["required"], path.name
+        assert schema["additionalProperties"] is False, path.name
+        for name, field in schema["properties"].items():
+            assert field.get("title"), f"{path.name}: {name}"
+            if name.endswith("_date"):
+                assert field.get("format") == "date", f"{path.name}: {name}"
+
+
+def test_the_policy_names_only_steps_that_exist() -> None:
+    import re
+
+    policy = (BUNDLE_DIR.parent / "policy.md").read_text()
+    ids = {el.get("id") for el in _bpmn().iter() if el.get("id")}
+    named = set(re.findall(r"`([a-z_]+)`", policy))
+    steps = {name for name in named if "_" in name and not name.endswith("_frequency")}
+    assert steps, "the policy links to no steps"
+    decisions = {"risk_meeting_scope", "countersign_required", "oversight_frequency"}
+    assert steps - ids <= decisions, steps - ids - decisions
+
+
+# ------------------------------------------------------------------------- stage 0-2, runs today
+
+
+def test_a_new_case_is_tracked_from_the_day_it_is_identified_at_court(om_engine: ProcessEngine) -> None:
+    started = om_engine.start(PROCESS, business_key=CRN, data={"crn": CRN})
+    case = Case(om_engine)
+    case.instance_id = started.instance_id
+    first = case.task("record_first_details")
+    assert (first.candidate_role, first.business_key, first.form_file) == (
+        "CASE_ADMIN",
+        CRN,
+        "first-details.json",
+    )
+    assert first.due_at == START + timedelta(days=1)  # Monday to Tuesday: 1 working day
+
+
+@pytest.mark.parametrize(
+    ("report_type", "due"),
+    [
+        ("ORAL", START + timedelta(days=1)),
+        ("FAST", START + timedelta(days=7)),
+        ("STANDARD", START + timedelta(days=21)),
+    ],
+)
+def test_the_pre_sentence_report_is_due_by_the_type_the_court_asked_for(
+    case: Case, report_type: str, due: Any
+) -> None:
+    case.start(report_type)
+    psr = case.task("write_psr")
+    assert (psr.candidate_role, psr.due_at) == ("OM", due)
+
+
+def test_the_sentencing_outcome_is_requested_as_soon_as_the_report_is_written(case: Case) -> None:
+    case.start()
+    case.screen("HIGH", "NOT_ELIGIBLE", ["ADVP"])
+    instance = case.instance()
+    assert instance.status == InstanceStatus.WAITING
+    assert case.open_tasks() == []
+    assert case.waits() == [("sentencing_outcome", CRN)]
+    [request] = case.outbox()
+    assert request.message_name == "request_sentencing_outcome"
+    assert request.payload == {"crn": CRN, "court": "Carlisle Crown Court", "hearing_date": "2026-11-02"}
+    # The chaser is the next thing due: two days after the request.
+    assert instance.next_timer_at == START + timedelta(days=2)
+
+
+def test_the_court_is_asked_for_the_outcome_once(case: Case) -> None:
+    case.start()
+    case.screen("LOW")
+    case.sentenced("COMMUNITY_ORDER")
+    case.allocate()
+    assert [m.message_name for m in case.outbox()] == ["request_sentencing_outcome"]
+
+
+def test_each_case_waits_for_its_own_outcome(om_engine: ProcessEngine) -> None:
+    for crn in ("X100001", "X100002"):
+        case = Case(om_engine, crn)
+        case.start()
+        case.screen("LOW")
+    with om_engine.db.transaction(write=False) as session:
+        waits = sorted(session.execute(select(MessageWait.message_name, MessageWait.correlation_value)).all())
+    assert waits == [("sentencing_outcome", "X100001"), ("sentencing_outcome", "X100002")]
+
+
+def test_an_eligible_case_starts_at_mappa_level_1(case: Case) -> None:
+    case.start()
+    case.screen("MEDIUM", "CAT1")
+    assert case.data()["mappa_level"] == 1
+
+
+# ------------------------------------------------------------------ stage 3: risk meeting scope
+
+
+@pytest.mark.parametrize("outcome", ["CUSTODY", "COMMUNITY_ORDER", "SUSPENDED_SENTENCE", "OTHER"])
+def test_custody_outcome_still_gets_a_risk_meeting(case: Case, outcome: str) -> None:
+    case.start()
+    case.screen("MEDIUM", registrations=["RCPR"])
+    case.sentenced(outcome)
+    meeting = case.task("hold_risk_meeting")
+    assert meeting.candidate_role == "SPO"
+    assert meeting.due_at == START + timedelta(days=7)  # 5 working days
+    data = case.data()
+    assert data["sentencing_outcome"]["outcome"] == outcome
+    assert case.waits() == []
+
+
+def test_low_risk_case_with_no_flags_skips_the_risk_meeting(case: Case) -> None:
+    case.start()
+    case.screen("LOW")
+    case.sentenced("CUSTODY")
+    assert case.open_elements() == ["allocate_owner"]
+    data = case.data()
+    assert data["in_scope"] is False
+    assert data["scope_reason"].startswith("not in scope")
+
+
+@pytest.mark.parametrize(
+    ("rosh", "mappa_category", "registrations", "in_scope"),
+    [
+        ("VERY_HIGH", "NOT_ELIGIBLE", [], True),
+        ("HIGH", "NOT_ELIGIBLE", [], True),
+        ("MEDIUM", "CAT1", [], True),
+        ("LOW", "CAT2", [], True),
+        ("MEDIUM", "CAT3", [], False),
+        ("LOW", "NOT_ELIGIBLE", ["RCHD"], True),
+        ("LOW", "NOT_ELIGIBLE", ["ADVP"], True),
+        ("LOW", "NOT_ELIGIBLE", ["AV2S"], True),
+        ("MEDIUM", "NOT_ELIGIBLE", ["WEAP"], True),
+        ("MEDIUM", "NOT_ELIGIBLE", [], False),
+    ],
+)
+def test_the_risk_meeting_scope_looks_at_risk_mappa_and_registrations(
+    case: Case, rosh: str, mappa_category: str, registrations: list[str], in_scope: bool
+) -> None:
+    case.start()
+    case.screen(rosh, mappa_category, registrations)
+    case.sentenced("COMMUNITY_ORDER")
+    opened = case.open_elements()
+    if in_scope:
+        assert opened in (["hold_risk_meeting"], ["give_risk_advice"])
+    else:
+        assert opened == ["allocate_owner"]
+    assert case.data()["in_scope"] is in_scope
+
+
+@pytest.mark.parametrize(("rosh", "consultant"), [("VERY_HIGH", True), ("HIGH", True), ("MEDIUM", False)])
+def test_the_risk_consultant_advises_before_the_meeting_on_high_and_very_high_risk(
+    case: Case, rosh: str, consultant: bool
+) -> None:
+    case.start()
+    case.screen(rosh, registrations=["RCPR"])
+    case.sentenced("CUSTODY")
+    if consultant:
+        advice = case.task("give_risk_advice")
+        assert (advice.candidate_role, advice.lane) == ("RISK_CONSULTANT", "Risk Consultant")
+        case.complete("give_risk_advice", {"rosh_view": rosh, "advice": "Agree.", "will_attend": True})
+    assert case.open_elements() == ["hold_risk_meeting"]
+
+
+def test_a_mappa_referral_goes_to_the_mappa_coordinator_before_allocation(case: Case) -> None:
+    case.start()
+    case.screen("HIGH", "CAT1")
+    case.sentenced("CUSTODY")
+    case.hold_meeting("HIGH", mappa_referral=True)
+    referral = case.task("set_mappa_level")
+    assert referral.candidate_role == "MAPPA_COORDINATOR"
+    case.set_mappa_level(2, "CAT1")
+    assert case.open_elements() == ["allocate_owner"]
+    assert case.data()["mappa_level"] == 2
+
+
+# --------------------------------------------------------------- stage 4-9: allocation to plans
+
+
+def test_allocation_induction_and_oasys_follow_their_timescales(case: Case) -> None:
+    to_allocation(case, "LOW")
+    assert case.task("allocate_owner").due_at == START + timedelta(days=3)  # 3 working days
+    case.allocate()
+    induction = case.task("hold_induction")
+    assert (induction.candidate_role, induction.due_at) == ("OM", START + timedelta(days=7))
+    case.induct()
+    oasys = case.task("assess_oasys")
+    assert (oasys.candidate_role, oasys.due_at) == ("OM", START + timedelta(days=21))  # 15 working days
+
+
+def test_spo_countersigns_a_high_risk_oasys(case: Case) -> None:
+    to_allocation(case, "HIGH")
+    case.allocate("E", "PO")
+    case.induct()
+    case.assess("HIGH")
+    countersign = case.task("countersign_spo")
+    assert countersign.candidate_role == "SPO"
+    case.countersign("countersign_spo")
+    assert case.open_elements() == ["write_plans"]
+    data = case.data()
+    assert data["spo_countersignature"]["decision"] == "COUNTERSIGNED"
+    assert "aco_countersignature" not in data
+
+
+def test_aco_second_countersign_for_very_high_risk(case: Case) -> None:
+    to_allocation(case, "VERY_HIGH")
+    case.allocate("S", "SENIOR_PRACTITIONER")
+    case.induct()
+    case.assess("VERY_HIGH")
+    case.countersign("countersign_spo")
+    second = case.task("countersign_aco")
+    assert (second.candidate_role, second.lane) == ("ACO", "Assistant Chief Officer")
+    case.countersign("countersign_aco")
+    assert case.open_elements() == ["write_plans"]
+    assert case.data()["countersign_reason"] == "very high RoSH: SPO and ACO countersign"
+
+
+@pytest.mark.parametrize(
+    ("rosh", "experience", "grade", "mappa_level", "expected"),
+    [
+        ("MEDIUM", "E", "PO", 3, ["countersign_spo", "countersign_aco"]),
+        ("MEDIUM", "E", "PO", 2, ["countersign_spo"]),
+        ("LOW", "N", "PO", None, ["countersign_spo"]),
+        ("LOW", "E", "PSO", None, ["countersign_spo"]),
+        ("MEDIUM", "E", "TRAINEE_PO", None, ["countersign_spo"]),
+        ("MEDIUM", "E", "PO", None, []),
+        ("LOW", "S", "SENIOR_PRACTITIONER", None, []),
+    ],
+)
+def test_countersigning_follows_risk_mappa_level_and_the_officers_experience(
+    case: Case, *, rosh: str, experience: str, grade: str, mappa_level: int | None, expected: list[str]
+) -> None:
+    category = "NOT_ELIGIBLE" if mappa_level is None else "CAT2"
+    to_allocation(case, rosh, mappa_category=category, mappa_level=mappa_level)
+    case.allocate(experience, grade)
+    case.induct()
+    case.assess(rosh)
+    signed = []
+    while case.open_elements() != ["write_plans"]:
+        [element] = case.open_elements()
+        signed.append(element)
+        case.countersign(element)
+    assert signed == expected
+
+
+# ------------------------------------------------------------------ stage 10-11: oversight plan
+
+
+def test_very_high_risk_with_a_newly_qualified_om_is_overseen_fortnightly(case: Case) -> None:
+    under_oversight(case, "VERY_HIGH", "N")
+    instance = case.instance()
+    assert instance.status == InstanceStatus.WAITING
+    assert instance.next_timer_at == START + timedelta(weeks=2)
+    data = case.data()
+    assert (data["oversight_weeks"], data["reviewer_grade"], data["sampled"]) == (2, "ACO", False)
+    assert data["aco_countersignature"]["decision"] == "COUNTERSIGNED"
+
+
+@pytest.mark.parametrize(
+    ("rosh", "experience", "mappa_level", "registrations", "weeks", "sampled", "grade"),
+    [
+        ("VERY_HIGH", "E", None, [], 4, False, "ACO"),
+        ("MEDIUM", "N", 3, [], 2, False, "ACO"),
+        ("HIGH", "N", None, [], 4, False, "SPO"),
+        ("HIGH", "E", None, [], 6, False, "SPO"),
+        ("HIGH", "S", None, [], 8, False, "SPO"),
+        ("MEDIUM", "S", 2, [], 8, False, "SPO"),
+        ("MEDIUM", "N", None, ["RCPR"], 6, False, "SPO"),
+        ("MEDIUM", "E", None, ["ADVP"], 8, False, "SPO"),
+        ("MEDIUM", "S", None, ["RCHD"], 17, False, "SPO"),
+        ("MEDIUM", "N", None, ["WEAP"], 8, False, "SPO"),
+        ("MEDIUM", "E", None, [], 17, False, "SPO"),
+        ("LOW", "N", None, [], 17, False, "SPO"),
+    ],
+)
+def test_oversight_frequency_follows_risk_and_the_officers_experience(
+    case: Case,
+    *,
+    rosh: str,
+    experience: str,
+    mappa_level: int | None,
+    registrations: list[str],
+    weeks: int,
+    sampled: bool,
+    grade: str,
+) -> None:
+    under_oversight(case, rosh, experience, mappa_level=mappa_level, registrations=registrations)
+    assert case.instance().next_timer_at == START + timedelta(weeks=weeks)
+    data = case.data()
+    assert (data["oversight_weeks"], data["sampled"], data["reviewer_grade"]) == (weeks, sampled, grade)
+
+
+def test_low_risk_with_an_experienced_om_is_reviewed_at_the_four_month_review_by_sample(case: Case) -> None:
+    under_oversight(case, "LOW", "E")
+    assert case.instance().next_timer_at == START + timedelta(weeks=17)
+    data = case.data()
+    assert (data["oversight_weeks"], data["sampled"], data["oversight_band"]) == (17, True, "low RoSH")
+
+
+# --------------------------------------------------------------------------- timers: chase, escalate
+
+
+def test_a_late_outcome_is_chased_then_escalated_to_the_spo(case: Case, clock: ManualClock) -> None:
+    case.start()
+    case.screen("MEDIUM", registrations=["ADVP"])
+    fire_at(case.engine, clock, START + timedelta(days=2))
+    chase = case.task("chase_outcome")
+    assert (chase.candidate_role, chase.lane) == ("CASE_ADMIN", "Case Administrator")
+    case.complete("chase_outcome", {"chase_result": "STILL_AWAITED", "chase_note": "Court office closed."})
+    assert case.waits() == [("sentencing_outcome", CRN)]
+    fire_at(case.engine, clock, START + timedelta(days=7))
+    overdue = case.task("get_overdue_outcome")
+    assert overdue.candidate_role == "SPO"
+    assert case.waits() == []
+    case.complete(
+        "get_overdue_outcome",
+        {
+            "outcome": "SUSPENDED_SENTENCE",
+            "sentence_date": "2026-11-06",
+            "how_obtained": "Phoned the listing office.",
+        },
+    )
+    assert case.open_elements() == ["hold_risk_meeting"]
+    assert case.data()["sentencing_outcome"]["recorded_by"] == "SPO"
+
+
+def test_an_unanswered_chase_is_withdrawn_when_the_spo_takes_over(case: Case, clock: ManualClock) -> None:
+    case.start()
+    case.screen("LOW")
+    fire_at(case.engine, clock, START + timedelta(days=2))
+    assert case.open_elements() == ["chase_outcome"]
+    fire_at(case.engine, clock, START + timedelta(days=7))
+    assert case.open_elements() == ["get_overdue_outcome"]
+    assert case.task_row("chase_outcome").state == "cancelled"
+
+
+def test_the_case_administrator_can_record_the_outcome_when_chasing(case: Case, clock: ManualClock) -> None:
+    case.start()
+    case.screen("LOW")
+    fire_at(case.engine, clock, START + timedelta(days=2))
+    chase = case.task("chase_outcome")
+    with pytest.raises(InvalidData) as refused:
+        case.engine.complete_task(chase.id, ACTORS["CASE_ADMIN"], {"chase_result": "RECORDED"})
+    assert "outcome" in {e.field for e in refused.value.errors}
+    case.complete(
+        "chase_outcome", {"chase_result": "RECORDED", "outcome": "CUSTODY", "sentence_date": "2026-11-03"}
+    )
+    assert case.open_elements() == ["allocate_owner"]
+    assert case.waits() == []
+    outcome = case.data()["sentencing_outcome"]
+    assert (outcome["outcome"], outcome["recorded_by"]) == ("CUSTODY", "CASE_ADMIN")
+    # The outcome recorded by hand is handed over inside the case, never sent out.
+    assert "sentencing_outcome" not in {m.message_name for m in case.outbox()}
+    # Nothing is left to fire: the 7-day escalation went with the wait.
+    assert case.instance().next_timer_at is None
+
+
+def test_an_outcome_arriving_during_the_chase_withdraws_the_chase(case: Case, clock: ManualClock) -> None:
+    case.start()
+    case.screen("HIGH")
+    fire_at(case.engine, clock, START + timedelta(days=2))
+    assert case.open_elements() == ["chase_outcome"]
+    case.sentenced("CUSTODY")
+    assert case.open_elements() == ["give_risk_advice"]
+    assert case.task_row("chase_outcome").state == "cancelled"
+
+
+# --------------------------------------------------------------------- oversight cycle and closure
+
+
+def test_a_missed_oversight_review_escalates_to_the_aco(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "HIGH", "N")
+    due = START + timedelta(weeks=4)
+    fire_at(case.engine, clock, due)
+    review = case.task("oversight_review")
+    assert review.candidate_role == "SPO"
+    fire_at(case.engine, clock, due + timedelta(days=7))
+    escalated = case.task("escalated_review")
+    assert (escalated.candidate_role, escalated.lane) == ("ACO", "Assistant Chief Officer")
+    assert case.task_row("oversight_review").state == "cancelled"
+    case.complete(
+        "escalated_review",
+        {
+            "review_date": "2026-12-08",
+            "action_taken": "REVIEWED_BY_ACO",
+            "rosh": "HIGH",
+            "findings": "Plan on track; home visit overdue.",
+            "reason_missed": "SPO on leave.",
+            "case_ends": False,
+        },
+    )
+    # The next turn waits the full interval from the escalated review.
+    assert case.instance().next_timer_at == clock.now() + timedelta(weeks=4)
+    assert case.data()["reviews_done"] == 1
+
+
+def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "VERY_HIGH", "N")
+    for turn in range(3):
+        fire_at(case.engine, clock, clock.now() + timedelta(weeks=2))
+        case.review("VERY_HIGH", case_ends=turn == 2)
+    termination = case.task("termination_review")
+    assert termination.candidate_role == "OM"
+    result = case.complete(
+        "termination_review",
+        {
+            "termination_date": "2027-01-01",
+            "termination_reason": "COMPLETED",
+            "final_rosh": "HIGH",
+            "registrations_reviewed": True,
+            "termination_summary": "Order completed.",
+        },
+    )
+    assert result.status == InstanceStatus.COMPLETED
+    assert case.data()["reviews_done"] == 3
+    with case.engine.db.transaction(write=False) as session:
+        archived = session.scalars(
+            select(ArchivedSubprocess.element_id).where(ArchivedSubprocess.instance_id == case.instance_id)
+        ).all()
+    assert sorted(archived) == ["await_outcome", "oversight_cycle", "oversight_cycle", "oversight_cycle"]
+
+
+def test_a_rise_in_risk_at_review_shortens_the_next_interval(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    fire_at(case.engine, clock, START + timedelta(weeks=17))
+    case.review("HIGH")
+    assert case.instance().next_timer_at == clock.now() + timedelta(weeks=6)
+    assert case.data()["oversight_band"] == "high RoSH or MAPPA level 2"
+
+
+def test_a_case_overseen_for_years_stays_the_same_size(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "VERY_HIGH", "N")
+    sizes = []
+    for _ in range(26):  # a year of fortnightly reviews
+        fire_at(case.engine, clock, clock.now() + timedelta(weeks=2))
+        case.review("VERY_HIGH")
+        sizes.append(len(case.instance().state))
+    # Each finished turn is archived, so the live state does not grow with the years.
+    assert sizes[-1] <= sizes[0] * 1.02
+    assert case.data()["reviews_done"] == 26
