@@ -7,21 +7,28 @@ answer, a folder that is not there) ends in one line that says what to do, never
 from __future__ import annotations
 
 import getpass
+import json
 import logging
+import re
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from engine.bundle import LANES_FILE, Bundle
-from engine.clock import SystemClock
+from engine.clock import DISPLAY_ZONE, SystemClock
 from engine.db import Database
+from engine.democlock import advance_demo_clock
 from engine.errors import DefinitionError, Problem
 from engine.runtime import ProcessEngine
+from engine.worker import Worker
 from tasks.wiring import build_engine
 from webui import clock_for
 from webui.config import ConfigError, Settings, load_settings
@@ -225,8 +232,13 @@ def _count(problems: list[Problem], severity: str) -> int:
 
 
 @cli.command()
-def serve() -> None:
-    """Serve the web app on RISKFLOW_HOST:RISKFLOW_PORT (default http://127.0.0.1:5000)."""
+@click.option("--no-worker", is_flag=True, help="Do not run the timer worker in this process.")
+def serve(no_worker: bool) -> None:
+    """Serve the web app on RISKFLOW_HOST:RISKFLOW_PORT (default http://127.0.0.1:5000).
+
+    A timer worker runs in the same process unless --no-worker is given (then run
+    `riskflow worker` separately; on SQLite run exactly one worker in all).
+    """
     from waitress.server import create_server
 
     from webui import create_app, riskflow
@@ -235,8 +247,11 @@ def serve() -> None:
     app = create_app()
     shared = riskflow(app)
     settings = shared.settings
+    stop_worker: threading.Event | None = None
     try:
         require_current_schema(shared.db.engine, settings.database_url)
+        if not no_worker:
+            _, stop_worker = Worker(shared.engine).start_in_thread()
         try:
             server = create_server(app, host=settings.host, port=settings.port, ident="riskflow")
         except OSError as err:
@@ -255,7 +270,125 @@ def serve() -> None:
             server.close()
         click.echo("riskflow stopped")
     finally:
+        if stop_worker is not None:
+            stop_worker.set()
         shared.db.dispose()
+
+
+@cli.command()
+@click.option("--poll", default=5.0, show_default=True, help="Longest sleep between sweeps, in seconds.")
+@click.option("--once", is_flag=True, help="Fire what is due now, hand on the outbox, and exit.")
+def worker(poll: float, once: bool) -> None:
+    """Fire due timers and hand on thrown messages; run any number of these on PostgreSQL."""
+    configure_logging()
+    settings = load_settings()
+    with open_engine(settings) as engine:
+        runner = Worker(engine, poll_seconds=poll)
+        if once:
+            result = runner.run_once()
+            click.echo(f"fired {result.timers_fired} timer(s), sent {result.messages_sent} message(s)")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        click.echo(f"riskflow worker on {settings.safe_database_url} (Ctrl+C stops it)")
+        try:
+            runner.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        click.echo("riskflow worker stopped")
+
+
+# -------------------------------------------------------------------------------------- messages
+
+
+@cli.group()
+def message() -> None:
+    """Messages from the systems around riskflow (court results, OASys, ...)."""
+
+
+@message.command("send")
+@click.argument("name")
+@click.argument("correlation_value", metavar="CRN")
+@click.option("--payload", default="{}", help="The message body as a JSON object.")
+@click.option("--key", "idempotency_key", default=None, help="Idempotency key: the same key is applied once.")
+@click.option("--sender", default=None, help="Who sends it (recorded; default: your login name).")
+def message_send(
+    name: str, correlation_value: str, payload: str, idempotency_key: str | None, sender: str | None
+) -> None:
+    """Deliver message NAME for case CRN, or keep it until the case waits for it."""
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as err:
+        raise click.ClickException(f"--payload is not valid JSON: {err.msg} at column {err.colno}") from None
+    if not isinstance(body, dict):
+        raise click.ClickException('--payload must be a JSON object, for example \'{"outcome": "custody"}\'')
+    with open_engine(load_settings()) as engine:
+        delivery = engine.deliver_message(
+            name, correlation_value, body, idempotency_key=idempotency_key, sender=sender or _login_name()
+        )
+    where = f" to instance {delivery.instance_id}" if delivery.instance_id else ""
+    click.echo(f"{name} for {correlation_value}: {delivery.status}{where} (message {delivery.message_id})")
+
+
+# ---------------------------------------------------------------------------------------- clock
+
+
+@cli.group()
+def clock() -> None:
+    """The demo clock (only on a deployment with RISKFLOW_DEMO=true)."""
+
+
+@clock.command("advance")
+@click.argument("duration")
+def clock_advance(duration: str) -> None:
+    """Move a demo deployment's time on by DURATION (14d, 36h, 2w or an ISO 8601 duration like P14D)."""
+    settings = load_settings()
+    if not settings.demo:
+        raise click.ClickException(
+            "the clock can only be moved on a demo deployment (RISKFLOW_DEMO=true); real cases keep real time"
+        )
+    delta = parse_duration(duration)
+    with open_engine(settings) as engine:
+        total = advance_demo_clock(engine.db, engine.clock, delta, actor=_login_name())
+        now = engine.clock.now()
+    click.echo(f"the demo clock is now {format_local(now)} ({_days(total)} ahead of real time)")
+
+
+@clock.command("show")
+def clock_show() -> None:
+    """Print the time the deployment runs on."""
+    settings = load_settings()
+    with open_engine(settings) as engine:
+        click.echo(f"{format_local(engine.clock.now())}{' (demo clock)' if settings.demo else ''}")
+
+
+_DURATION = re.compile(r"^(\d+)\s*([wdhm])$", re.IGNORECASE)
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """14d, 36h, 2w, 90m, or an ISO 8601 duration such as P14D or PT36H."""
+    value = text.strip()
+    found = _DURATION.match(value)
+    if found:
+        return timedelta(**{_UNITS[found.group(2).lower()]: int(found.group(1))})
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(value.upper())
+        delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, datetime.now(UTC))
+    except Exception:  # SpiffWorkflow's parser raises a bare Exception for bad input
+        raise click.ClickException(f"{text!r} is not a duration: use 14d, 36h, 2w or P14D") from None
+    if delta <= timedelta(0):
+        raise click.ClickException("the clock only moves forward: give a positive duration")
+    return delta
+
+
+def format_local(when: datetime) -> str:
+    """A time as staff read it: Europe/London, day month year."""
+    return when.astimezone(DISPLAY_ZONE).strftime("%-d %b %Y %H:%M %Z")
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 86400:g} day(s)"
 
 
 def configure_logging() -> None:
