@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from conftest import CLERK, START, bundle
 from sqlalchemy import select
@@ -170,3 +170,25 @@ def test_a_deadline_on_nested_sub_processes_cancels_them_all_and_archives_them(
     assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["nd_late"]
     state = instance_row(engine, started.instance_id).state
     assert '"subprocesses": {}' in state
+
+
+def test_a_timer_start_event_waits_for_its_date(engine: ProcessEngine, clock: ManualClock) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    started = engine.start("timer_start", business_key="T1")
+    assert started.status == InstanceStatus.WAITING
+    assert instance_row(engine, started.instance_id).next_timer_at == datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 10, 9, 0, tzinfo=UTC))
+    engine.fire_due_timers()
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["ts_task"]
+
+
+def test_a_cycle_timer_fires_each_week_for_its_count_then_stops(engine: ProcessEngine, clock: ManualClock) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    started = engine.start("weekly_reminder", business_key="W1", data={"reminders": 0})
+    fired = 0
+    for _ in range(6):
+        clock.advance(timedelta(days=7))
+        fired += engine.fire_due_timers()
+    assert fired == 3
+    assert instance_row(engine, started.instance_id).next_timer_at is None
+    assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["wr_task"]
