@@ -182,7 +182,9 @@ def test_a_timer_start_event_waits_for_its_date(engine: ProcessEngine, clock: Ma
     assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["ts_task"]
 
 
-def test_a_cycle_timer_fires_each_week_for_its_count_then_stops(engine: ProcessEngine, clock: ManualClock) -> None:
+def test_a_cycle_timer_fires_each_week_for_its_count_then_stops(
+    engine: ProcessEngine, clock: ManualClock
+) -> None:
     engine.deploy(bundle("timing"), actor="owner")
     started = engine.start("weekly_reminder", business_key="W1", data={"reminders": 0})
     fired = 0
