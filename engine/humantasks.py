@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import WorkingCalendar
@@ -112,13 +112,19 @@ class HumanTaskSync:
         """Close rows whose task moved on, open rows for new READY tasks; return open row ids."""
         instance = self.state.instance
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        # Open rows only (indexed by instance and state), so the cost does not grow with the
+        # case's history; a READY task whose row was closed before (a retried step) is looked
+        # up by its unique guid.
         rows = self.session.scalars(
-            select(HumanTask).where(
-                HumanTask.instance_id == instance.id,
-                or_(HumanTask.state == "open", HumanTask.task_guid.in_(list(ready))),
-            )
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
         ).all()
         by_guid = {row.task_guid: row for row in rows}
+        reopened = [guid for guid in ready if guid not in by_guid]
+        if reopened:
+            by_guid.update(
+                (row.task_guid, row)
+                for row in self.session.scalars(select(HumanTask).where(HumanTask.task_guid.in_(reopened)))
+            )
         for guid, row in by_guid.items():
             if guid not in ready and row.state == "open":
                 self._close(row)

@@ -127,6 +127,7 @@ class HumanTask(EngineBase):
         Index("ix_human_task_open_role", "state", "candidate_role", "due_at"),
         Index("ix_human_task_open_assignee", "state", "assignee", "due_at"),
         Index("ix_human_task_open_claimed", "state", "claimed_by"),
+        Index("ix_human_task_instance_state", "instance_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

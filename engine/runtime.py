@@ -162,18 +162,21 @@ class StepState:
     completed_guids: dict[str, str] = field(default_factory=dict)
     failure: ModelFailure | None = None
     failure_phase: str | None = None
+    had_message_waits: bool = True  # unknown: look the rows up
     audit: list[AuditEvent] = field(default_factory=list)
 
     def record(self, event: str, **fields: Any) -> None:
         """Queue an audit event for this instance, written in the step's transaction."""
+        # Every row sets the same columns, so the step's audit rows go in one batched INSERT.
+        values = {"task_guid": None, "element_id": None, "reason": None, "detail": None, **fields}
         self.audit.append(
             AuditEvent(
                 at=self.now,
-                actor=fields.pop("actor", self.actor.user_id),
+                actor=values.pop("actor", self.actor.user_id),
                 event=event,
                 instance_id=self.instance.id,
                 business_key=self.instance.business_key,
-                **fields,
+                **values,
             )
         )
 
@@ -735,6 +738,8 @@ class ProcessEngine:
         """Act, run the engine, archive, sync and persist: the body of every step."""
         instance = state.instance
         ctx = StepContext(state.session, instance.id, instance.business_key, state.actor.user_id, self.clock)
+        if instance.state:  # a loaded instance: its rows mirror what it waited for before this step
+            state.had_message_waits = any(e.is_message for e in waiting_events(workflow))
         with use_clock(self.clock), step_context(ctx):
             try:
                 action(workflow, state)
@@ -776,7 +781,7 @@ class ProcessEngine:
             if instance.status == InstanceStatus.COMPLETED:
                 instance.ended_at = state.now
                 state.record("instance_completed")
-        self._sync_waits(session, instance, workflow)
+        self._sync_waits(session, instance, workflow, had_waits=state.had_message_waits)
         session.add_all(state.audit)
         session.flush()
         return StepResult(instance.id, instance.status, instance.error, ready_ids)
@@ -794,12 +799,16 @@ class ProcessEngine:
                 )
             )
 
-    def _sync_waits(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    def _sync_waits(
+        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, *, had_waits: bool
+    ) -> None:
         wanted: set[tuple[str, str | None]] = set()
         if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
             for event in waiting_events(workflow):
                 if event.is_message:
                     wanted.add(_wait_key(event, instance.business_key))
+        if not wanted and not had_waits:
+            return
         existing = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance.id)).all()
         have = {(w.message_name, w.correlation_value): w for w in existing}
         for key, wait in have.items():
@@ -843,10 +852,16 @@ class ProcessEngine:
         return instance
 
     def _lock_for_task(self, session: Session, task_id: int) -> tuple[ProcessInstance, HumanTask]:
-        instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
-        if instance_id is None:
+        # Lock the instance first (as every step does), then read the task under that lock.
+        instance = session.scalar(
+            select(ProcessInstance)
+            .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+            .where(HumanTask.id == task_id)
+            .with_for_update(of=ProcessInstance)
+            .execution_options(populate_existing=True)
+        )
+        if instance is None:
             raise NotFound(f"task {task_id} does not exist")
-        instance = self._lock(session, instance_id)
         row = self._task_row(session, task_id)
         if row.state != "open":
             raise Conflict(self.policy.unavailable_message(row), code="task_not_ready")
