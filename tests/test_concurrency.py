@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,31 +20,38 @@ from test_runtime import instance_row, open_tasks
 from engine.clock import ManualClock
 from engine.errors import Conflict, EngineError, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
-from engine.runtime import InstanceStatus, ProcessEngine, StepResult
+from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
 from engine.scripting import ServiceRegistry, StepContext
 
 CHILD = Path(__file__).parent / "worker_child.py"
+
+
+def race(action: Callable[[Actor], object], actors: tuple[Actor, ...]) -> list[object]:
+    """Run `action` for each actor at the same moment, in threads; each result or EngineError."""
+    barrier = threading.Barrier(len(actors))
+    outcomes: list[object] = []
+
+    def run(actor: Actor) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(action(actor))
+        except EngineError as err:
+            outcomes.append(err)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in actors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
 
 
 def test_two_concurrent_completions_of_one_task_exactly_one_wins(engine: ProcessEngine) -> None:
     engine.deploy(bundle("approval"), actor="owner")
     started = engine.start("approval", business_key="A1")
     [submit] = open_tasks(engine, started.instance_id)
-    barrier = threading.Barrier(2)
-    outcomes: list[object] = []
-
-    def complete(actor: object) -> None:
-        barrier.wait()
-        try:
-            outcomes.append(engine.complete_task(submit.id, actor, {"amount": 5000, "reason": "desk"}))  # type: ignore[arg-type]
-        except EngineError as err:
-            outcomes.append(err)
-
-    threads = [threading.Thread(target=complete, args=(a,)) for a in (CLERK, CLERK_TWO)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    data = {"amount": 5000, "reason": "desk"}
+    outcomes = race(lambda actor: engine.complete_task(submit.id, actor, data), (CLERK, CLERK_TWO))
     wins = [o for o in outcomes if isinstance(o, StepResult)]
     losses = [o for o in outcomes if isinstance(o, Conflict | NotPermitted)]
     assert (len(wins), len(losses)) == (1, 1)
@@ -60,22 +68,8 @@ def test_concurrent_claims_give_the_task_to_one_person(engine: ProcessEngine) ->
     engine.deploy(bundle("approval"), actor="owner")
     started = engine.start("approval", business_key="A1")
     [submit] = open_tasks(engine, started.instance_id)
-    barrier = threading.Barrier(2)
-    errors: list[Exception] = []
-
-    def claim(actor: object) -> None:
-        barrier.wait()
-        try:
-            engine.claim(submit.id, actor)  # type: ignore[arg-type]
-        except Conflict as err:
-            errors.append(err)
-
-    threads = [threading.Thread(target=claim, args=(a,)) for a in (CLERK, CLERK_TWO)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(errors) == 1
+    outcomes = race(lambda actor: engine.claim(submit.id, actor), (CLERK, CLERK_TWO))
+    assert len([o for o in outcomes if isinstance(o, Conflict)]) == 1
     with engine.db.transaction(write=False) as session:
         row = session.get(HumanTask, submit.id)
     assert row is not None and row.claimed_by in {"clerk.one", "clerk.two"}
