@@ -152,31 +152,38 @@ class HumanTaskSync:
         props = spec.extensions.get("properties", {})
         lane = effective_lane(task)
         role = lanes.get(lane) if lane else None
-        if row is None:
-            row = HumanTask(task_guid=str(task.id), instance_id=instance.id)
-            self.session.add(row)
-        row.element_id = spec.bpmn_id
-        row.process_id = task.workflow.spec.name
-        row.title = (spec.bpmn_name or spec.bpmn_id)[:255]
-        row.lane = lane
-        row.candidate_role = role
-        row.assignee = self.resolver.assignee_for(
+        # Ask the resolver before the new row joins the session: its queries may autoflush.
+        assignee = self.resolver.assignee_for(
             self.session,
             role=role,
             business_key=instance.business_key,
             element_id=spec.bpmn_id,
             data=task.data,
         )
-        row.claimed_by = None
-        row.form_file = props.get("formJsonSchemaFilename")
-        row.due_at = self.policy.when(task, "dueIn", now)
-        row.follow_up_at = self.policy.when(task, "followUpIn", now)
-        row.priority = _int(props.get("priority"))
-        row.business_key = instance.business_key
-        row.state = "open"
-        row.created_at = now
-        row.completed_at = None
-        row.completed_by = None
+        values = {
+            "element_id": spec.bpmn_id,
+            "process_id": task.workflow.spec.name,
+            "title": (spec.bpmn_name or spec.bpmn_id)[:255],
+            "lane": lane,
+            "candidate_role": role,
+            "assignee": assignee,
+            "claimed_by": None,
+            "form_file": props.get("formJsonSchemaFilename"),
+            "due_at": self.policy.when(task, "dueIn", now),
+            "follow_up_at": self.policy.when(task, "followUpIn", now),
+            "priority": _int(props.get("priority")),
+            "business_key": instance.business_key,
+            "state": "open",
+            "created_at": now,
+            "completed_at": None,
+            "completed_by": None,
+        }
+        if row is None:
+            row = HumanTask(task_guid=str(task.id), instance_id=instance.id, **values)
+            self.session.add(row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
         self.session.flush()
         self.state.record(
             "task_created",
