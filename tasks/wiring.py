@@ -7,13 +7,17 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.runtime import ProcessEngine
 from engine.scripting import ServiceRegistry
+from tasks.assignment import CaseAssignment
+from tasks.services import register_operations
 
 
 def build_services() -> ServiceRegistry:
-    """The service operations riskflow's models may call."""
-    return ServiceRegistry()
+    """The service operations riskflow's models may call (they keep the central register)."""
+    return register_operations(ServiceRegistry())
 
 
 def build_engine(db: Database, clock: Clock | None = None) -> ProcessEngine:
     """The engine as the app, the worker and the CLI use it."""
-    return ProcessEngine(db, clock=clock, services=build_services(), known_roles=TASK_ROLES)
+    return ProcessEngine(
+        db, clock=clock, services=build_services(), resolver=CaseAssignment(), known_roles=TASK_ROLES
+    )

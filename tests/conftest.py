@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from casework.models import CaseworkBase
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
@@ -37,7 +38,7 @@ MANAGER = Actor("manager.one", frozenset({"MANAGER"}))
 
 def metadatas() -> list[Any]:
     """Every table set the app creates (engine now; the domain registers its own later)."""
-    return [EngineBase.metadata]
+    return [EngineBase.metadata, CaseworkBase.metadata]
 
 
 _pg_schema_created: list[bool] = []  # filled once the session has rebuilt the schema

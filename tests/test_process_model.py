@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from casework_area import om_username, small_area
 from conftest import START
 from lxml import etree
 from sqlalchemy import select
@@ -29,6 +30,7 @@ from engine.db import Database
 from engine.errors import InvalidData
 from engine.models import ArchivedSubprocess, HumanTask, MessageWait, OutboxMessage, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
+from tasks.wiring import build_engine, build_services
 
 BUNDLE_DIR = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
 PROCESS = "offender_management"
@@ -42,6 +44,8 @@ NS = {
 }
 
 ACTORS = {role: Actor(f"{role.lower()}.one", frozenset({role})) for role in TASK_ROLES}
+# The test area's Offender Manager for each experience band, when a test names no grade.
+OWNER_GRADE_BY_BAND = {"N": "PO", "E": "PO", "S": "SENIOR_PRACTITIONER"}
 
 
 # ---------------------------------------------------------------------------------------- fixtures
@@ -49,8 +53,11 @@ ACTORS = {role: Actor(f"{role.lower()}.one", frozenset({role})) for role in TASK
 
 @pytest.fixture
 def om_engine(database: Database, clock: ManualClock) -> ProcessEngine:
-    """An engine that knows the application's roles, with the offender management bundle deployed."""
-    engine = ProcessEngine(database, clock=clock, known_roles=TASK_ROLES)
+    """The application's engine (roles, register operations, assignment) on the small test area,
+    with the offender management bundle deployed."""
+    with database.transaction() as session:
+        small_area(session)
+    engine = build_engine(database, clock)
     result = engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
     assert result.warnings == []
     return engine
@@ -130,9 +137,13 @@ class Case:
     # -- acting
 
     def complete(self, element_id: str, data: Mapping[str, Any]) -> StepResult:
+        """Complete the task as the person it is assigned to, or as a member of its role's pool."""
         task = self.task(element_id)
         assert task.candidate_role is not None, f"{element_id} has no role"
-        result = self.engine.complete_task(task.id, ACTORS[task.candidate_role], dict(data))
+        actor = ACTORS[task.candidate_role]
+        if task.assignee is not None:
+            actor = Actor(task.assignee, frozenset({task.candidate_role}))
+        result = self.engine.complete_task(task.id, actor, dict(data))
         assert result.error is None, result.error
         return result
 
@@ -188,15 +199,11 @@ class Case:
     def set_mappa_level(self, level: int, category: str = "CAT2") -> StepResult:
         return self.complete("set_mappa_level", {"mappa_category": category, "mappa_level": level})
 
-    def allocate(self, experience: str = "E", grade: str = "PO", tier: int = 3) -> StepResult:
+    def allocate(self, experience: str = "E", grade: str | None = None, tier: int = 3) -> StepResult:
+        """Allocate to the North team's Offender Manager of that experience band (and grade)."""
+        grade = grade or OWNER_GRADE_BY_BAND[experience]
         return self.complete(
-            "allocate_owner",
-            {
-                "owner_staff_id": "om.north.07",
-                "owner_grade": grade,
-                "om_experience": experience,
-                "tier": tier,
-            },
+            "allocate_owner", {"owner_staff_id": om_username("north", grade, experience), "tier": tier}
         )
 
     def induct(self) -> StepResult:
@@ -275,7 +282,7 @@ def under_oversight(
     rosh: str,
     experience: str,
     *,
-    grade: str = "PO",
+    grade: str | None = None,
     mappa_level: int | None = None,
     registrations: Sequence[str] = (),
 ) -> None:
@@ -297,7 +304,7 @@ def _bpmn() -> etree._Element:
 
 
 def test_the_bundle_checks_clean_with_the_applications_roles(database: Database) -> None:
-    engine = ProcessEngine(database, known_roles=TASK_ROLES)
+    engine = ProcessEngine(database, known_roles=TASK_ROLES, services=build_services())
     parsed = engine.check(Bundle.from_directory(BUNDLE_DIR))
     assert parsed.problems == []
     assert parsed.process_ids == [PROCESS]
@@ -781,7 +788,13 @@ def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
         archived = session.scalars(
             select(ArchivedSubprocess.element_id).where(ArchivedSubprocess.instance_id == case.instance_id)
         ).all()
-    assert sorted(archived) == ["await_outcome", "oversight_cycle", "oversight_cycle", "oversight_cycle"]
+    assert sorted(archived) == [
+        "allocation",
+        "await_outcome",
+        "oversight_cycle",
+        "oversight_cycle",
+        "oversight_cycle",
+    ]
 
 
 def test_a_rise_in_risk_at_review_shortens_the_next_interval(case: Case, clock: ManualClock) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from casework.models import CaseworkBase
 from engine.models import EngineBase
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -26,7 +27,7 @@ UPGRADE_HINT = "run `riskflow db upgrade`"
 
 # Every table set the migrations manage (env.py and the drift test both read this list); a new
 # package's tables are one more entry here.
-TARGET_METADATA: list[MetaData] = [EngineBase.metadata]
+TARGET_METADATA: list[MetaData] = [EngineBase.metadata, CaseworkBase.metadata]
 
 
 class SchemaNotReadyError(Exception):

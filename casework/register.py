@@ -1,0 +1,823 @@
+"""The central register's operations: each does one thing to a case and writes it on the case's timeline.
+
+Every function takes the session of the unit of work it belongs to (an engine step, a web request,
+the demo generator) and never commits: the caller's transaction keeps or drops all of it. Times
+come in as arguments (`at`), so the register runs on whatever clock the caller uses. A refusal
+raises a RegisterError whose message says what is wrong and whose `hint` says what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.models import (
+    AccessLimitation,
+    AccessListEntry,
+    Case,
+    CaseEvent,
+    OversightPlan,
+    OversightReview,
+    OwnershipChange,
+    Registration,
+    RiskMeeting,
+    Staff,
+)
+from casework.registers import MAPPA_REGISTER, ROSH_REGISTERS, register_type
+from casework.vocabulary import (
+    CASE_HOLDING_GRADES,
+    HIGH_ROSH,
+    QUALIFIED_OFFICER_GRADES,
+    AccessList,
+    Grade,
+    MappaCategory,
+    RiskGroup,
+    RoshLevel,
+    SentenceOutcome,
+    Stage,
+)
+
+CRN_PATTERN = re.compile(r"^[A-Z][0-9]{6}$")
+_CASE_IDS = "casework.case_ids"
+# Policy 12: a review not recorded within 7 days of falling due goes to the ACO; it is late.
+OVERSIGHT_GRACE = timedelta(days=7)
+
+
+class RegisterError(Exception):
+    """The register refused an operation: the message says why, `hint` what to do about it."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{message} {self.hint}" if self.hint else message
+
+
+class CaseNotFound(RegisterError):
+    """No case with that CRN is on the register."""
+
+
+class StaffNotFound(RegisterError):
+    """No member of staff with that username."""
+
+
+class DuplicateCase(RegisterError):
+    """The CRN is on the register already."""
+
+
+class CaseClosed(RegisterError):
+    """The case is closed; nothing more can be recorded on it."""
+
+
+class OwnerNotSuitable(RegisterError):
+    """The proposed owner may not hold this case (grade, role, or not active)."""
+
+
+class RegistrationRefused(RegisterError):
+    """A registration cannot be added, reviewed or ended as asked."""
+
+
+# ------------------------------------------------------------------------------------ looking up
+
+
+def find_case(session: Session, crn: str) -> Case:
+    """The case with this CRN."""
+    # A unit of work records many acts on the same case: remember where it is for the session.
+    known: dict[str, int] = session.info.setdefault(_CASE_IDS, {})
+    if crn in known:
+        case = session.get(Case, known[crn])
+        if case is not None and case.crn == crn:
+            return case
+    case = session.scalar(select(Case).where(Case.crn == crn))
+    if case is None:
+        raise CaseNotFound(f"No case with CRN {crn} is on the register.", hint="Check the CRN.")
+    known[crn] = case.id
+    return case
+
+
+def find_staff(session: Session, username: str) -> Staff:
+    """The member of staff with this username."""
+    staff = session.scalar(select(Staff).where(Staff.username == username))
+    if staff is None:
+        raise StaffNotFound(
+            f"Nobody with the username {username!r} is on the staff list.", hint="Check the username."
+        )
+    return staff
+
+
+def current_ownership(session: Session, case: Case) -> OwnershipChange | None:
+    """The ownership change that names the case's current owner (None if it has never had one)."""
+    return session.scalar(
+        select(OwnershipChange).where(OwnershipChange.case_id == case.id, OwnershipChange.ended_at.is_(None))
+    )
+
+
+def current_oversight_plan(session: Session, case: Case) -> OversightPlan | None:
+    """The case's oversight plan in force."""
+    return session.scalar(
+        select(OversightPlan).where(OversightPlan.case_id == case.id, OversightPlan.ended_at.is_(None))
+    )
+
+
+def timeline(session: Session, crn: str) -> list[CaseEvent]:
+    """Everything recorded on a case, oldest first."""
+    case = find_case(session, crn)
+    return list(
+        session.scalars(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at, CaseEvent.id)
+        )
+    )
+
+
+def active_registration(session: Session, case: Case, code: str) -> Registration | None:
+    """The case's registration of type `code` in force, if any."""
+    return session.scalar(
+        select(Registration).where(
+            Registration.case_id == case.id, Registration.code == code, Registration.deregistered_at.is_(None)
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ the case itself
+
+
+def identify_case(
+    session: Session,
+    crn: str,
+    *,
+    at: datetime,
+    by: str,
+    forename: str | None = None,
+    surname: str | None = None,
+    date_of_birth: date | None = None,
+    court: str | None = None,
+) -> Case:
+    """Put a case on the register the moment it is identified at court, before sentence."""
+    if not CRN_PATTERN.match(crn):
+        raise RegisterError(
+            f"{crn!r} is not a CRN.", hint="A CRN is a capital letter and six digits, such as X320741."
+        )
+    existing = session.scalar(select(Case).where(Case.crn == crn))
+    if existing is not None:
+        raise DuplicateCase(
+            f"CRN {crn} is already on the register (since {existing.created_at:%d %B %Y}).",
+            hint="Record against the case that is there rather than a new one.",
+        )
+    case = Case(
+        crn=crn,
+        forename=forename,
+        surname=surname,
+        date_of_birth=date_of_birth,
+        stage=Stage.IDENTIFIED,
+        created_at=at,
+    )
+    session.add(case)
+    session.flush()
+    where = f" at {court}" if court else ""
+    _event(
+        session, case, "case_identified", f"Case identified{where}", code="EAPP", at=at, by=by, court=court
+    )
+    return case
+
+
+def record_sentence_outcome(
+    session: Session,
+    crn: str,
+    outcome: SentenceOutcome,
+    *,
+    sentence_date: date,
+    at: datetime,
+    by: str,
+    as_given: str | None = None,
+) -> Case:
+    """Record what the court decided (`as_given`: the court's own word for an outcome recorded as OTHER)."""
+    case = _open_case(session, crn)
+    case.sentence_outcome = outcome
+    case.sentence_date = sentence_date
+    if case.stage in (Stage.IDENTIFIED, Stage.AWAITING_SENTENCE):
+        case.stage = Stage.SENTENCED
+    code = (
+        "ECOM" if outcome in (SentenceOutcome.COMMUNITY_ORDER, SentenceOutcome.SUSPENDED_SENTENCE) else "EAPP"
+    )
+    words = outcome.value.replace("_", " ").lower() + (f" ({as_given})" if as_given else "")
+    _event(
+        session,
+        case,
+        "sentence_outcome",
+        f"Sentenced on {sentence_date:%d %B %Y}: {words}",
+        code=code,
+        at=at,
+        by=by,
+        outcome=outcome.value,
+        as_given=as_given,
+        sentence_date=sentence_date.isoformat(),
+    )
+    return case
+
+
+def mark_awaiting_sentence(session: Session, crn: str, *, at: datetime, by: str) -> Case:
+    """The pre-sentence report is with the court: the case waits for its outcome."""
+    case = _open_case(session, crn)
+    if case.stage == Stage.IDENTIFIED:
+        case.stage = Stage.AWAITING_SENTENCE
+        _event(session, case, "report_written", "Pre-sentence report written", code="ECRP", at=at, by=by)
+    return case
+
+
+def record_tier(session: Session, crn: str, tier: int, *, at: datetime, by: str) -> Case:
+    """Record the case's tier (1 to 4 under the Offender Management Model)."""
+    if tier not in (1, 2, 3, 4):
+        raise RegisterError(f"Tier {tier} does not exist.", hint="Tiers run from 1 (punish) to 4 (control).")
+    case = _open_case(session, crn)
+    if case.tier == tier:
+        return case
+    before = case.tier
+    case.tier = tier
+    summary = f"Tier {tier}" if before is None else f"Tier changed from {before} to {tier}"
+    _event(session, case, "tier_changed", summary, code="ETCH", at=at, by=by, tier=tier, previous=before)
+    return case
+
+
+def record_rosh(
+    session: Session,
+    crn: str,
+    level: RoshLevel,
+    *,
+    at: datetime,
+    by: str,
+    source: str,
+    to_whom: Mapping[RiskGroup, RoshLevel] | None = None,
+) -> Case:
+    """Record the case's risk of serious harm (overall, and to whom) and keep its RoSH register in step."""
+    case = _open_case(session, crn)
+    groups = dict(to_whom or {})
+    highest = max(groups.values(), key=lambda g: g.rank, default=None)
+    if highest is not None and highest.rank > level.rank:
+        raise RegisterError(
+            f"The overall RoSH ({level.display_name}) cannot be lower than the risk to any group "
+            f"({highest.display_name}).",
+            hint="The overall level is the highest level to any group.",
+        )
+    before = case.rosh
+    case.rosh = level
+    case.rosh_assessed_at = at
+    if groups:
+        case.rosh_to_children = groups.get(RiskGroup.CHILDREN)
+        case.rosh_to_public = groups.get(RiskGroup.PUBLIC)
+        case.rosh_to_known_adult = groups.get(RiskGroup.KNOWN_ADULT)
+        case.rosh_to_staff = groups.get(RiskGroup.STAFF)
+    if before is None:
+        summary = f"RoSH {level.display_name} ({source})"
+    elif before == level:
+        summary = f"RoSH confirmed {level.display_name} ({source})"
+    else:
+        summary = f"RoSH changed from {before.display_name} to {level.display_name} ({source})"
+    _event(
+        session,
+        case,
+        "rosh_recorded",
+        summary,
+        code=None,
+        at=at,
+        by=by,
+        rosh=level.value,
+        previous=before.value if before else None,
+        source=source,
+        to_whom={g.value: v.value for g, v in groups.items()},
+    )
+    _keep_rosh_register(session, case, level, at=at, by=by)
+    return case
+
+
+def record_mappa(
+    session: Session,
+    crn: str,
+    category: MappaCategory | None,
+    level: int | None,
+    *,
+    at: datetime,
+    by: str,
+) -> Case:
+    """Record the MAPPA category and level (None: not MAPPA eligible) and keep the MAPP register in step."""
+    if category is None:
+        level = None
+    elif level not in (1, 2, 3):
+        raise RegisterError(
+            f"MAPPA level {level} does not exist.", hint="An eligible case is at level 1, 2 or 3."
+        )
+    case = _open_case(session, crn)
+    if (case.mappa_category, case.mappa_level) == (category, level):
+        return case
+    case.mappa_category, case.mappa_level = category, level
+    summary = f"MAPPA category {category.value[-1]}, level {level}" if category else "Not MAPPA eligible"
+    _event(
+        session,
+        case,
+        "mappa_recorded",
+        summary,
+        code=None,
+        at=at,
+        by=by,
+        category=category.value if category else None,
+        level=level,
+    )
+    current = active_registration(session, case, MAPPA_REGISTER)
+    if current is not None:
+        deregister(session, current.id, at=at, by=by, notes=f"Superseded: {summary.lower()}")
+    if category is not None:
+        add_registration(
+            session,
+            crn,
+            MAPPA_REGISTER,
+            at=at,
+            by=by,
+            level=f"M{level}",
+            category=f"M{category.value[-1]}",
+        )
+    return case
+
+
+def close_case(
+    session: Session, crn: str, *, at: datetime, by: str, reason: str, end_registrations: bool = True
+) -> Case:
+    """Close a case: its ownership and oversight plan end, and (by default) every registration with it."""
+    case = _open_case(session, crn)
+    if end_registrations:
+        for registration in case.active_registrations():
+            deregister(session, registration.id, at=at, by=by, notes=f"Case closed: {reason}")
+    ownership = current_ownership(session, case)
+    if ownership is not None:
+        ownership.ended_at = at
+    plan = current_oversight_plan(session, case)
+    if plan is not None:
+        plan.ended_at = at
+    case.stage = Stage.CLOSED
+    case.closed_at = at
+    _event(session, case, "case_closed", f"Case closed: {reason}", code=None, at=at, by=by, reason=reason)
+    session.expire(case, ["registrations"])
+    return case
+
+
+# -------------------------------------------------------------------------------------- ownership
+
+
+def owner_problem(staff: Staff, case: Case) -> str | None:
+    """Why `staff` may not own `case`, in words for the person allocating; None if they may."""
+    name = f"{staff.display_name} ({staff.grade.display_name})"
+    if not staff.active:
+        return f"{name} is not active on the staff list."
+    if staff.grade not in CASE_HOLDING_GRADES:
+        return f"{name} does not hold cases: an owner is a PO, PSO, trainee PO or senior practitioner."
+    if staff.grade in QUALIFIED_OFFICER_GRADES:
+        return None
+    reasons = []
+    if case.rosh in HIGH_ROSH:
+        reasons.append(f"{case.rosh.display_name} RoSH")
+    if (case.mappa_level or 0) >= 2:
+        reasons.append(f"MAPPA level {case.mappa_level}")
+    if case.tier == 4:
+        reasons.append("tier 4")
+    if not reasons:
+        return None
+    return f"{name} cannot own a case with {' and '.join(reasons)}: it must be held by a probation officer."
+
+
+def assign_owner(
+    session: Session, crn: str, username: str, *, at: datetime, by: str, reason: str = ""
+) -> OwnershipChange:
+    """Make `username` the case's one accountable owner; the previous ownership ends and is kept."""
+    case = _open_case(session, crn)
+    staff = find_staff(session, username)
+    problem = owner_problem(staff, case)
+    if problem:
+        raise OwnerNotSuitable(
+            problem,
+            hint="Choose a probation officer (PO or senior practitioner) for high risk, MAPPA level 2 or 3 "
+            "and tier 4; a PSO or trainee may hold lower-risk cases.",
+        )
+    previous = current_ownership(session, case)
+    if previous is not None and previous.to_staff_id == staff.id:
+        raise OwnerNotSuitable(f"{staff.display_name} already owns {crn}.", hint="Nothing to change.")
+    if previous is not None:
+        previous.ended_at = at
+        session.flush()  # one open ownership per case: end the old before the new one is written
+    change = OwnershipChange(
+        case_id=case.id,
+        from_staff_id=previous.to_staff_id if previous else None,
+        to_staff_id=staff.id,
+        changed_at=at,
+        changed_by=by,
+        reason=reason,
+    )
+    session.add(change)
+    old_owner = case.owner
+    case.owner = staff
+    case.team = staff.team
+    if case.stage in (Stage.IDENTIFIED, Stage.AWAITING_SENTENCE, Stage.SENTENCED):
+        case.stage = Stage.ALLOCATED
+    session.flush()
+    if old_owner is None:
+        summary = f"Allocated to {staff.display_name}"
+    else:
+        summary = f"Owner changed from {old_owner.display_name} to {staff.display_name}"
+    _event(
+        session,
+        case,
+        "owner_changed",
+        summary + (f": {reason}" if reason else ""),
+        code="ROC",
+        at=at,
+        by=by,
+        owner=staff.username,
+        previous=old_owner.username if old_owner else None,
+        team=staff.team.code if staff.team else None,
+    )
+    return change
+
+
+# ---------------------------------------------------------------------------------- registrations
+
+
+def add_registration(
+    session: Session,
+    crn: str,
+    code: str,
+    *,
+    at: datetime,
+    by: str,
+    started_on: date | None = None,
+    level: str | None = None,
+    category: str | None = None,
+    notes: str = "",
+) -> Registration:
+    """Register a flag on a case; its first review falls due after the type's review period."""
+    try:
+        kind = register_type(code)
+    except KeyError as err:
+        raise RegistrationRefused(str(err.args[0]), hint="Use one of the nDelius register codes.") from None
+    case = _open_case(session, crn)
+    existing = active_registration(session, case, code)
+    if existing is not None:
+        raise RegistrationRefused(
+            f"{crn} already has a {kind.name} ({code}) registration, since {existing.started_on:%d %B %Y}.",
+            hint="Review the registration that is there instead.",
+        )
+    start = started_on or at.date()
+    registration = Registration(
+        case_id=case.id,
+        code=code,
+        started_on=start,
+        next_review_on=kind.next_review(start),
+        registered_at=at,
+        registered_by=by,
+        level=level,
+        category=category,
+        notes=notes,
+    )
+    session.add(registration)
+    session.flush()
+    _event(
+        session,
+        case,
+        "registration_added",
+        f"Registered: {kind.name} ({code})",
+        code="ERGN",
+        at=at,
+        by=by,
+        registration_id=registration.id,
+        register=code,
+        level=level,
+        category=category,
+    )
+    session.expire(case, ["registrations"])
+    return registration
+
+
+def review_registration(
+    session: Session, registration_id: int, *, at: datetime, by: str, notes: str = ""
+) -> Registration:
+    """Record a review of a registration; the next review falls due a full period later."""
+    registration = _active_registration_by_id(session, registration_id)
+    kind = register_type(registration.code)
+    registration.last_reviewed_at = at
+    registration.last_reviewed_by = by
+    registration.next_review_on = kind.next_review(at.date())
+    case = session.get_one(Case, registration.case_id)
+    _event(
+        session,
+        case,
+        "registration_reviewed",
+        f"Registration reviewed: {kind.name} ({registration.code})" + (f": {notes}" if notes else ""),
+        code="ERGR",
+        at=at,
+        by=by,
+        registration_id=registration.id,
+        register=registration.code,
+        next_review_on=registration.next_review_on.isoformat() if registration.next_review_on else None,
+    )
+    return registration
+
+
+def deregister(session: Session, registration_id: int, *, at: datetime, by: str, notes: str) -> Registration:
+    """End a registration: it stays on the case with when, who and why (a deregistration, not a deletion)."""
+    if not notes.strip():
+        raise RegistrationRefused(
+            "A deregistration needs a note.", hint="Say why the registration no longer applies."
+        )
+    registration = _active_registration_by_id(session, registration_id)
+    kind = register_type(registration.code)
+    registration.deregistered_at = at
+    registration.deregistered_by = by
+    registration.deregistration_notes = notes
+    case = session.get_one(Case, registration.case_id)
+    _event(
+        session,
+        case,
+        "registration_ended",
+        f"Deregistered: {kind.name} ({registration.code}): {notes}",
+        code="ERGD",
+        at=at,
+        by=by,
+        registration_id=registration.id,
+        register=registration.code,
+    )
+    session.expire(case, ["registrations"])
+    return registration
+
+
+# ----------------------------------------------------------------------------------- oversight
+
+
+def set_oversight_plan(
+    session: Session,
+    crn: str,
+    *,
+    interval_weeks: int,
+    reviewer_grade: Grade,
+    reason: str,
+    at: datetime,
+    by: str,
+    sampled: bool = False,
+) -> OversightPlan:
+    """Set the case's management oversight plan; an unchanged plan is kept, a changed one replaces it."""
+    if interval_weeks < 1:
+        raise RegisterError(
+            f"An oversight interval of {interval_weeks} weeks is not possible.", hint="Give 1 week or more."
+        )
+    case = _open_case(session, crn)
+    current = current_oversight_plan(session, case)
+    terms = (interval_weeks, reviewer_grade, reason, sampled)
+    if (
+        current is not None
+        and (current.interval_weeks, current.reviewer_grade, current.reason, current.sampled) == terms
+    ):
+        return current
+    if current is not None:
+        current.ended_at = at
+        session.flush()  # one plan in force per case: end the old before the new one is written
+    plan = OversightPlan(
+        case_id=case.id,
+        interval_weeks=interval_weeks,
+        reviewer_grade=reviewer_grade,
+        reason=reason,
+        sampled=sampled,
+        next_review_due=at + timedelta(weeks=interval_weeks),
+        set_at=at,
+        set_by=by,
+    )
+    session.add(plan)
+    if case.stage in (Stage.SENTENCED, Stage.ALLOCATED):
+        case.stage = Stage.SUPERVISED
+    session.flush()
+    every = "fortnightly" if interval_weeks == 2 else f"every {interval_weeks} weeks"
+    sample = ", 10% sample" if sampled else ""
+    _event(
+        session,
+        case,
+        "oversight_plan_set",
+        f"Oversight plan: {every} by the {reviewer_grade.value}{sample} ({reason})",
+        code=None,
+        at=at,
+        by=by,
+        plan_id=plan.id,
+        interval_weeks=interval_weeks,
+        reviewer_grade=reviewer_grade.value,
+        sampled=sampled,
+        next_review_due=plan.next_review_due.isoformat(),
+    )
+    return plan
+
+
+def record_oversight_review(
+    session: Session,
+    crn: str,
+    *,
+    at: datetime,
+    by: str,
+    review_date: date | None = None,
+    rosh: RoshLevel | None = None,
+    findings: str = "",
+    escalated: bool = False,
+) -> OversightReview:
+    """Record an oversight review against the plan in force; its next review falls due an interval on."""
+    case = _open_case(session, crn)
+    plan = current_oversight_plan(session, case)
+    due = plan.next_review_due if plan else None
+    on_time = not escalated and (due is None or at <= due + OVERSIGHT_GRACE)
+    review = OversightReview(
+        case_id=case.id,
+        plan_id=plan.id if plan else None,
+        due_at=due,
+        done_at=at,
+        done_by=by,
+        review_date=review_date,
+        on_time=on_time,
+        escalated=escalated,
+        rosh=rosh,
+        findings=findings,
+    )
+    session.add(review)
+    if plan is not None:
+        plan.next_review_due = at + timedelta(weeks=plan.interval_weeks)
+    session.flush()
+    late = "" if on_time else (" after escalation to the ACO" if escalated else " late")
+    _event(
+        session,
+        case,
+        "oversight_review",
+        f"Oversight review recorded{late}" + (f": {findings}" if findings else ""),
+        code=None,
+        at=at,
+        by=by,
+        review_id=review.id,
+        due_at=due.isoformat() if due else None,
+        on_time=on_time,
+        escalated=escalated,
+    )
+    return review
+
+
+def record_risk_meeting(
+    session: Session,
+    crn: str,
+    *,
+    held_on: date,
+    chair: str,
+    decision: str,
+    at: datetime,
+    by: str,
+    attendees: Collection[str] = (),
+    rosh_agreed: RoshLevel | None = None,
+    information_shared_with: Collection[str] = (),
+    mappa_referral: bool = False,
+) -> RiskMeeting:
+    """Record a risk meeting and what it decided (held whatever the sentence outcome)."""
+    case = _open_case(session, crn)
+    meeting = RiskMeeting(
+        case_id=case.id,
+        held_on=held_on,
+        recorded_at=at,
+        chair=chair,
+        attendees=list(attendees),
+        rosh_agreed=rosh_agreed,
+        decision=decision,
+        information_shared_with=list(information_shared_with),
+        mappa_referral=mappa_referral,
+    )
+    session.add(meeting)
+    session.flush()
+    referral = "; referred to MAPPA" if mappa_referral else ""
+    _event(
+        session,
+        case,
+        "risk_meeting",
+        f"Risk meeting held on {held_on:%d %B %Y}{referral}: {decision}",
+        code="RROD",
+        at=at,
+        by=by,
+        meeting_id=meeting.id,
+        rosh_agreed=rosh_agreed.value if rosh_agreed else None,
+        mappa_referral=mappa_referral,
+        shared_with=list(information_shared_with),
+    )
+    return meeting
+
+
+# ------------------------------------------------------------------------------ limited access
+
+
+def limit_access(
+    session: Session,
+    crn: str,
+    *,
+    at: datetime,
+    by: str,
+    excluded: Collection[str] = (),
+    restricted_to: Collection[str] = (),
+    exclusion_message: str | None = None,
+    restriction_message: str | None = None,
+) -> AccessLimitation:
+    """Make a case limited-access: name staff excluded from it, or the only staff allowed to see it."""
+    case = find_case(session, crn)
+    limitation = session.scalar(select(AccessLimitation).where(AccessLimitation.case_id == case.id))
+    if limitation is None:
+        limitation = AccessLimitation(case_id=case.id, set_at=at, set_by=by)
+        session.add(limitation)
+    limitation.exclusion_message = exclusion_message or limitation.exclusion_message
+    limitation.restriction_message = restriction_message or limitation.restriction_message
+    limitation.set_at, limitation.set_by = at, by
+    for which, usernames in ((AccessList.EXCLUSION, excluded), (AccessList.RESTRICTION, restricted_to)):
+        on_list = limitation.listed(which)
+        for username in usernames:
+            staff = find_staff(session, username)
+            if staff.id not in on_list:
+                limitation.entries.append(
+                    AccessListEntry(staff_id=staff.id, on_list=which, added_at=at, added_by=by)
+                )
+    session.flush()
+    _event(
+        session,
+        case,
+        "access_limited",
+        "Access limited: "
+        + ", ".join(
+            part
+            for part in (
+                f"{len(excluded)} excluded" if excluded else "",
+                f"restricted to {len(restricted_to)}" if restricted_to else "",
+            )
+            if part
+        ),
+        code=None,
+        at=at,
+        by=by,
+        excluded=list(excluded),
+        restricted_to=list(restricted_to),
+    )
+    session.expire(case, ["access_limitation"])
+    return limitation
+
+
+# --------------------------------------------------------------------------------- internals
+
+
+def _open_case(session: Session, crn: str) -> Case:
+    case = find_case(session, crn)
+    if not case.is_open:
+        raise CaseClosed(
+            f"Case {crn} was closed on {case.closed_at:%d %B %Y}.",
+            hint="Nothing more can be recorded on a closed case.",
+        )
+    return case
+
+
+def _active_registration_by_id(session: Session, registration_id: int) -> Registration:
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise RegistrationRefused(f"There is no registration {registration_id}.")
+    if not registration.active:
+        raise RegistrationRefused(
+            f"The {registration.code} registration was ended on {registration.deregistered_at:%d %B %Y}.",
+            hint="Add a new registration if it applies again.",
+        )
+    return registration
+
+
+def _keep_rosh_register(session: Session, case: Case, level: RoshLevel, *, at: datetime, by: str) -> None:
+    """nDelius holds the RoSH level as a registration too: keep exactly the one that matches."""
+    wanted = ROSH_REGISTERS[level.value]
+    current = session.scalars(
+        select(Registration).where(
+            Registration.case_id == case.id,
+            Registration.code.in_(ROSH_REGISTERS.values()),
+            Registration.deregistered_at.is_(None),
+        )
+    ).all()
+    for registration in current:
+        if registration.code != wanted:
+            deregister(session, registration.id, at=at, by=by, notes=f"RoSH now {level.display_name}")
+    if wanted not in {r.code for r in current}:
+        add_registration(session, case.crn, wanted, at=at, by=by)
+
+
+def _event(
+    session: Session,
+    case: Case,
+    kind: str,
+    summary: str,
+    *,
+    code: str | None,
+    at: datetime,
+    by: str,
+    **detail: Any,
+) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, at=at, kind=kind, code=code, summary=summary, actor=by, detail=detail)
+    session.add(event)
+    return event

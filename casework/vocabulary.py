@@ -1,0 +1,139 @@
+"""The words of the central register: grades, experience bands, RoSH, MAPPA, stages and outcomes.
+
+Codes follow the vocabularies of domain.md (OASys RoSH levels, MAPPA categories and levels, the
+grades of a c.2008 probation area); the enums are stored by their values.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from casework.roles import Role
+
+
+class Grade(StrEnum):
+    """A member of staff's grade: it gives their roles and decides which cases they may own."""
+
+    PO = "PO"
+    PSO = "PSO"
+    TRAINEE_PO = "TRAINEE_PO"
+    SENIOR_PRACTITIONER = "SENIOR_PRACTITIONER"
+    SPO = "SPO"
+    ACO = "ACO"
+    CASE_ADMIN = "CASE_ADMIN"
+    RISK_CONSULTANT = "RISK_CONSULTANT"
+    MAPPA_COORDINATOR = "MAPPA_COORDINATOR"
+
+    @property
+    def display_name(self) -> str:
+        """The grade as staff say it."""
+        return GRADE_TITLES[self]
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        """The roles this grade gives."""
+        return GRADE_ROLES[self]
+
+
+GRADE_TITLES: dict[Grade, str] = {
+    Grade.PO: "Probation Officer",
+    Grade.PSO: "Probation Services Officer",
+    Grade.TRAINEE_PO: "Trainee Probation Officer",
+    Grade.SENIOR_PRACTITIONER: "Senior Practitioner",
+    Grade.SPO: "Senior Probation Officer",
+    Grade.ACO: "Assistant Chief Officer",
+    Grade.CASE_ADMIN: "Case Administrator",
+    Grade.RISK_CONSULTANT: "Risk Consultant",
+    Grade.MAPPA_COORDINATOR: "MAPPA Coordinator",
+}
+
+GRADE_ROLES: dict[Grade, frozenset[Role]] = {
+    Grade.PO: frozenset({Role.OFFENDER_MANAGER}),
+    Grade.PSO: frozenset({Role.OFFENDER_MANAGER}),
+    Grade.TRAINEE_PO: frozenset({Role.OFFENDER_MANAGER}),
+    Grade.SENIOR_PRACTITIONER: frozenset({Role.OFFENDER_MANAGER}),
+    Grade.SPO: frozenset({Role.SENIOR_PROBATION_OFFICER}),
+    Grade.ACO: frozenset({Role.ASSISTANT_CHIEF_OFFICER}),
+    Grade.CASE_ADMIN: frozenset({Role.CASE_ADMINISTRATOR}),
+    Grade.RISK_CONSULTANT: frozenset({Role.RISK_CONSULTANT}),
+    Grade.MAPPA_COORDINATOR: frozenset({Role.MAPPA_COORDINATOR}),
+}
+
+# The grades that hold cases as Offender Manager.
+CASE_HOLDING_GRADES = frozenset({Grade.PO, Grade.PSO, Grade.TRAINEE_PO, Grade.SENIOR_PRACTITIONER})
+# Qualified probation officers: the only owners for high risk (domain.md section 4).
+QUALIFIED_OFFICER_GRADES = frozenset({Grade.PO, Grade.SENIOR_PRACTITIONER})
+
+
+class ExperienceBand(StrEnum):
+    """How experienced an Offender Manager is: it sets countersigning and oversight (domain.md 3.4)."""
+
+    NEWLY_QUALIFIED = "N"
+    EXPERIENCED = "E"
+    SENIOR = "S"
+
+
+class RoshLevel(StrEnum):
+    """The OASys risk of serious harm levels; there is no such thing as no risk."""
+
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    VERY_HIGH = "VERY_HIGH"
+
+    @property
+    def rank(self) -> int:
+        """0 for low up to 3 for very high, to compare levels."""
+        return list(RoshLevel).index(self)
+
+    @property
+    def display_name(self) -> str:
+        """The level as it is written on a case: Low, Medium, High, Very High."""
+        return self.value.replace("_", " ").title()
+
+
+HIGH_ROSH = frozenset({RoshLevel.HIGH, RoshLevel.VERY_HIGH})
+
+
+class RiskGroup(StrEnum):
+    """Who a person is a risk to, in the OASys 'risk in community' groups."""
+
+    CHILDREN = "CHILDREN"
+    PUBLIC = "PUBLIC"
+    KNOWN_ADULT = "KNOWN_ADULT"
+    STAFF = "STAFF"
+
+
+class MappaCategory(StrEnum):
+    """MAPPA categories as they were in 2008 (category 4, terrorism, came later)."""
+
+    CAT1 = "CAT1"
+    CAT2 = "CAT2"
+    CAT3 = "CAT3"
+
+
+class Stage(StrEnum):
+    """Where a case stands in the process (domain.md 1.1)."""
+
+    IDENTIFIED = "IDENTIFIED"
+    AWAITING_SENTENCE = "AWAITING_SENTENCE"
+    SENTENCED = "SENTENCED"
+    ALLOCATED = "ALLOCATED"
+    SUPERVISED = "SUPERVISED"
+    CLOSED = "CLOSED"
+
+
+class SentenceOutcome(StrEnum):
+    """What the court decided; a risk meeting is held whatever it is."""
+
+    CUSTODY = "CUSTODY"
+    COMMUNITY_ORDER = "COMMUNITY_ORDER"
+    SUSPENDED_SENTENCE = "SUSPENDED_SENTENCE"
+    OTHER = "OTHER"
+
+
+class AccessList(StrEnum):
+    """The two limited-access lists of a case (nDelius LAO): users excluded, or the only users allowed."""
+
+    EXCLUSION = "EXCLUSION"
+    RESTRICTION = "RESTRICTION"

@@ -1,0 +1,66 @@
+"""The one place that turns a lane into people: who a new human task goes to, and moving open tasks
+when a case changes hands.
+
+An Offender Manager task goes to the case's current owner, a Senior Probation Officer task to the
+SPO of the owner's team; every other task (and any task on a case with no owner yet) waits in its
+role's pool to be claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from casework.models import Case, Staff
+from casework.roles import Role
+from engine.models import HumanTask
+
+
+class CaseAssignment:
+    """The AssignmentResolver riskflow runs with: owner and team SPO from the central register."""
+
+    def assignee_for(
+        self,
+        session: Session,
+        *,
+        role: str | None,
+        business_key: str,
+        element_id: str,
+        data: Mapping[str, Any],
+    ) -> str | None:
+        """The username the task goes to, or None to leave it for the role's pool."""
+        if role not in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER):
+            return None
+        case = session.scalar(select(Case).where(Case.crn == business_key))
+        return responsible_for(case, role) if case is not None else None
+
+
+def responsible_for(case: Case, role: str) -> str | None:
+    """Who does the case's work in `role`: its owner (OM) or its owning team's SPO; None when nobody is."""
+    person: Staff | None = None
+    if role == Role.OFFENDER_MANAGER:
+        person = case.owner
+    elif role == Role.SENIOR_PROBATION_OFFICER and case.team is not None:
+        person = case.team.spo
+    return person.username if person is not None and person.active else None
+
+
+def move_open_tasks(session: Session, crn: str, moves: Mapping[str | None, str | None]) -> int:
+    """Give the case's open tasks assigned to each old person to the new one; return how many moved.
+
+    A task moved to nobody goes back to its role's pool.
+    """
+    moved = 0
+    for old, new in moves.items():
+        if old is None or old == new:
+            continue
+        result = session.execute(
+            update(HumanTask)
+            .where(HumanTask.business_key == crn, HumanTask.state == "open", HumanTask.assignee == old)
+            .values(assignee=new, claimed_by=None)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved

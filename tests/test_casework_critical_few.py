@@ -1,0 +1,109 @@
+"""The critical few (domain.md 2.4): a small set of cases marked critical, each with the reasons in plain
+words; a watch band below it; everything else background; the flags collapsed into five lenses."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from casework_area import small_area
+from conftest import START
+
+from casework import register
+from casework.critical_few import Band, Override, RiskProfile, assess, critical_reasons, lenses
+from casework.registers import Lens
+from casework.vocabulary import MappaCategory, RoshLevel
+from engine.db import Database
+
+H, M, L, VH = RoshLevel.HIGH, RoshLevel.MEDIUM, RoshLevel.LOW, RoshLevel.VERY_HIGH
+
+
+def profile(
+    rosh: RoshLevel | None, *codes: str, mappa_level: int | None = None, **extra: object
+) -> RiskProfile:
+    return RiskProfile(rosh=rosh, mappa_level=mappa_level, registrations=frozenset(codes), **extra)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("case", "reasons"),
+    [
+        (profile(VH), ["Very High RoSH"]),
+        (profile(M, mappa_level=3), ["MAPPA level 3"]),
+        (profile(H, mappa_level=2), ["MAPPA level 2 with High RoSH"]),
+        (profile(H, "RCPR"), ["High RoSH + child protection"]),
+        (profile(H, "ADVP", "WEAP"), ["High RoSH + domestic abuse perpetrator", "High RoSH + weapons"]),
+        (profile(H, "IMAR"), ["High RoSH + MARAC"]),
+        (profile(H, "AV2S"), ["High RoSH + risk to staff"]),
+        (profile(L, "RPIR"), ["Public interest case"]),
+        (profile(H, open_recall_or_breach=True), ["Open recall or breach on a High RoSH case"]),
+        (profile(VH, "RCHD", mappa_level=3), ["Very High RoSH", "MAPPA level 3"]),
+    ],
+)
+def test_a_critical_case_carries_every_reason_in_plain_words(case: RiskProfile, reasons: list[str]) -> None:
+    assessment = assess(case)
+    assert assessment.band is Band.CRITICAL and assessment.critical
+    assert assessment.reasons == reasons
+
+
+def test_high_rosh_alone_is_watched_not_critical() -> None:
+    assert assess(profile(H)) == assess(profile(H, "ALSH", "AMHL"))
+    assert (assess(profile(H)).band, assess(profile(H)).reasons) == (Band.WATCH, ["High RoSH"])
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [("RCPR", "child protection"), ("REG30", "domestic abuse history")]
+)
+def test_medium_rosh_with_a_child_or_domestic_abuse_register_is_watched(code: str, words: str) -> None:
+    assessment = assess(profile(M, code))
+    assert (assessment.band, assessment.reasons) == (Band.WATCH, [f"Medium RoSH + {words}"])
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        profile(M),
+        profile(L, "ADVP"),
+        profile(M, "WEAP", mappa_level=1),
+        profile(None),
+        profile(M, mappa_level=2),
+    ],
+)
+def test_everything_else_is_background(case: RiskProfile) -> None:
+    assert assess(case).band is Band.BACKGROUND and assess(case).reasons == []
+
+
+def test_a_breach_on_a_lower_risk_case_is_not_critical() -> None:
+    assert critical_reasons(profile(M, open_recall_or_breach=True)) == []
+
+
+def test_an_override_makes_a_case_critical_until_it_expires() -> None:
+    override = Override(by="spo.north", reason="victim lives next door", until=date(2027, 1, 31))
+    case = profile(L, override=override)
+    assert critical_reasons(case, today=date(2027, 1, 31)) == [
+        "Marked critical by spo.north until 31 January 2027: victim lives next door"
+    ]
+    assert assess(case, today=date(2027, 2, 1)).band is Band.BACKGROUND
+
+
+def test_the_flags_collapse_into_five_lenses() -> None:
+    gathered = lenses(["RHRH", "MAPP", "RCPR", "RCCO", "ADVP", "REG30", "WEAP", "AV2S", "AMHL", "INLL"])
+    assert gathered == {
+        Lens.ROSH: ["RHRH"],
+        Lens.MAPPA: ["MAPP"],
+        Lens.CHILDREN_SAFEGUARDING: ["RCCO", "RCPR"],
+        Lens.DOMESTIC_ABUSE: ["ADVP", "REG30"],
+        Lens.STAFF_WEAPONS: ["AV2S", "WEAP"],
+    }
+
+
+def test_the_rule_reads_a_case_on_the_register_by_its_active_registrations(database: Database) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", H, at=START, by="om", source="OASys")
+        child = register.add_registration(session, "X100001", "RCPR", at=START, by="om")
+        register.record_mappa(session, "X100001", MappaCategory.CAT2, 1, at=START, by="om")
+        case = register.find_case(session, "X100001")
+        assert assess(RiskProfile.of(case)).reasons == ["High RoSH + child protection"]
+        register.deregister(session, child.id, at=START, by="spo", notes="plan ended")
+        assert assess(RiskProfile.of(case)).band is Band.WATCH

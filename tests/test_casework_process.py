@@ -1,0 +1,237 @@
+"""The process keeps the central register as it runs: the offender management model, driven the way
+staff drive it (tests/test_process_model.py), leaves the case, its owner, its history and its timeline
+on the register, and routes each Offender Manager and SPO task to the people who hold the case."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from casework_area import om_username
+from conftest import START
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from test_process_model import CRN, Case, case, fire_at, om_engine, to_allocation, under_oversight
+
+from casework import register
+from casework.models import OversightPlan, OversightReview, OwnershipChange, RiskMeeting
+from casework.vocabulary import Grade, RoshLevel, SentenceOutcome, Stage
+from engine.clock import ManualClock
+from engine.errors import NotPermitted
+from engine.runtime import Actor, InstanceStatus
+from engine.scripting import StepContext
+from tasks.services import transfer_case
+from tasks.wiring import build_services
+
+__all__ = ["case", "om_engine"]  # fixtures shared with the process model tests
+
+OWNER = om_username("north", "PO", "E")
+
+
+def register_session(case: Case) -> Session:
+    """A session to read what the process wrote on the register."""
+    return Session(case.engine.db.engine)
+
+
+def codes(session: Session) -> list[str | None]:
+    return [event.code for event in register.timeline(session, CRN)]
+
+
+def test_a_case_is_on_the_register_the_moment_it_is_identified(case: Case) -> None:
+    started = case.engine.start("offender_management", business_key=CRN, data={"crn": CRN})
+    case.instance_id = started.instance_id
+    with register_session(case) as session:
+        record = register.find_case(session, CRN)
+        assert (record.stage, record.owner, record.created_at) == (Stage.IDENTIFIED, None, START)
+        assert codes(session) == ["EAPP"]
+    assert case.open_elements() == ["record_first_details"]
+
+
+def test_screening_outcome_and_risk_meeting_are_recorded_on_the_case(case: Case) -> None:
+    case.start()
+    case.screen("HIGH", "CAT1", ["RCPR"])
+    with register_session(case) as session:
+        record = register.find_case(session, CRN)
+        assert (record.stage, record.rosh, record.mappa_level) == (Stage.AWAITING_SENTENCE, RoshLevel.HIGH, 1)
+        assert sorted(r.code for r in record.active_registrations()) == ["MAPP", "RCPR", "RHRH"]
+    case.sentenced("CUSTODY")
+    case.hold_meeting("MEDIUM")
+    with register_session(case) as session:
+        record = register.find_case(session, CRN)
+        assert (record.stage, record.sentence_outcome) == (Stage.SENTENCED, SentenceOutcome.CUSTODY)
+        # The RoSH the meeting agreed is the case's now, and its RoSH register follows.
+        assert record.rosh == RoshLevel.MEDIUM
+        assert "RMRH" in {r.code for r in record.active_registrations()}
+        meeting = session.scalars(select(RiskMeeting)).one()
+        assert (meeting.chair, meeting.information_shared_with, meeting.mappa_referral) == (
+            "spo.one",
+            ["POLICE"],
+            False,
+        )
+        assert {"ECRP", "EAPP", "RROD", "ERGN", "ERGD"} <= set(codes(session))
+
+
+def test_an_outcome_the_register_does_not_know_is_kept_as_other_in_the_courts_words(case: Case) -> None:
+    case.start()
+    case.screen("LOW")
+    case.sentenced("FINE")
+    with register_session(case) as session:
+        assert register.find_case(session, CRN).sentence_outcome == SentenceOutcome.OTHER
+        assert register.timeline(session, CRN)[-1].summary == "Sentenced on 09 November 2026: other (FINE)"
+    assert case.open_elements() == ["allocate_owner"]
+
+
+def test_allocation_gives_the_case_its_owner_on_the_register(case: Case) -> None:
+    to_allocation(case, "LOW")
+    case.allocate("E", tier=2)
+    with register_session(case) as session:
+        record = register.find_case(session, CRN)
+        assert record.owner is not None and record.owner.username == OWNER
+        assert (record.stage, record.tier, record.team is not None and record.team.code) == (
+            Stage.ALLOCATED,
+            2,
+            "NORTH",
+        )
+        [change] = session.scalars(select(OwnershipChange)).all()
+        assert (change.to_staff.username, change.changed_by, change.ended_at) == (OWNER, "spo.one", None)
+        assert codes(session)[-2:] == ["ETCH", "ROC"]
+    # The owner's grade and band come from the staff list, for countersigning and oversight.
+    data = case.data()
+    assert (data["owner_grade"], data["om_experience"]) == ("PO", "E")
+
+
+def test_a_high_risk_case_offered_to_a_pso_goes_back_to_the_spo_with_the_reason(case: Case) -> None:
+    to_allocation(case, "HIGH")
+    case.allocate("E", "PSO")
+    assert case.open_elements() == ["allocate_owner"]
+    problem = case.data()["allocation_problem"]
+    assert "cannot own a case with High RoSH: it must be held by a probation officer" in problem
+    with register_session(case) as session:
+        record = register.find_case(session, CRN)
+        assert (record.owner, record.tier) == (None, None)
+    case.allocate("E", "PO")
+    assert case.open_elements() == ["hold_induction"]
+    with register_session(case) as session:
+        assert len(session.scalars(select(OwnershipChange)).all()) == 1
+
+
+def test_an_unknown_username_goes_back_to_the_spo_too(case: Case) -> None:
+    to_allocation(case, "LOW")
+    case.complete("allocate_owner", {"owner_staff_id": "om.nobody", "tier": 1})
+    assert case.open_elements() == ["allocate_owner"]
+    assert "'om.nobody'" in case.data()["allocation_problem"]
+
+
+def test_offender_manager_tasks_go_to_the_owner_and_spo_tasks_to_the_owning_teams_spo(case: Case) -> None:
+    to_allocation(case, "HIGH")
+    assert case.task("allocate_owner").assignee is None  # no owner yet: the SPO pool
+    case.allocate("N")
+    induction = case.task("hold_induction")
+    owner = om_username("north", "PO", "N")
+    assert induction.assignee == owner
+    with pytest.raises(NotPermitted, match=f"assigned to {owner}"):
+        case.engine.complete_task(induction.id, Actor("om.south.po.e", frozenset({"OM"})), {})
+    case.induct()
+    case.assess("HIGH")
+    assert case.task("countersign_spo").assignee == "spo.north"
+
+
+def test_the_oversight_plan_and_each_review_are_kept_on_the_register(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "VERY_HIGH", "N")
+    with register_session(case) as session:
+        plan = session.scalars(select(OversightPlan)).one()
+        assert (plan.interval_weeks, plan.reviewer_grade, plan.next_review_due) == (
+            2,
+            Grade.ACO,
+            START + timedelta(weeks=2),
+        )
+        assert register.find_case(session, CRN).stage == Stage.SUPERVISED
+    fire_at(case.engine, clock, START + timedelta(weeks=2))
+    case.review("VERY_HIGH")
+    fire_at(case.engine, clock, clock.now() + timedelta(weeks=2))
+    fire_at(case.engine, clock, clock.now() + timedelta(days=7))
+    case.complete(
+        "escalated_review",
+        {
+            "review_date": "2026-12-30",
+            "action_taken": "REVIEWED_BY_ACO",
+            "rosh": "HIGH",
+            "findings": "Risk reduced since the move.",
+            "reason_missed": "SPO on leave.",
+            "case_ends": False,
+        },
+    )
+    with register_session(case) as session:
+        reviews = session.scalars(select(OversightReview).order_by(OversightReview.id)).all()
+        assert [(r.on_time, r.escalated, r.done_by) for r in reviews] == [
+            (True, False, "spo.north"),
+            (False, True, "aco.one"),
+        ]
+        # RoSH high with a newly qualified OM: every 4 weeks; the old plan ended, the new one in force.
+        plans = session.scalars(select(OversightPlan).order_by(OversightPlan.id)).all()
+        assert [(p.interval_weeks, p.ended_at is None) for p in plans] == [(2, False), (4, True)]
+        assert plans[-1].next_review_due == clock.now() + timedelta(weeks=4)
+        assert register.find_case(session, CRN).rosh == RoshLevel.HIGH
+
+
+def test_closing_the_case_closes_it_on_the_register(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "HIGH", "E", registrations=["ADVP"])
+    fire_at(case.engine, clock, START + timedelta(weeks=6))
+    case.review("HIGH", case_ends=True)
+    result = case.complete(
+        "termination_review",
+        {
+            "termination_date": "2027-01-01",
+            "termination_reason": "COMPLETED",
+            "final_rosh": "MEDIUM",
+            "registrations_reviewed": True,
+            "termination_summary": "Order completed.",
+        },
+    )
+    assert result.status == InstanceStatus.COMPLETED
+    with register_session(case) as session:
+        record = register.find_case(session, CRN)
+        assert (record.stage, record.closed_at) == (Stage.CLOSED, clock.now())
+        assert record.active_registrations() == []
+        assert register.current_ownership(session, record) is None
+        assert register.timeline(session, CRN)[-1].summary == "Case closed: completed on 01 January 2027"
+
+
+def test_a_transfer_moves_the_owners_open_tasks_to_the_new_owner(case: Case, clock: ManualClock) -> None:
+    to_allocation(case, "HIGH")
+    case.allocate("E")
+    assert case.task("hold_induction").assignee == OWNER
+    new_owner = om_username("south", "PO", "E")
+    with case.engine.db.transaction() as session:
+        ctx = _step(session, case, clock, actor="spo.north")
+        result = transfer_case(ctx, crn=CRN, owner=new_owner, reason="moved to Kendal")
+    assert result == {"owner": new_owner, "tasks_moved": 1}
+    assert case.task("hold_induction").assignee == new_owner
+    case.induct()
+    case.assess("HIGH")
+    assert case.task("countersign_spo").assignee == "spo.south"
+    with register_session(case) as session:
+        assert [c.to_staff.username for c in session.scalars(select(OwnershipChange))] == [OWNER, new_owner]
+        assert register.find_case(session, CRN).owner_id is not None
+
+
+def test_every_register_operation_the_model_calls_is_registered() -> None:
+    names = build_services().names()
+    assert {
+        "identify_case",
+        "record_rosh_screening",
+        "record_sentence_outcome",
+        "record_risk_meeting",
+        "record_mappa_level",
+        "allocate_case",
+        "transfer_case",
+        "record_oasys_assessment",
+        "set_oversight_plan",
+        "record_oversight_review",
+        "close_case",
+    } == names
+
+
+def _step(session: Session, case: Case, clock: ManualClock, *, actor: str) -> StepContext:
+    """The context a service operation gets inside an engine step, for calling one directly."""
+    return StepContext(session, case.instance_id, case.crn, actor, clock)
