@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import WorkingCalendar
 from engine.errors import NotPermitted
-from engine.models import HumanTask
+from engine.models import AuditEvent, HumanTask
 
 if TYPE_CHECKING:
     from engine.runtime import Actor, AssignmentResolver, StepState
@@ -192,6 +192,50 @@ class HumanTaskSync:
             detail={"task_id": row.id, "role": role, "assignee": row.assignee},
         )
         return row
+
+
+def reassign_open_tasks(
+    session: Session,
+    *,
+    business_key: str,
+    moves: Mapping[str | None, str | None],
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> int:
+    """Give a case's open tasks assigned to (or claimed by) each old person to the new one.
+
+    A move to None sends the task back to its role's pool. Each move is audited with the reason;
+    returns how many tasks moved.
+    """
+    olds = [old for old, new in moves.items() if old is not None and old != new]
+    if not olds:
+        return 0
+    rows = session.scalars(
+        select(HumanTask).where(
+            HumanTask.business_key == business_key,
+            HumanTask.state == "open",
+            or_(HumanTask.assignee.in_(olds), HumanTask.claimed_by.in_(olds)),
+        )
+    ).all()
+    for row in rows:
+        old = row.assignee if row.assignee in olds else row.claimed_by
+        row.assignee = moves[old]
+        row.claimed_by = None
+        session.add(
+            AuditEvent(
+                at=at,
+                actor=actor,
+                event="task_reassigned",
+                instance_id=row.instance_id,
+                business_key=row.business_key,
+                task_guid=row.task_guid,
+                element_id=row.element_id,
+                reason=reason,
+                detail={"task_id": row.id, "from": old, "to": row.assignee},
+            )
+        )
+    return len(rows)
 
 
 def effective_lane(task: Any) -> str | None:

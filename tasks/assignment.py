@@ -9,14 +9,15 @@ role's pool to be claimed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework.models import Case, Staff
 from casework.roles import Role
-from engine.models import HumanTask
+from engine.humantasks import reassign_open_tasks
 
 
 class CaseAssignment:
@@ -48,19 +49,14 @@ def responsible_for(case: Case, role: str) -> str | None:
     return person.username if person is not None and person.active else None
 
 
-def move_open_tasks(session: Session, crn: str, moves: Mapping[str | None, str | None]) -> int:
-    """Give the case's open tasks assigned to each old person to the new one; return how many moved.
-
-    A task moved to nobody goes back to its role's pool.
-    """
-    moved = 0
-    for old, new in moves.items():
-        if old is None or old == new:
-            continue
-        result = session.execute(
-            update(HumanTask)
-            .where(HumanTask.business_key == crn, HumanTask.state == "open", HumanTask.assignee == old)
-            .values(assignee=new, claimed_by=None)
-        )
-        moved += int(getattr(result, "rowcount", 0) or 0)
-    return moved
+def move_open_tasks(
+    session: Session,
+    crn: str,
+    moves: Mapping[str | None, str | None],
+    *,
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> int:
+    """Give the case's open tasks held by each old person to the new one (None: back to the pool)."""
+    return reassign_open_tasks(session, business_key=crn, moves=moves, actor=actor, at=at, reason=reason)

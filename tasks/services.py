@@ -129,7 +129,8 @@ def transfer_case(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Res
         role: responsible_for(case, role) for role in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER)
     }
     register.assign_owner(ctx.session, crn, owner, at=ctx.clock.now(), by=ctx.actor, reason=reason)
-    moved = move_open_tasks(ctx.session, crn, {before[role]: responsible_for(case, role) for role in before})
+    moves = {before[role]: responsible_for(case, role) for role in before}
+    moved = move_open_tasks(ctx.session, crn, moves, actor=ctx.actor, at=ctx.clock.now(), reason=reason)
     return {"owner": owner, "tasks_moved": moved}
 
 

@@ -18,6 +18,7 @@ from casework.models import OversightPlan, OversightReview, OwnershipChange, Ris
 from casework.vocabulary import Grade, RoshLevel, SentenceOutcome, Stage
 from engine.clock import ManualClock
 from engine.errors import NotPermitted
+from engine.models import AuditEvent
 from engine.runtime import Actor, InstanceStatus
 from engine.scripting import StepContext
 from tasks.services import transfer_case
@@ -207,6 +208,10 @@ def test_a_transfer_moves_the_owners_open_tasks_to_the_new_owner(case: Case, clo
         result = transfer_case(ctx, crn=CRN, owner=new_owner, reason="moved to Kendal")
     assert result == {"owner": new_owner, "tasks_moved": 1}
     assert case.task("hold_induction").assignee == new_owner
+    with case.engine.db.transaction(write=False) as session:
+        moved = session.scalar(select(AuditEvent).where(AuditEvent.event == "task_reassigned"))
+    assert moved is not None and moved.reason == "moved to Kendal"
+    assert moved.detail == {"task_id": case.task("hold_induction").id, "from": OWNER, "to": new_owner}
     case.induct()
     case.assess("HIGH")
     assert case.task("countersign_spo").assignee == "spo.south"
