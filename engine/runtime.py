@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, delete, func, select, update
@@ -747,7 +747,7 @@ class ProcessEngine:
                 self._deliver_stored_messages(workflow, state)
             except (Conflict, NotPermitted):
                 raise
-            except WorkflowException as err:  # a model error: kept, shown, retried after a fix
+            except SpiffWorkflowException as err:  # a model error: kept, shown, retried after a fix
                 state.failure = _model_failure(err, state.failure_phase)
             finished = archive_finished_subprocesses(workflow)
         self._archive(state, finished)
@@ -756,7 +756,14 @@ class ProcessEngine:
     def _persist(self, workflow: BpmnWorkflow, state: StepState) -> StepResult:
         session, instance = state.session, state.instance
         sync = HumanTaskSync(session, self.policy, self.resolver, state)
-        ready_ids = sync.run(workflow, self._definition(session, instance.definition_id).lanes)
+        lanes = self._definition(session, instance.definition_id).lanes
+        ready_ids: list[int] = []
+        try:
+            with session.begin_nested():  # a bad due-date property undoes only the task rows
+                ready_ids = sync.run(workflow, lanes)
+        except (SpiffWorkflowException, ValueError) as err:
+            state.failure = state.failure or _model_failure(err, "prepare")
+            state.failure_phase = state.failure_phase or "prepare"
         # Drain thrown messages before saving: the saved state must not hold them to send again.
         self._queue_outbound(session, instance, workflow, state.now)
         instance.state = self.serializer.dumps(workflow)
@@ -950,7 +957,7 @@ def _status_after_step(workflow: BpmnWorkflow, has_human_tasks: bool) -> str:
     return InstanceStatus.RUNNING
 
 
-def _model_failure(err: WorkflowException, phase: str | None) -> ModelFailure:
+def _model_failure(err: Exception, phase: str | None) -> ModelFailure:
     task = getattr(err, "task", None)
     spec = getattr(task, "task_spec", None) or getattr(err, "task_spec", None)
     notes = " ".join(getattr(err, "notes", []) or [])
@@ -1053,6 +1060,5 @@ __all__ = [
     "DeployResult",
     "InstanceStatus",
     "ProcessEngine",
-    "SpiffWorkflowException",
     "StepResult",
 ]

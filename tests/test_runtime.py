@@ -361,3 +361,16 @@ def test_scripts_run_with_lists_and_dates_in_the_task_data(engine: ProcessEngine
         "allowed_import", business_key="S1", data={"registrations": ["RCPR", "ADVP"], "n": [1, [2]]}
     )
     assert result.status == InstanceStatus.AWAITING_PEOPLE
+
+
+def test_a_due_date_property_that_fails_is_a_model_error_and_leaves_no_task_row(
+    engine: ProcessEngine,
+) -> None:
+    engine.deploy(bundle("scripts"), actor="owner")
+    broken = engine.start("bad_due", business_key="S1")
+    assert broken.status == InstanceStatus.ERROR
+    assert broken.error is not None and "days_allowed" in broken.error["message"]
+    assert open_tasks(engine, broken.instance_id) == []
+    fixed = engine.start("bad_due", business_key="S2", data={"days_allowed": "3 working days"})
+    [task] = open_tasks(engine, fixed.instance_id)
+    assert task.due_at == START + timedelta(days=3)
