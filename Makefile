@@ -19,7 +19,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
 	touch $@
 
-setup: $(VENV)/.synced
+# Front-end packages from npm (pinned by package-lock.json; no install scripts run), then the
+# allow-listed files copied and the GOV.UK + MOJ Frontend Sass compiled into webui/static/vendor/.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+webui/static/vendor/.vendored: node_modules/.installed webui/vendor.py | $(VENV)/.synced
+	$(BIN)/python -m webui.vendor
+	touch $@
+
+setup: $(VENV)/.synced webui/static/vendor/.vendored
 
 ## Start the app on the embedded SQLite database with the demo data (reuses what exists).
 ## A demo deployment unless RISKFLOW_DEMO says otherwise (it keeps its own secret key in instance/).
@@ -27,6 +37,7 @@ run: export RISKFLOW_DEMO ?= true
 run: setup
 	$(BIN)/riskflow db upgrade
 	$(BIN)/riskflow deploy processes
+	@if [ "$$RISKFLOW_DEMO" = "true" ]; then $(BIN)/riskflow demo load; fi
 	$(BIN)/riskflow serve
 
 ## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when
@@ -55,4 +66,4 @@ bench: setup
 	$(BIN)/python -m bench.long_case
 
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache node_modules webui/static/vendor

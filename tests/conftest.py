@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from casework.models import CaseworkBase
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.models import EngineBase
 from engine.runtime import Actor, ProcessEngine
 from engine.scripting import ServiceRegistry, StepContext
+from webui.schema import TARGET_METADATA
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BUNDLES = FIXTURES / "bundles"
@@ -37,8 +36,8 @@ MANAGER = Actor("manager.one", frozenset({"MANAGER"}))
 
 
 def metadatas() -> list[Any]:
-    """Every table set the app creates (engine now; the domain registers its own later)."""
-    return [EngineBase.metadata, CaseworkBase.metadata]
+    """Every table set the app creates: the same list the migrations manage."""
+    return list(TARGET_METADATA)
 
 
 _pg_schema_created: list[bool] = []  # filled once the session has rebuilt the schema

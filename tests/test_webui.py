@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import stat
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -11,6 +13,7 @@ import pytest
 from conftest import MANAGER, bundle
 from flask import Flask
 from flask.testing import FlaskClient
+from webui_client import PASSWORD, add_staff, fast_password_hashing, sign_in, url_of, web_app
 
 from engine.bundle import Bundle
 from engine.clock import ManualClock, OffsetClock, SystemClock
@@ -19,23 +22,32 @@ from engine.runtime import ProcessEngine
 from webui import create_app, riskflow
 from webui.config import PROJECT_DIR, ConfigError, load_settings
 from webui.security import SECURITY_HEADERS
+from webui.vendor import VENDOR_DIR, expected_files, locked_versions, missing_files
+
+__all__ = ["fast_password_hashing"]  # autouse: cheap password hashing in these tests
 
 
-def url_of(database: Database) -> str:
-    return database.url.render_as_string(hide_password=False)
+def csrf_token(client: FlaskClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+    assert found is not None
+    return found.group(1)
 
 
 @pytest.fixture
 def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
     """The app on the test database (whose tables the conftest made), with the test clock."""
-    app = create_app({"TESTING": True, "RISKFLOW_DATABASE_URL": url_of(database)}, clock=clock)
+    app = web_app(database, clock)
     yield app
     riskflow(app).db.dispose()
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client(app: Flask, database: Database) -> FlaskClient:
+    """A client signed in as an ACO (every page but sign-in needs a signed-in person)."""
+    add_staff(database, "aco.one")
+    client = app.test_client()
+    assert sign_in(client, "aco.one").status_code == 302
+    return client
 
 
 class TableRows(HTMLParser):
@@ -81,7 +93,7 @@ def test_the_processes_page_lists_a_deployed_bundle_at_version_1(
 ) -> None:
     engine.deploy(bundle("approval"), actor="process.owner")
 
-    response = client.get("/")
+    response = client.get("/processes")
 
     assert response.status_code == 200
     assert table_rows(response.text) == [
@@ -98,7 +110,7 @@ def test_the_processes_page_counts_unfinished_instances_per_version(
     done = engine.start("approval", business_key="A3")
     engine.terminate(done.instance_id, MANAGER, reason="opened by mistake")
 
-    rows = table_rows(client.get("/").text)
+    rows = table_rows(client.get("/processes").text)
 
     assert [(row[0], row[1], row[5]) for row in rows] == [("approval", "1", "2")]
 
@@ -112,13 +124,13 @@ def test_the_processes_page_lists_each_version_newest_first(
     changed = Bundle(original.name, {**original.files, "policy.md": b"Approve within two days."})
     engine.deploy(changed, actor="process.owner")
 
-    rows = table_rows(client.get("/").text)
+    rows = table_rows(client.get("/processes").text)
 
     assert [(row[0], row[1], row[5]) for row in rows] == [("approval", "2", "0"), ("approval", "1", "1")]
 
 
 def test_the_processes_page_says_when_nothing_is_deployed(client: FlaskClient) -> None:
-    response = client.get("/")
+    response = client.get("/processes")
 
     assert response.status_code == 200
     assert "No processes are deployed yet" in response.text
@@ -128,11 +140,28 @@ def test_the_processes_page_says_when_nothing_is_deployed(client: FlaskClient) -
 def test_pages_load_nothing_from_other_sites(client: FlaskClient, engine: ProcessEngine) -> None:
     engine.deploy(bundle("approval"), actor="process.owner")
 
-    page = client.get("/").text
+    page = client.get("/processes").text
 
     assert "http://" not in page
     assert "https://" not in page
-    assert "<script" not in page
+    assert "cdn" not in page.lower()
+
+
+def test_the_only_inline_scripts_carry_the_responses_nonce(client: FlaskClient) -> None:
+    response = client.get("/processes")
+
+    nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
+    assert nonce is not None
+    scripts = re.findall(r"<script([^>]*)>", response.text)
+    assert scripts, "the GOV.UK template's inline script is there"
+    assert all(f'nonce="{nonce.group(1)}"' in attributes for attributes in scripts)
+
+
+def test_each_response_gets_a_new_nonce(client: FlaskClient) -> None:
+    first = client.get("/processes").headers["Content-Security-Policy"]
+    second = client.get("/processes").headers["Content-Security-Policy"]
+
+    assert first != second
 
 
 # ----------------------------------------------------------------------------------- health check
@@ -159,12 +188,15 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> Non
 # ------------------------------------------------------------------------- headers and error pages
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/processes", "/healthz", "/no-such-page", "/sign-in"])
 def test_every_response_carries_the_security_headers(client: FlaskClient, path: str) -> None:
     response = client.get(path)
 
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
 
 
 def test_a_missing_page_is_a_plain_404_without_a_traceback(client: FlaskClient) -> None:
@@ -172,7 +204,7 @@ def test_a_missing_page_is_a_plain_404_without_a_traceback(client: FlaskClient) 
 
     assert response.status_code == 404
     assert response.mimetype == "text/html"
-    assert "<h1>Not Found</h1>" in response.text
+    assert "Not Found</h1>" in response.text
     assert "Traceback" not in response.text
 
 
@@ -185,7 +217,12 @@ def test_an_unexpected_error_shows_a_plain_page_and_keeps_the_detail_out_of_it(
     def boom() -> str:
         raise RuntimeError("secret detail of the failure")
 
-    response = app.test_client().get("/boom")
+    add_staff(database, "aco.one")
+    client = app.test_client()
+    client.post(
+        "/sign-in", data={"username": "aco.one", "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
+    response = client.get("/boom")
 
     assert response.status_code == 500
     assert "Internal Server Error" in response.text
@@ -274,3 +311,35 @@ def test_a_demo_runs_on_the_clock_kept_in_the_database(
     assert isinstance(riskflow(production).clock, SystemClock)
     for app in (demo, production):
         riskflow(app).db.dispose()
+
+
+# ------------------------------------------------------------------------------- front-end packages
+
+
+def test_the_vendored_front_end_matches_package_lock() -> None:
+    lock = json.loads((PROJECT_DIR / "package-lock.json").read_text())["packages"]
+    versions = locked_versions()
+
+    assert versions["govuk-frontend"] == lock["node_modules/govuk-frontend"]["version"]
+    assert versions["moj-frontend"] == lock["node_modules/@ministryofjustice/frontend"]["version"]
+    assert missing_files() == [], "run `make setup` to copy the front-end packages"
+
+
+def test_the_stylesheet_is_set_in_arial_without_the_gds_transport_font() -> None:
+    css = next(p for p in expected_files() if p.suffix == ".css").read_text()
+
+    assert "font-family:arial,sans-serif" in css
+    assert "GDS Transport" not in css
+    assert "@font-face" not in css
+
+
+def test_pages_load_the_design_system_from_this_site(client: FlaskClient) -> None:
+    page = client.get("/processes").text
+
+    for path in expected_files():
+        url = "/static/vendor/" + path.relative_to(VENDOR_DIR).as_posix()
+        assert url in page
+        with client.get(url) as asset:
+            assert asset.status_code == 200
+    assert "govuk-generic-header" in page
+    assert "govuk-header__logotype" not in page  # no crown

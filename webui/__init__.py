@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
+from flask_wtf.csrf import CSRFProtect
 
 from engine.clock import Clock, SystemClock
 from engine.db import Database
@@ -20,6 +22,7 @@ from tasks.wiring import build_engine
 from webui.config import Settings, load_settings
 
 EXTENSION = "riskflow"
+csrf = CSRFProtect()  # every POST, PUT, PATCH and DELETE needs the session's token
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,18 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     settings = load_settings(overrides=config)
     app = Flask(__name__)
     app.config.from_mapping(
+        SESSION_COOKIE_NAME="riskflow_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Browsers treat http://127.0.0.1 and localhost as secure, so `make run` still works.
+        SESSION_COOKIE_SECURE=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),  # one working day, then sign in again
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lasts as long as the signed-in session
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
     )
     app.config.from_mapping({k: v for k, v in config.items() if not k.startswith("RISKFLOW_")})
     if not app.config.get("SECRET_KEY"):
@@ -50,11 +62,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     clock = clock or clock_for(settings, db)
     app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
 
-    from webui import display, errors, health, processes, security
+    from webui import auth, display, errors, health, inbox, processes, security, vendor
 
     security.init_app(app)
+    csrf.init_app(app)
     display.init_app(app)
+    vendor.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(inbox.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(health.bp)
     return app

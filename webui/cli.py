@@ -250,6 +250,7 @@ def serve(no_worker: bool) -> None:
     stop_worker: threading.Event | None = None
     try:
         require_current_schema(shared.db.engine, settings.database_url)
+        _warn_if_front_end_missing()
         if not no_worker:
             _, stop_worker = Worker(shared.engine).start_in_thread()
         try:
@@ -397,8 +398,48 @@ def configure_logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _warn_if_front_end_missing() -> None:
+    """Pages without GOV.UK Frontend still work, but look broken: say how to put it right."""
+    from webui.vendor import SETUP_HINT, VendorError, missing_files
+
+    try:
+        missing = missing_files()
+    except VendorError as err:
+        click.echo(f"warning: {err}", err=True)
+        return
+    if missing:
+        click.echo(f"warning: {len(missing)} front-end file(s) are missing: {SETUP_HINT}", err=True)
+
+
 def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+
+@cli.group()
+def demo() -> None:
+    """Demo deployments only (RISKFLOW_DEMO=true): synthetic staff, cases and sign-ins."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the synthetic area (once) and give one demo user per grade their published password."""
+    from webui.demo import load_demo
+
+    settings = load_settings()
+    if not settings.demo:
+        raise click.ClickException(
+            "demo users have published passwords, so they are only made on a demo deployment "
+            "(RISKFLOW_DEMO=true)"
+        )
+    with open_engine(settings) as engine:
+        generated, users = load_demo(engine)
+    click.echo("generated the synthetic demo area" if generated else "the demo area is already loaded")
+    for user in users:
+        note = "" if user.new else " (password already set: kept)"
+        click.echo(f"  {user.grade.display_name:<28} {user.username:<24} {user.password}{note}")
 
 
 # --------------------------------------------------------------------------------------- helpers

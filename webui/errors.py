@@ -6,7 +6,8 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 ADVICE = {
-    404: "Check the address, or go back to the list of processes.",
+    400: "Go back, reload the page and try again. If you were signed out, sign in again first.",
+    404: "Check the address, or go back to your inbox.",
     405: "This page cannot be used that way. Go back and try again.",
     500: "Something went wrong on our side. Try again; if it keeps happening, tell the service desk.",
 }

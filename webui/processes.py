@@ -10,7 +10,7 @@ from webui import riskflow
 bp = Blueprint("processes", __name__)
 
 
-@bp.get("/")
+@bp.get("/processes")
 def index() -> str:
     """List the deployed process definitions."""
     with riskflow().db.transaction(write=False) as session:

@@ -1,0 +1,184 @@
+"""Sign-in and sign-out, and the rule that every page but sign-in and the health check needs it.
+
+Passwords are checked against webui.credentials; each success, failure and lock is written to the
+audit trail. The signed-in person is loaded from the register on each request, so someone made
+inactive on the staff list is signed out at their next click.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
+
+from casework.models import Staff
+from engine.models import AuditEvent
+from engine.runtime import Actor
+from webui import riskflow
+from webui.credentials import LOCK_MINUTES, MAX_FAILED_ATTEMPTS, check_password
+from webui.display import local_time
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.session_protection = "strong"
+login_manager.login_view = "auth.sign_in"
+login_manager.login_message = "Sign in to continue."
+login_manager.login_message_category = "info"
+
+# Endpoints anyone may reach; every other page sends a signed-out visitor to sign in.
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static"})
+USERNAME_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class SignedInStaff(UserMixin):  # type: ignore[misc]  # flask-login ships no types
+    """The person signed in: who they are on the register and the roles their grade gives."""
+
+    username: str
+    display_name: str
+    grade_title: str
+    roles: frozenset[str]
+    staff_id: int
+    team_id: int | None
+
+    def get_id(self) -> str:
+        return self.username
+
+    @property
+    def actor(self) -> Actor:
+        """The person as the engine knows them."""
+        return Actor(self.username, self.roles)
+
+
+def init_app(app: Flask) -> None:
+    """Install the login manager and the sign-in gate in front of every view."""
+    login_manager.init_app(app)
+    login_manager.user_loader(load_staff)
+    app.before_request(require_sign_in)
+    app.register_blueprint(bp)
+
+
+def load_staff(username: str) -> SignedInStaff | None:
+    """The active member of staff with this username, or None (which signs them out)."""
+    with riskflow().db.transaction(write=False) as db_session:
+        staff = db_session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
+        return None if staff is None else _signed_in(staff)
+
+
+def require_sign_in() -> BaseResponse | None:
+    """Send a signed-out visitor of any non-public page to sign in (unknown URLs still 404)."""
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if current_user.is_authenticated:
+        return None
+    result: BaseResponse = login_manager.unauthorized()
+    return result
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> str | BaseResponse | tuple[str, int]:
+    """Show the sign-in form; check the username and password posted to it."""
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("inbox.index"))
+    if request.method == "GET":
+        return render_template("auth/sign_in.html", errors={}, username="")
+    username = request.form.get("username", "").strip()[:USERNAME_LIMIT]
+    password = request.form.get("password", "")
+    errors = {}
+    if not username:
+        errors["username"] = "Enter your username"
+    if not password:
+        errors["password"] = "Enter your password"  # noqa: S105 - a message, not a password
+    if errors:
+        return render_template("auth/sign_in.html", errors=errors, username=username), 400
+    outcome = _attempt(username, password)
+    if isinstance(outcome, SignedInStaff):
+        session.clear()  # a fresh session on sign-in: nothing set before it survives
+        login_user(outcome)
+        session.permanent = True
+        return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
+    return render_template("auth/sign_in.html", errors={"username": outcome}, username=username), 401
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response | BaseResponse:
+    """Sign out and forget the session."""
+    username = current_user.username
+    logout_user()
+    session.clear()
+    with riskflow().db.transaction() as db_session:
+        _audit(db_session, username, "signed_out")
+    flash("You have signed out.", "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+def _attempt(username: str, password: str) -> SignedInStaff | str:
+    """The signed-in person, or the message that says why not (each attempt audited)."""
+    shared = riskflow()
+    now = shared.clock.now()
+    with shared.db.transaction() as db_session:
+        staff = db_session.scalar(select(Staff).where(Staff.username == username))
+        result = check_password(db_session, username, password, now)
+        if result.outcome == "ok" and staff is not None and staff.active:
+            _audit(db_session, username, "signed_in")
+            return _signed_in(staff)
+        if result.outcome == "locked":
+            event = "sign_in_locked" if result.just_locked else "sign_in_refused_locked"
+            _audit(db_session, username, event)
+            until = local_time(result.locked_until).split(", ")[-1]
+            return (
+                f"Sign-in for this username is locked until {until} after {MAX_FAILED_ATTEMPTS} wrong "
+                "passwords in a row. Try again then, or ask the service desk to unlock it."
+            )
+        _audit(db_session, username, "sign_in_failed")
+    return (
+        "The username or password is not right. Check them and try again: after "
+        f"{MAX_FAILED_ATTEMPTS} wrong passwords in a row, sign-in is locked for {LOCK_MINUTES} minutes."
+    )
+
+
+def _signed_in(staff: Staff) -> SignedInStaff:
+    return SignedInStaff(
+        username=staff.username,
+        display_name=staff.display_name,
+        grade_title=staff.grade.display_name,
+        roles=staff.roles,
+        staff_id=staff.id,
+        team_id=staff.team_id,
+    )
+
+
+def _audit(db_session: Session, username: str, event: str) -> None:
+    db_session.add(
+        AuditEvent(
+            at=riskflow().clock.now(),
+            actor=username,
+            event=event,
+            detail={"remote_addr": request.remote_addr},
+        )
+    )
+
+
+def _safe_next(target: str | None) -> str | None:
+    """`next` only when it is a path on this site (never another host)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -1,0 +1,158 @@
+"""The front-end packages riskflow serves itself: copied from node_modules, never from a CDN.
+
+`python -m webui.vendor` (run by `make setup` after `npm ci --ignore-scripts`) copies an allow-list
+of files from each npm package into the git-ignored webui/static/vendor/<name>-<version>/, and
+compiles GOV.UK Frontend and MOJ Frontend Sass together with Arial (riskflow is not a
+service.gov.uk service: no GDS Transport font, no crown or crest). Versions come from
+package-lock.json, so the URLs change whenever a package does and browsers may cache them long.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from flask import Flask, url_for
+
+from webui.config import PROJECT_DIR
+
+VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+LOCK_FILE = PROJECT_DIR / "package-lock.json"
+NODE_MODULES = PROJECT_DIR / "node_modules"
+SETUP_HINT = "run `make setup` (it needs Node 20 and npm) to install and copy the front-end packages"
+
+
+@dataclass(frozen=True)
+class Package:
+    """An npm package and the files riskflow takes from it (glob patterns, relative to `root`)."""
+
+    npm_name: str
+    root: str
+    files: tuple[str, ...]
+
+
+PACKAGES = {
+    "govuk-frontend": Package("govuk-frontend", "dist/govuk", ("govuk-frontend.min.js",)),
+    "moj-frontend": Package(
+        "@ministryofjustice/frontend",
+        "moj",
+        ("moj-frontend.min.js", "assets/images/icon-*.svg", "assets/images/icon-*.png"),
+    ),
+}
+# The stylesheet compiled from both design systems' Sass.
+STYLESHEET = "frontend-css"
+STYLESHEET_FILE = "frontend.min.css"
+
+
+class VendorError(Exception):
+    """The front-end packages are missing or out of step with package-lock.json."""
+
+
+@cache
+def locked_versions() -> dict[str, str]:
+    """Each vendored package's version, as package-lock.json pins it."""
+    try:
+        lock = json.loads(LOCK_FILE.read_text())
+    except FileNotFoundError:
+        raise VendorError(f"{LOCK_FILE} is missing: {SETUP_HINT}") from None
+    installed = lock.get("packages", {})
+    versions = {name: installed[f"node_modules/{p.npm_name}"]["version"] for name, p in PACKAGES.items()}
+    versions[STYLESHEET] = f"{versions['govuk-frontend']}-moj-{versions['moj-frontend']}"
+    return versions
+
+
+def folder(name: str) -> str:
+    """The folder of a vendored package under static/vendor, with its version in the name."""
+    return f"{name}-{locked_versions()[name]}"
+
+
+def vendor_url(name: str, path: str) -> str:
+    """The URL of a vendored file, e.g. vendor_url('govuk-frontend', 'govuk-frontend.min.js')."""
+    return url_for("static", filename=f"vendor/{folder(name)}/{path}")
+
+
+def expected_files() -> list[Path]:
+    """Every file the pages load from static/vendor (the check below and the tests use this list)."""
+    return [
+        VENDOR_DIR / folder("govuk-frontend") / "govuk-frontend.min.js",
+        VENDOR_DIR / folder("moj-frontend") / "moj-frontend.min.js",
+        VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE,
+    ]
+
+
+def missing_files() -> list[Path]:
+    """The vendored files that are not there (empty when set-up has run)."""
+    return [path for path in expected_files() if not path.is_file()]
+
+
+def init_app(app: Flask) -> None:
+    """Make `vendor_url` available to templates; long caching is safe as URLs carry versions."""
+    app.add_template_global(vendor_url)
+
+
+def vendor() -> list[Path]:
+    """Copy the allow-listed files and compile the stylesheet; return what was written."""
+    if not NODE_MODULES.is_dir():
+        raise VendorError(f"{NODE_MODULES} is missing: run `npm ci --ignore-scripts` first")
+    written: list[Path] = []
+    for name, package in PACKAGES.items():
+        source = NODE_MODULES / package.npm_name / package.root
+        target = VENDOR_DIR / folder(name)
+        for pattern in package.files:
+            matches = sorted(source.glob(pattern))
+            if not matches:
+                raise VendorError(f"{package.npm_name} has no {package.root}/{pattern}: {SETUP_HINT}")
+            for file in matches:
+                destination = target / file.relative_to(source)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, destination)
+                written.append(destination)
+    written.append(compile_stylesheet())
+    _remove_old_versions()
+    return written
+
+
+def compile_stylesheet() -> Path:
+    """GOV.UK Frontend and MOJ Frontend Sass in one stylesheet, set in Arial (MOJ first, as it must be)."""
+    assets = f"/static/vendor/{folder('moj-frontend')}/assets/"
+    source = (
+        '@use "node_modules/@ministryofjustice/frontend/moj/all" as moj with (\n'
+        f'  $moj-font-family: (arial, sans-serif), $moj-assets-path: "{assets}");\n'
+        '@use "node_modules/govuk-frontend/dist/govuk" as govuk;\n'
+    )
+    target = VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sass = NODE_MODULES / ".bin" / "sass"
+    command = [str(sass), "--stdin", "--load-path=.", "--style=compressed", "--quiet-deps", "--no-source-map"]
+    result = subprocess.run(  # noqa: S603 - our own fixed command line
+        [*command, str(target)], input=source, text=True, cwd=PROJECT_DIR, capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise VendorError(f"compiling the GOV.UK and MOJ Frontend Sass failed:\n{result.stderr.strip()}")
+    return target
+
+
+def _remove_old_versions() -> None:
+    keep = {folder(name) for name in (*PACKAGES, STYLESHEET)}
+    for path in VENDOR_DIR.iterdir():
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path)
+
+
+def main() -> None:
+    """Vendor the front-end packages, or say what is wrong and exit 1."""
+    try:
+        written = vendor()
+    except VendorError as err:
+        print(f"vendor: {err}", file=sys.stderr)  # noqa: T201
+        sys.exit(1)
+    print(f"vendor: {len(written)} file(s) in {VENDOR_DIR}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
