@@ -49,7 +49,7 @@ from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, EngineBase, ProcessInstance
-from engine.runtime import TIMED_STATUSES, InstanceStatus, ProcessEngine
+from engine.runtime import TIMER_CLAIM_BATCH, InstanceStatus, ProcessEngine, due_claim_query
 
 REPO = Path(__file__).resolve().parent.parent
 TIMING_BUNDLE = REPO / "tests" / "fixtures" / "bundles" / "timing"
@@ -252,7 +252,8 @@ def statement_kind(statement: str) -> str:
 # Module functions are patched in engine.runtime, whose code calls them by their global name.
 PROBES: tuple[tuple[str, str, str, str], ...] = (
     ("engine.runtime", "ProcessEngine", "deliver_message", "deliver_message"),
-    ("engine.runtime", "ProcessEngine", "_fire_next_timer", "_fire_next_timer (one timer)"),
+    ("engine.runtime", "ProcessEngine", "_claim_due", "_claim_due (one batch)"),
+    ("engine.runtime", "ProcessEngine", "_fire_timer", "_fire_timer (one timer)"),
     ("engine.runtime", "ProcessEngine", "_waiting_instance", "_waiting_instance (find + lock)"),
     ("engine.runtime", "ProcessEngine", "_load", "_load (deserialize the state)"),
     ("engine.runtime", "ProcessEngine", "_run_step", "_run_step"),
@@ -540,13 +541,7 @@ def claim_query_plan(db: Database) -> list[str]:
 
     Run only while no worker runs: it locks the first due row for the moment it takes.
     """
-    query = (
-        select(ProcessInstance)
-        .where(ProcessInstance.status.in_(TIMED_STATUSES), ProcessInstance.next_timer_at <= AFTER_DUE)
-        .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+    query = due_claim_query(AFTER_DUE, TIMER_CLAIM_BATCH, skip_locked=True)
     with db.engine.connect() as conn:
         compiled = query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
         plan = [str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")]

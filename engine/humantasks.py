@@ -8,7 +8,7 @@ due and follow-up dates (from the element's properties) and priority.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +108,10 @@ class HumanTaskSync:
         self.resolver = resolver
         self.state = state
 
+    def needed(self, workflow: Any) -> bool:
+        """Whether `run` has anything to do: rows that may need closing, or READY manual tasks."""
+        return self.state.may_have_task_rows or bool(workflow.get_tasks(state=TaskState.READY, manual=True))
+
     def run(self, workflow: Any, lanes: Mapping[str, str]) -> list[int]:
         """Close rows whose task moved on, open rows for new READY tasks; return open row ids."""
         instance = self.state.instance
@@ -115,12 +119,14 @@ class HumanTaskSync:
         # Open rows only (indexed by instance and state), so the cost does not grow with the
         # case's history; a READY task whose row was closed before (a retried step) is looked
         # up by its unique guid.
-        rows = self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
-        ).all()
+        rows: Sequence[HumanTask] = ()
+        if self.state.may_have_task_rows:
+            rows = self.session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
+            ).all()
         by_guid = {row.task_guid: row for row in rows}
         reopened = [guid for guid in ready if guid not in by_guid]
-        if reopened:
+        if reopened and self.state.may_have_task_rows:
             by_guid.update(
                 (row.task_guid, row)
                 for row in self.session.scalars(select(HumanTask).where(HumanTask.task_guid.in_(reopened)))

@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,8 @@ class InstanceStatus:
 
 
 # Instances that timers and messages may move (not suspended, failed or finished).
+# Due instances one timer sweep claims and commits together (each stepped in its own savepoint).
+TIMER_CLAIM_BATCH = 20
 TIMED_STATUSES = (InstanceStatus.WAITING, InstanceStatus.AWAITING_PEOPLE, InstanceStatus.RUNNING)
 
 
@@ -164,6 +166,15 @@ class StepState:
     failure_phase: str | None = None
     had_message_waits: bool = True  # unknown: look the rows up
     audit: list[AuditEvent] = field(default_factory=list)
+    # Whether the instance may hold human-task rows before this step: not when it was new, only
+    # waiting or running (those statuses mean no open task; the sync then skips its lookups).
+    may_have_task_rows: bool = field(init=False)
+    # Flush the step's writes at its end (to surface a database error as this step's); a timer
+    # batch leaves them to the commit, which then writes the whole batch in fewer statements.
+    flush: bool = True
+
+    def __post_init__(self) -> None:
+        self.may_have_task_rows = self.instance.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
 
     def record(self, event: str, **fields: Any) -> None:
         """Queue an audit event for this instance, written in the step's transaction."""
@@ -500,59 +511,72 @@ class ProcessEngine:
 
     # -------------------------------------------------------------- time and messages
 
-    def fire_due_timers(self, *, limit: int | None = None) -> int:
+    def fire_due_timers(self, *, limit: int | None = None, batch: int = TIMER_CLAIM_BATCH) -> int:
         """Step every instance whose next timer is due now; return how many steps were taken.
 
-        Each instance is claimed and stepped in its own transaction. On PostgreSQL the claim
-        skips rows another worker holds, so any number of workers share the work.
+        Due instances are claimed `batch` at a time, oldest due first, locked, stepped one after
+        the other and committed together: one commit per batch instead of one per timer is what
+        makes a sweep fast. Each step is still all or nothing: if one fails unexpectedly the whole
+        batch rolls back and the sweep goes on one instance at a time, so that the failing one is
+        found, logged and left due for a later sweep while the others fire. On PostgreSQL the
+        claim skips rows another worker holds, so any number of workers share the work; a worker
+        killed mid-batch loses nothing (the batch rolls back and stays due).
         """
         fired = 0
-        seen: set[tuple[int, datetime | None]] = set()
+        seen: set[int] = set()  # stepped in this sweep and still due, or failed: not claimed again
         while limit is None or fired < limit:
-            stepped = self._fire_next_timer(seen)
-            if stepped is None:
+            size = batch if limit is None else min(batch, limit - fired)
+            flush_each = size == 1
+            now = self.clock.now()
+            stepping: int | None = None
+            try:
+                with self.db.transaction() as session:
+                    claimed = self._claim_due(session, now, seen, size)
+                    still_due = []
+                    for instance in claimed:
+                        stepping = instance.id
+                        self._fire_timer(session, instance, now, flush=flush_each)
+                        if instance.next_timer_at is not None and instance.next_timer_at <= now:
+                            still_due.append(instance.id)
+                    stepping = None
+            except Exception:
+                if not flush_each:
+                    # A batch writes at commit, so a failure may surface in a later step than its
+                    # cause: go on one at a time, where each step's own flush names the instance.
+                    log.warning("a batch of timer steps failed; going on one instance at a time")
+                    batch = 1
+                    continue
+                if stepping is None:
+                    raise  # the claim failed, not a step: nothing to single out
+                log.exception("timer step of instance %s failed; it stays due", stepping)
+                seen.add(stepping)
+                continue
+            if not claimed:
                 return fired
-            fired += 1
+            fired += len(claimed)
+            seen.update(still_due)  # its timer did not move on: not again in this sweep
         return fired
 
-    def _fire_next_timer(self, seen: set[tuple[int, datetime | None]]) -> int | None:
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            query = (
-                select(ProcessInstance)
-                .where(
-                    ProcessInstance.status.in_(TIMED_STATUSES),
-                    ProcessInstance.next_timer_at <= now,
-                )
-                # Ordered by the indexed due time alone, so PostgreSQL walks the index and locks the
-                # first free row instead of sorting every due row on each claim.
-                .order_by(ProcessInstance.next_timer_at)
-                .limit(1)
-                .with_for_update(skip_locked=self.db.supports_skip_locked)
-                .execution_options(populate_existing=True)
-            )
-            if seen:
-                # An instance whose timer did not move on is not picked again in this sweep.
-                query = query.where(ProcessInstance.id.not_in([i for i, _ in seen]))
-            instance = session.scalar(query)
-            if instance is None:
-                return None
-            due = instance.next_timer_at
-            seen.add((instance.id, due))
-            workflow = self._load(session, instance)
-            state = StepState(session, instance, Actor.system(), now)
-            lateness = (now - due).total_seconds() if due else 0.0
-            state.record(
-                "timer_fired", detail={"due_at": due.isoformat() if due else None, "late_seconds": lateness}
-            )
+    def _claim_due(self, session: Session, now: datetime, seen: set[int], size: int) -> list[ProcessInstance]:
+        query = due_claim_query(now, size, skip_locked=self.db.supports_skip_locked)
+        if seen:
+            # An instance whose timer did not move on (or whose step failed) is not picked again.
+            query = query.where(ProcessInstance.id.not_in(sorted(seen)))
+        return list(session.scalars(query))
 
-            def fire(wf: BpmnWorkflow, _state: StepState) -> None:
-                wf.refresh_timers()
+    def _fire_timer(self, session: Session, instance: ProcessInstance, now: datetime, *, flush: bool) -> None:
+        due = instance.next_timer_at
+        workflow = self._load(session, instance)
+        state = StepState(session, instance, Actor.system(), now, flush=flush)
+        lateness = (now - due).total_seconds() if due else 0.0
+        state.record(
+            "timer_fired", detail={"due_at": due.isoformat() if due else None, "late_seconds": lateness}
+        )
 
-            self._run_step(workflow, state, fire)
-            if instance.next_timer_at is None or instance.next_timer_at > now:
-                seen.discard((instance.id, due))
-            return instance.id
+        def fire(wf: BpmnWorkflow, _state: StepState) -> None:
+            wf.refresh_timers()
+
+        self._run_step(workflow, state, fire)
 
     def next_timer_at(self) -> datetime | None:
         """When the earliest waiting timer of any instance is due (for the worker's sleep)."""
@@ -761,8 +785,9 @@ class ProcessEngine:
         lanes = self._definition(session, instance.definition_id).lanes
         ready_ids: list[int] = []
         try:
-            with session.begin_nested():  # a bad due-date property undoes only the task rows
-                ready_ids = sync.run(workflow, lanes)
+            if sync.needed(workflow):
+                with session.begin_nested():  # a bad due-date property undoes only the task rows
+                    ready_ids = sync.run(workflow, lanes)
         except (SpiffWorkflowException, ValueError) as err:
             state.failure = state.failure or _model_failure(err, "prepare")
             state.failure_phase = state.failure_phase or "prepare"
@@ -792,7 +817,8 @@ class ProcessEngine:
                 state.record("instance_completed")
         self._sync_waits(session, instance, workflow, had_waits=state.had_message_waits)
         session.add_all(state.audit)
-        session.flush()
+        if state.flush:
+            session.flush()
         return StepResult(instance.id, instance.status, instance.error, ready_ids)
 
     def _archive(self, state: StepState, finished: list[Any]) -> None:
@@ -931,6 +957,20 @@ class ProcessEngine:
                 reason=reason,
             )
         )
+
+
+def due_claim_query(now: datetime, size: int, *, skip_locked: bool) -> Select[ProcessInstance]:
+    """The worker's claim: up to `size` instances with a due timer, oldest due first, locked."""
+    return (
+        select(ProcessInstance)
+        .where(ProcessInstance.status.in_(TIMED_STATUSES), ProcessInstance.next_timer_at <= now)
+        # Ordered by the indexed due time alone, so PostgreSQL can walk the index and lock the
+        # first free rows instead of sorting every due row on each claim.
+        .order_by(ProcessInstance.next_timer_at)
+        .limit(size)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    )
 
 
 MAX_ENGINE_ROUNDS = 10_000

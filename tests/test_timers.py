@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from conftest import CLERK, START, bundle
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from test_runtime import audit_events, instance_row, open_tasks
 
 from engine.clock import ManualClock
 from engine.messaging import OutboxHandlers
-from engine.models import AuditEvent, HumanTask
+from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import InstanceStatus, ProcessEngine
 from engine.worker import Worker
 
@@ -194,3 +197,32 @@ def test_a_cycle_timer_fires_each_week_for_its_count_then_stops(
     assert fired == 3
     assert instance_row(engine, started.instance_id).next_timer_at is None
     assert [t.element_id for t in open_tasks(engine, started.instance_id)] == ["wr_task"]
+
+
+def test_a_sweep_claims_in_batches_and_an_unexpected_failure_leaves_only_that_instance_due(
+    engine: ProcessEngine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.deploy(bundle("timing"), actor="owner")
+    ids = [
+        engine.start("fortnightly", business_key=f"F{n}", data={"reviews": 0, "limit": 1}).instance_id
+        for n in range(5)
+    ]
+    broken = ids[2]
+    load = engine._load
+
+    def failing_load(session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        if instance.id == broken:
+            raise RuntimeError("storage hiccup")
+        return load(session, instance)
+
+    monkeypatch.setattr(engine, "_load", failing_load)
+    clock.advance(timedelta(days=14))
+    assert engine.fire_due_timers(batch=2) == 4  # its batch rolls back; the others are claimed again
+    assert instance_row(engine, broken).next_timer_at == START + timedelta(days=14)  # still due, untouched
+    assert "timer_fired" not in audit_events(engine, broken)
+    for other in (i for i in ids if i != broken):
+        assert instance_row(engine, other).status == InstanceStatus.COMPLETED
+
+    monkeypatch.setattr(engine, "_load", load)  # the fault is gone: the next sweep fires it once
+    assert engine.fire_due_timers() == 1
+    assert instance_row(engine, broken).status == InstanceStatus.COMPLETED
