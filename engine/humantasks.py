@@ -139,6 +139,8 @@ class HumanTaskSync:
             existing = by_guid.get(guid)
             if existing is None or existing.state != "open":
                 existing = self._open(task, existing, lanes)
+            elif guid in self.state.refresh_guids:
+                self._refresh(task, existing, lanes)
             open_ids.append(existing.id)
         return open_ids
 
@@ -198,6 +200,40 @@ class HumanTaskSync:
             detail={"task_id": row.id, "role": role, "assignee": row.assignee},
         )
         return row
+
+    def _refresh(self, task: Any, row: HumanTask, lanes: Mapping[str, str]) -> None:
+        """Bring an open row in line with its step's new definition (after a migration): the title,
+        form, times (counted from when the task opened) and priority; a new lane sends it to the
+        new role, to whoever the resolver names."""
+        spec = task.task_spec
+        props = spec.extensions.get("properties", {})
+        lane = effective_lane(task)
+        role = lanes.get(lane) if lane else None
+        before = {"title": row.title, "due_at": row.due_at, "role": row.candidate_role}
+        if role != row.candidate_role:
+            row.assignee = self.resolver.assignee_for(
+                self.session,
+                role=role,
+                business_key=row.business_key,
+                element_id=spec.bpmn_id,
+                data=task.data,
+            )
+            row.claimed_by = None
+        row.title = (spec.bpmn_name or spec.bpmn_id)[:255]
+        row.lane, row.candidate_role = lane, role
+        row.form_file = props.get("formJsonSchemaFilename")
+        row.due_at = self.policy.when(task, "dueIn", row.created_at)
+        row.follow_up_at = self.policy.when(task, "followUpIn", row.created_at)
+        row.priority = _int(props.get("priority"))
+        self.state.record(
+            "task_updated",
+            task_guid=row.task_guid,
+            element_id=row.element_id,
+            detail={
+                "task_id": row.id,
+                "before": {k: v.isoformat() if isinstance(v, datetime) else v for k, v in before.items()},
+            },
+        )
 
 
 def reassign_open_tasks(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 from uuid import UUID
@@ -24,6 +24,7 @@ from sqlalchemy import CursorResult, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import migration
 from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
 from engine.clock import Clock, SystemClock, WorkingCalendar
 from engine.db import Database
@@ -150,6 +151,19 @@ class StepResult:
     ready_task_ids: list[int]
 
 
+@dataclass(frozen=True)
+class MigrationResult:
+    """One instance's answer to "can it move to that version" (and, after a migration, whether it did)."""
+
+    instance_id: int
+    business_key: str
+    from_version: int
+    to_version: int
+    can_move: bool
+    reason: str
+    moved: bool = False
+
+
 StepAction = Callable[[BpmnWorkflow, "StepState"], None]
 
 
@@ -172,6 +186,8 @@ class StepState:
     # Flush the step's writes at its end (to surface a database error as this step's); a timer
     # batch leaves them to the commit, which then writes the whole batch in fewer statements.
     flush: bool = True
+    # Open tasks whose row must be re-read from the definition (their step changed in a migration).
+    refresh_guids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.may_have_task_rows = self.instance.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
@@ -508,6 +524,94 @@ class ProcessEngine:
         if not live:
             return dict(workflow.last_task.data) if workflow.last_task else {}
         return dict(max(live, key=lambda t: t.last_state_change).data)
+
+    # -------------------------------------------------------------- migration between versions
+
+    def check_migration(
+        self, instance_ids: Collection[int], target_definition_id: int
+    ) -> list[MigrationResult]:
+        """The dry run: for each instance, whether it can move to the target version and why (not)."""
+        with self.db.transaction(write=False) as session:
+            target = self._migration_target(session, target_definition_id)
+            instances = session.scalars(
+                select(ProcessInstance)
+                .where(ProcessInstance.id.in_(instance_ids))
+                .order_by(ProcessInstance.id)
+            ).all()
+            return [self._assess_migration(session, instance, target)[0] for instance in instances]
+
+    def migrate(
+        self, instance_ids: Collection[int], target_definition_id: int, actor: Actor, *, note: str
+    ) -> list[MigrationResult]:
+        """Move each instance that can move to the target version, each in its own step, audited
+        with `note`; the others stay exactly where they are, and the result says why."""
+        if not note.strip():
+            raise EngineError(
+                "Give a change note: it is recorded on each case's timeline.", code="reason_required"
+            )
+        return [
+            self._migrate_one(instance_id, target_definition_id, actor, note)
+            for instance_id in sorted(set(instance_ids))
+        ]
+
+    def _migrate_one(
+        self, instance_id: int, target_definition_id: int, actor: Actor, note: str
+    ) -> MigrationResult:
+        with self.db.transaction() as session:
+            target = self._migration_target(session, target_definition_id)
+            instance = self._lock(session, instance_id)
+            result, workflow = self._assess_migration(session, instance, target)
+            if workflow is None or not result.can_move:
+                return result
+            state = StepState(session, instance, actor, self.clock.now())
+            state.record(
+                "instance_migrated",
+                reason=note,
+                detail={"from_version": result.from_version, "to_version": result.to_version},
+            )
+            specs = self._process_specs(session, target.id, instance.process_id)
+
+            def move(wf: BpmnWorkflow, st: StepState) -> None:
+                st.refresh_guids = migration.apply(self.serializer.registry, wf, specs)
+                st.instance.definition_id = target_definition_id  # the sync reads the target's lanes
+
+            self._run_step(workflow, state, move)
+            return replace(result, moved=True)
+
+    def _migration_target(self, session: Session, definition_id: int) -> ProcessDefinition:
+        target = session.get(ProcessDefinition, definition_id)
+        if target is None:
+            raise NotFound(f"definition {definition_id} does not exist")
+        return target
+
+    def _assess_migration(
+        self, session: Session, instance: ProcessInstance, target: ProcessDefinition
+    ) -> tuple[MigrationResult, BpmnWorkflow | None]:
+        current = session.get(ProcessDefinition, instance.definition_id)
+        assert current is not None  # noqa: S101 - a foreign key
+        result = MigrationResult(
+            instance.id, instance.business_key, current.version, target.version, False, ""
+        )
+        refusal = None
+        if current.name != target.name:
+            refusal = f"it runs “{current.name}”, not “{target.name}”"
+        elif current.id == target.id:
+            refusal = f"it is already on version {target.version}"
+        elif instance.status in InstanceStatus.FINISHED:
+            refusal = "it has finished"
+        elif instance.status == InstanceStatus.ERROR:
+            refusal = "it has a failed step: retry or skip it first"
+        elif instance.status == InstanceStatus.SUSPENDED:
+            refusal = "it is suspended: resume it first"
+        elif instance.process_id not in target.process_ids:
+            refusal = f"version {target.version} has no process {instance.process_id!r}"
+        if refusal is not None:
+            return replace(result, reason=f"cannot move: {refusal}"), None
+        workflow = self._load(session, instance)
+        specs = self._process_specs(session, target.id, instance.process_id)
+        answer = migration.assess(self.serializer.registry, workflow, specs)
+        reason = answer.reason if answer.can_move else f"cannot move: {answer.reason}"
+        return replace(result, can_move=answer.can_move, reason=reason), workflow
 
     # -------------------------------------------------------------- time and messages
 
