@@ -22,6 +22,8 @@ class DeployedVersion:
     deployed_by: str
     process_ids: list[str]
     running: int
+    definition_id: int
+    note: str
 
 
 def deployed_versions(session: Session) -> list[DeployedVersion]:
@@ -40,6 +42,8 @@ def deployed_versions(session: Session) -> list[DeployedVersion]:
             ProcessDefinition.deployed_by,
             ProcessDefinition.process_ids,
             func.coalesce(running.c.n, 0),
+            ProcessDefinition.id,
+            ProcessDefinition.note,
         )
         .outerjoin(running, running.c.definition_id == ProcessDefinition.id)
         .order_by(ProcessDefinition.name, ProcessDefinition.version.desc())

@@ -441,3 +441,65 @@ def _normalised(path: str, content: bytes) -> object:
         except ValueError:
             return content
     return content
+
+
+# ------------------------------------------------------------------------- describing one version
+
+
+@dataclass(frozen=True)
+class StepSummary:
+    """One step of a version as the process pages list it."""
+
+    element_id: str
+    process_id: str
+    kind: str
+    name: str
+    lane: str
+    due: str
+    form: str
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """A decision table as rows of cells, for reading and for the table editor."""
+
+    file: str
+    decision_id: str
+    name: str
+    hit_policy: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, str, tuple[str, ...]]]  # (rule id, description, cells in column order)
+
+
+def steps_of(files: Mapping[str, bytes]) -> list[StepSummary]:
+    """The steps (not the paths) of a version, in document order."""
+    return [
+        StepSummary(
+            e.element_id,
+            e.process_id,
+            KIND_WORDS.get(e.tag, e.tag),
+            e.name,
+            e.facets.get("lane", ""),
+            e.facets.get(_word("dueIn"), ""),
+            e.facets.get(_word("formJsonSchemaFilename"), ""),
+        )
+        for e in _merged(files, ".bpmn", _bpmn_elements).values()
+        if e.tag != "sequenceFlow"
+    ]
+
+
+def decision_tables(files: Mapping[str, bytes]) -> list[DecisionTable]:
+    """Every decision table of a version, file by file."""
+    tables = []
+    for path in sorted(p for p in files if p.endswith(".dmn")):
+        for decision in _dmn_decisions(parse_xml(files[path], path)).values():
+            rows = [
+                (rule.rule_id, rule.description, tuple(rule.cells.get(c, "-") for c in decision.columns))
+                for rule in sorted(decision.rules.values(), key=lambda r: r.position)
+            ]
+            tables.append(
+                DecisionTable(
+                    path, decision.decision_id, decision.name, decision.hit_policy, decision.columns, rows
+                )
+            )
+    return tables

@@ -97,6 +97,26 @@ class DefinitionFile(EngineBase):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class DefinitionDraft(EngineBase):
+    """A process owner's unpublished edit of a definition's files: nothing runs on a draft.
+
+    `revision` goes up on every save, so that two people editing the same draft cannot overwrite
+    each other's work without being told.
+    """
+
+    __tablename__ = "definition_draft"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    base_version: Mapped[int] = mapped_column(Integer)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)  # path -> text
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+
 class ProcessInstance(EngineBase):
     """A running (or finished) workflow; `state` is the live SpiffWorkflow state without its spec."""
 

@@ -96,9 +96,8 @@ def test_the_processes_page_lists_a_deployed_bundle_at_version_1(
     response = client.get("/processes")
 
     assert response.status_code == 200
-    assert table_rows(response.text) == [
-        ["approval", "1", "2 Nov 2026, 09:00", "process.owner", "approval, filing", "0"]
-    ]
+    assert '<h2 class="govuk-heading-m" id="process-approval">approval</h2>' in response.text
+    assert table_rows(response.text) == [["Version 1", "2 Nov 2026, 09:00", "process.owner", "—", "0"]]
 
 
 def test_the_processes_page_counts_unfinished_instances_per_version(
@@ -112,7 +111,7 @@ def test_the_processes_page_counts_unfinished_instances_per_version(
 
     rows = table_rows(client.get("/processes").text)
 
-    assert [(row[0], row[1], row[5]) for row in rows] == [("approval", "1", "2")]
+    assert [(row[0], row[4]) for row in rows] == [("Version 1", "2")]
 
 
 def test_the_processes_page_lists_each_version_newest_first(
@@ -122,11 +121,14 @@ def test_the_processes_page_lists_each_version_newest_first(
     engine.deploy(original, actor="process.owner")
     engine.start("approval", business_key="A1")
     changed = Bundle(original.name, {**original.files, "policy.md": b"Approve within two days."})
-    engine.deploy(changed, actor="process.owner")
+    engine.deploy(changed, actor="process.owner", note="Two-day approval")
 
     rows = table_rows(client.get("/processes").text)
 
-    assert [(row[0], row[1], row[5]) for row in rows] == [("approval", "2", "0"), ("approval", "1", "1")]
+    assert [(row[0], row[3], row[4]) for row in rows] == [
+        ("Version 2", "Two-day approval", "0"),
+        ("Version 1", "—", "1"),
+    ]
 
 
 def test_the_processes_page_says_when_nothing_is_deployed(client: FlaskClient) -> None:

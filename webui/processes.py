@@ -1,18 +1,456 @@
-"""The processes page: every deployed definition version and how many of its instances are open."""
+"""The process pages: versions, comparison, drafts (edit, check, publish) and migration.
+
+Every signed-in member of staff may read the deployed versions and compare them (the model is the
+area's policy, not case data). Drafts, publishing and migration are for process owners only; each
+is audited by the engine (engine.drafts, ProcessEngine.migrate). A decision table is edited as a
+grid of GOV.UK text inputs, so no JavaScript is needed to change, say, an oversight interval; the
+other files are edited as text, and the diagram in the browser modeler where JavaScript runs.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from collections import defaultdict
+from typing import Any
 
-from engine.catalogue import deployed_versions
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from casework.roles import Role
+from engine import drafts
+from engine.catalogue import DeployedVersion, deployed_versions
+from engine.compare import compare_files, decision_tables, steps_of
+from engine.dmn_edit import Row, rewrite_rules
+from engine.errors import Conflict, DefinitionError, EngineError, InvalidData, NotFound
+from engine.models import DefinitionDraft, DefinitionFile, ProcessDefinition, ProcessInstance
+from engine.runtime import InstanceStatus
 from webui import riskflow
 
 bp = Blueprint("processes", __name__)
 
+MIGRATION_LIST_LIMIT = 500
+
+
+def owner_only() -> None:
+    """Refuse anyone who is not a process owner (403, with the reason on the page)."""
+    if Role.PROCESS_OWNER.value not in current_user.roles:
+        abort(403, description="Only process owners can edit, publish or migrate process models.")
+
+
+def is_owner() -> bool:
+    return Role.PROCESS_OWNER.value in current_user.roles
+
+
+# --------------------------------------------------------------------------- versions
+
 
 @bp.get("/processes")
 def index() -> str:
-    """List the deployed process definitions."""
+    """Each definition with its versions (who published each, when, why, how many run) and drafts."""
     with riskflow().db.transaction(write=False) as session:
         versions = deployed_versions(session)
-    return render_template("processes/index.html", versions=versions)
+        open_drafts = session.scalars(
+            select(DefinitionDraft).order_by(DefinitionDraft.updated_at.desc())
+        ).all()
+        by_name: dict[str, list[DeployedVersion]] = defaultdict(list)
+        for version in versions:
+            by_name[version.name].append(version)
+        drafts_by_name: dict[str, list[DefinitionDraft]] = defaultdict(list)
+        for draft in open_drafts:
+            drafts_by_name[draft.name].append(draft)
+        return render_template(
+            "processes/index.html",
+            by_name=dict(by_name),
+            drafts=dict(drafts_by_name),
+            owner=is_owner(),
+        )
+
+
+@bp.get("/processes/<name>/versions/<int:version>")
+def version(name: str, version: int) -> str:
+    """One version: its steps, its decision tables and its files."""
+    with riskflow().db.transaction(write=False) as session:
+        definition = _definition(session, name, version)
+        files = _files(session, definition.id)
+        latest = _latest_version(session, name)
+        running = session.scalar(
+            select(ProcessInstance.id)
+            .where(
+                ProcessInstance.definition_id == definition.id,
+                ProcessInstance.status.not_in(InstanceStatus.FINISHED),
+            )
+            .limit(1)
+        )
+    return render_template(
+        "processes/version.html",
+        definition=definition,
+        steps=steps_of(files),
+        tables=decision_tables(files),
+        paths=sorted(files),
+        latest=latest,
+        has_running=running is not None,
+        owner=is_owner(),
+    )
+
+
+@bp.get("/processes/<name>/compare")
+def compare(name: str) -> str:
+    """Two versions side by side in words: steps, decision rows and files that changed."""
+    with riskflow().db.transaction(write=False) as session:
+        numbers = list(
+            session.scalars(
+                select(ProcessDefinition.version)
+                .where(ProcessDefinition.name == name)
+                .order_by(ProcessDefinition.version)
+            )
+        )
+        if not numbers:
+            abort(404)
+        newer = request.args.get("to", type=int) or numbers[-1]
+        older = request.args.get("from", type=int) or (numbers[-2] if len(numbers) > 1 else numbers[-1])
+        old_definition = _definition(session, name, older)
+        new_definition = _definition(session, name, newer)
+        comparison = compare_files(_files(session, old_definition.id), _files(session, new_definition.id))
+    return render_template(
+        "processes/compare.html",
+        name=name,
+        numbers=numbers,
+        old=old_definition,
+        new=new_definition,
+        comparison=comparison,
+    )
+
+
+# ----------------------------------------------------------------------------- drafts
+
+
+@bp.post("/processes/<name>/drafts")
+def start_draft(name: str) -> Response:
+    """Start a draft from a version (the newest unless the form names one)."""
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction() as session:
+        version = request.form.get("version", type=int) or _latest_version(session, name)
+        try:
+            draft = drafts.start_draft(
+                session, name, version, actor=current_user.username, now=shared.clock.now()
+            )
+        except NotFound:
+            abort(404)
+        draft_id = draft.id
+    flash(f"Draft started from version {version}. Nothing runs on a draft until it is published.", "success")
+    return redirect(url_for("processes.draft", draft_id=draft_id))
+
+
+@bp.get("/processes/drafts/<int:draft_id>")
+def draft(draft_id: int) -> str:
+    """A draft: its files, what it changes so far, the checks, and the publish form."""
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        current = _draft(session, draft_id)
+        base = _definition(session, current.name, current.base_version)
+        comparison = compare_files(_files(session, base.id), drafts.bundle_of(current).files)
+        report = drafts.check(shared.engine, current)
+        return render_template(
+            "processes/draft.html",
+            draft=current,
+            comparison=comparison,
+            report=report,
+            paths=sorted(current.files),
+            tables=_tables_by_path(current),
+            errors=[],
+            note="",
+        )
+
+
+@bp.post("/processes/drafts/<int:draft_id>/publish")
+def publish(draft_id: int) -> Response | tuple[str, int]:
+    """Publish the draft as the next version, with its change note, when its checks pass."""
+    owner_only()
+    shared = riskflow()
+    note = request.form.get("note", "")
+    try:
+        result = drafts.publish(shared.engine, draft_id, actor=current_user.username, note=note)
+    except NotFound:
+        abort(404)
+    except (InvalidData, DefinitionError, Conflict) as err:
+        with shared.db.transaction(write=False) as session:
+            current = _draft(session, draft_id)
+            base = _definition(session, current.name, current.base_version)
+            comparison = compare_files(_files(session, base.id), drafts.bundle_of(current).files)
+            report = drafts.check(shared.engine, current)
+            errors = _form_errors(err)
+            return (
+                render_template(
+                    "processes/draft.html",
+                    draft=current,
+                    comparison=comparison,
+                    report=report,
+                    paths=sorted(current.files),
+                    tables=_tables_by_path(current),
+                    errors=errors,
+                    note=note,
+                ),
+                422,
+            )
+    flash(
+        f"Published as version {result.version}. New cases start on it; running cases stay on theirs.",
+        "success",
+    )
+    return redirect(url_for("processes.version", name=result.name, version=result.version))
+
+
+@bp.post("/processes/drafts/<int:draft_id>/discard")
+def discard(draft_id: int) -> Response:
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction() as session:
+        try:
+            drafts.discard(session, draft_id, actor=current_user.username, now=shared.clock.now())
+        except NotFound:
+            abort(404)
+    flash("Draft discarded.", "success")
+    return redirect(url_for("processes.index"))
+
+
+@bp.route("/processes/drafts/<int:draft_id>/files/<path:path>", methods=["GET", "POST"])
+def edit_file(draft_id: int, path: str) -> Response | str | tuple[str, int]:
+    """Edit one file of a draft as text; a save over someone else's newer save is refused."""
+    owner_only()
+    shared = riskflow()
+    errors: list[dict[str, str]] = []
+    if request.method == "POST":
+        text = request.form.get("content", "").replace("\r\n", "\n")
+        try:
+            with shared.db.transaction() as session:
+                drafts.save_file(
+                    session,
+                    draft_id,
+                    path,
+                    text,
+                    revision=request.form.get("revision", type=int) or 0,
+                    actor=current_user.username,
+                    now=shared.clock.now(),
+                )
+            flash(f"{path} saved in the draft.", "success")
+            return redirect(url_for("processes.draft", draft_id=draft_id))
+        except NotFound:
+            abort(404)
+        except (InvalidData, Conflict) as err:
+            errors = _form_errors(err, default_field="content")
+    with shared.db.transaction(write=False) as session:
+        current = _draft(session, draft_id)
+        if path not in current.files and request.method == "GET":
+            abort(404)
+        content = request.form.get("content") if errors else current.files.get(path, "")
+        page = render_template(
+            "processes/edit_file.html",
+            draft=current,
+            path=path,
+            content=content,
+            revision=request.form.get("revision", type=int) if errors else current.revision,
+            errors=errors,
+        )
+    return (page, 409 if any(e["code"] == "draft_changed" for e in errors) else 422) if errors else page
+
+
+@bp.route("/processes/drafts/<int:draft_id>/decisions/<path:path>", methods=["GET", "POST"])
+def edit_decision(draft_id: int, path: str) -> Response | str | tuple[str, int]:
+    """Edit a decision table as a grid of cells: change cells, add a row, remove or move rows."""
+    owner_only()
+    shared = riskflow()
+    decision_id = request.values.get("decision", "")
+    errors: list[dict[str, str]] = []
+    with shared.db.transaction(write=False) as session:
+        current = _draft(session, draft_id)
+        if path not in current.files or not path.endswith(".dmn"):
+            abort(404)
+        text, revision = current.files[path], current.revision
+    tables = [t for t in decision_tables({path: text.encode()}) if t.decision_id == decision_id]
+    if not tables:
+        abort(404)
+    table = tables[0]
+    rows = [Row(rule_id, description, cells) for rule_id, description, cells in table.rows]
+    if request.method == "POST":
+        rows = _rows_from_form(len(table.columns))
+        action = request.form.get("action", "save")
+        rows = _apply_row_action(rows, action, len(table.columns))
+        if action == "save":
+            try:
+                new_text = rewrite_rules(text, path, decision_id, rows)
+                with shared.db.transaction() as session:
+                    drafts.save_file(
+                        session,
+                        draft_id,
+                        path,
+                        new_text,
+                        revision=request.form.get("revision", type=int) or 0,
+                        actor=current_user.username,
+                        now=shared.clock.now(),
+                    )
+                flash(f"The decision table “{table.name}” was saved in the draft.", "success")
+                return redirect(url_for("processes.draft", draft_id=draft_id))
+            except (InvalidData, Conflict) as err:
+                errors = _form_errors(err, default_field="rows")
+        revision = request.form.get("revision", type=int) or revision
+    page = render_template(
+        "processes/edit_decision.html",
+        draft_id=draft_id,
+        path=path,
+        table=table,
+        rows=rows,
+        revision=revision,
+        errors=errors,
+    )
+    return (page, 409 if any(e["code"] == "draft_changed" for e in errors) else 422) if errors else page
+
+
+# -------------------------------------------------------------------------- migration
+
+
+@bp.route("/processes/<name>/versions/<int:version>/migrate", methods=["GET", "POST"])
+def migrate(name: str, version: int) -> str | tuple[str, int]:
+    """Dry run for the running instances of a version, then move the chosen ones to a newer one."""
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        source = _definition(session, name, version)
+        target_version = request.values.get("to", type=int) or _latest_version(session, name)
+        target = _definition(session, name, target_version)
+        instance_ids = list(
+            session.scalars(
+                select(ProcessInstance.id)
+                .where(
+                    ProcessInstance.definition_id == source.id,
+                    ProcessInstance.status.not_in(InstanceStatus.FINISHED),
+                )
+                .order_by(ProcessInstance.id)
+                .limit(MIGRATION_LIST_LIMIT)
+            )
+        )
+        target_id = target.id
+    errors: list[dict[str, str]] = []
+    moved = None
+    note = request.form.get("note", "")
+    if request.method == "POST":
+        chosen = [int(i) for i in request.form.getlist("instance") if i.isdigit() and int(i) in instance_ids]
+        if not chosen:
+            errors.append(
+                {"field": "instance", "code": "none_chosen", "message": "Choose at least one case to move"}
+            )
+        else:
+            try:
+                moved = shared.engine.migrate(chosen, target_id, current_user.actor, note=note)
+            except EngineError as err:
+                errors.append({"field": "note", "code": err.code, "message": err.message})
+    checks = shared.engine.check_migration(instance_ids, target_id) if target_id != source.id else []
+    page = render_template(
+        "processes/migrate.html",
+        source=source,
+        target=target,
+        checks=checks,
+        moved=moved,
+        errors=errors,
+        note=note if errors else "",
+        limit=MIGRATION_LIST_LIMIT,
+    )
+    return (page, 422) if errors else page
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _definition(session: Session, name: str, version: int) -> ProcessDefinition:
+    found = session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.name == name, ProcessDefinition.version == version)
+    )
+    if found is None:
+        abort(404)
+    return found
+
+
+def _latest_version(session: Session, name: str) -> int:
+    latest = session.scalar(
+        select(ProcessDefinition.version)
+        .where(ProcessDefinition.name == name)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+    if latest is None:
+        abort(404)
+    return latest
+
+
+def _files(session: Session, definition_id: int) -> dict[str, bytes]:
+    rows = session.execute(
+        select(DefinitionFile.path, DefinitionFile.content).where(
+            DefinitionFile.definition_id == definition_id
+        )
+    )
+    return {path: bytes(content) for path, content in rows}
+
+
+def _draft(session: Session, draft_id: int) -> DefinitionDraft:
+    try:
+        return drafts.get_draft(session, draft_id)
+    except NotFound:
+        abort(404)
+
+
+def _tables_by_path(draft: DefinitionDraft) -> dict[str, list[Any]]:
+    """The decision tables of each DMN file of a draft (a file that does not parse has none)."""
+    tables: dict[str, list[Any]] = {}
+    for path, text in draft.files.items():
+        if path.endswith(".dmn"):
+            try:
+                tables[path] = decision_tables({path: text.encode("utf-8")})
+            except DefinitionError:
+                tables[path] = []
+    return tables
+
+
+def _form_errors(err: EngineError, *, default_field: str = "note") -> list[dict[str, Any]]:
+    """An engine error as GOV.UK error-summary entries (field, code, message)."""
+    if isinstance(err, InvalidData):
+        return [
+            {"field": e.field or default_field, "code": err.code, "message": e.message} for e in err.errors
+        ]
+    if isinstance(err, DefinitionError):
+        return [
+            {
+                "field": "checks",
+                "code": err.code,
+                "message": "The draft does not pass its checks: fix the problems listed",
+            }
+        ]
+    return [{"field": default_field, "code": err.code, "message": err.message}]
+
+
+def _rows_from_form(width: int) -> list[Row]:
+    rows = []
+    count = request.form.get("rows", type=int) or 0
+    for n in range(count):
+        rule_id = request.form.get(f"rule-{n}") or None
+        cells = [request.form.get(f"cell-{n}-{c}", "") for c in range(width)]
+        rows.append(Row(rule_id, request.form.get(f"description-{n}", ""), cells))
+    return rows
+
+
+def _apply_row_action(rows: list[Row], action: str, width: int) -> list[Row]:
+    """The grid after an "add", "remove-N", "up-N" or "down-N" button (no JavaScript needed)."""
+    kind, _, index_text = action.partition("-")
+    if kind == "add":
+        return [*rows, Row(None, "", ["-"] * width)]
+    if not index_text.isdigit() or int(index_text) >= len(rows):
+        return rows
+    index = int(index_text)
+    if kind == "remove":
+        return rows[:index] + rows[index + 1 :]
+    other = index - 1 if kind == "up" else index + 1 if kind == "down" else -1
+    if 0 <= other < len(rows):
+        rows = list(rows)
+        rows[index], rows[other] = rows[other], rows[index]
+    return rows

@@ -1,0 +1,39 @@
+"""Drafts: a process owner's unpublished edit of a definition's files.
+
+Revision ID: 0011
+Revises: 0005
+Create Date: 2026-11-26 15:45:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "definition_draft",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("base_version", sa.Integer(), nullable=False),
+        sa.Column("files", sa.JSON(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(length=100), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_definition_draft")),
+    )
+    op.create_index(op.f("ix_definition_draft_name"), "definition_draft", ["name"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_definition_draft_name"), table_name="definition_draft")
+    op.drop_table("definition_draft")
