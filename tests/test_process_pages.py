@@ -213,3 +213,36 @@ def test_the_version_page_lists_steps_and_decision_tables(app: Flask) -> None:
     page = signed_in(app, "aco.two").get(f"/processes/{NAME}/versions/1").text
     assert "Record the first details" in page
     assert "Management oversight frequency" in page
+
+
+def test_the_diagram_editor_saves_with_the_revision_it_opened_and_reports_problems(app: Flask) -> None:
+    owner = signed_in(app, "owner.one")
+    draft_id = start_draft(owner)
+    path = f"{NAME}.bpmn"
+    page = owner.get(f"/processes/drafts/{draft_id}/diagram/{path}")
+    assert page.status_code == 200
+    policy = page.headers["Content-Security-Policy"]
+    assert "font-src 'self' data:" in policy and "script-src 'self' 'nonce-" in policy
+    assert (
+        "unsafe-inline" not in owner.get(f"/processes/drafts/{draft_id}").headers["Content-Security-Policy"]
+    )
+
+    xml = owner.get(f"/processes/drafts/{draft_id}/raw/{path}")
+    assert xml.mimetype == "application/xml" and b'id="record_first_details"' in xml.data
+    renamed = xml.data.replace(b'name="Record the first details"', b'name="Record the court details"')
+    saved = owner.put(
+        f"/processes/drafts/{draft_id}/raw/{path}", data=renamed, headers={"X-Draft-Revision": "1"}
+    )
+    assert (saved.status_code, saved.json) == (200, {"revision": 2})
+    stale = owner.put(
+        f"/processes/drafts/{draft_id}/raw/{path}", data=renamed, headers={"X-Draft-Revision": "1"}
+    )
+    assert stale.status_code == 409 and stale.json["errors"][0]["code"] == "draft_changed"
+    unsafe = owner.put(
+        f"/processes/drafts/{draft_id}/raw/{path}",
+        data=b'<!DOCTYPE x [<!ENTITY e "boom">]><x/>',
+        headers={"X-Draft-Revision": "2"},
+    )
+    assert unsafe.status_code == 422
+    assert owner.get(f"/processes/drafts/{draft_id}/problems.json").json == []
+    assert "Record the court details" in owner.get(f"/processes/drafts/{draft_id}").text

@@ -22,7 +22,7 @@ from engine.runtime import ProcessEngine
 from webui import create_app, riskflow
 from webui.config import PROJECT_DIR, ConfigError, load_settings
 from webui.security import SECURITY_HEADERS
-from webui.vendor import VENDOR_DIR, expected_files, locked_versions, missing_files
+from webui.vendor import VENDOR_DIR, layout_files, locked_versions, missing_files
 
 __all__ = ["fast_password_hashing"]  # autouse: cheap password hashing in these tests
 
@@ -328,7 +328,7 @@ def test_the_vendored_front_end_matches_package_lock() -> None:
 
 
 def test_the_stylesheet_is_set_in_arial_without_the_gds_transport_font() -> None:
-    css = next(p for p in expected_files() if p.suffix == ".css").read_text()
+    css = next(p for p in layout_files() if p.suffix == ".css").read_text()
 
     assert "font-family:arial,sans-serif" in css
     assert "GDS Transport" not in css
@@ -338,7 +338,7 @@ def test_the_stylesheet_is_set_in_arial_without_the_gds_transport_font() -> None
 def test_pages_load_the_design_system_from_this_site(client: FlaskClient) -> None:
     page = client.get("/processes").text
 
-    for path in expected_files():
+    for path in layout_files():
         url = "/static/vendor/" + path.relative_to(VENDOR_DIR).as_posix()
         assert url in page
         with client.get(url) as asset:

@@ -82,7 +82,11 @@ def demo_staff(session: Session) -> list[Staff]:
     for grade in Grade:
         if grade in chosen:
             continue
-        candidates = [s for s in everyone if s.grade == grade]
+        # The area's process owner first, so the demo ACO can also edit and publish the model.
+        candidates = sorted(
+            (s for s in everyone if s.grade == grade),
+            key=lambda s: "PROCESS_OWNER" not in (s.extra_roles or []),
+        )
         same_team = [s for s in candidates if team_id is not None and s.team_id == team_id]
         if same_team or candidates:
             chosen[grade] = (same_team or candidates)[0]

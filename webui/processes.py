@@ -9,14 +9,15 @@ other files are edited as text, and the diagram in the browser modeler where Jav
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
 
 from casework.roles import Role
 from engine import drafts
@@ -27,6 +28,7 @@ from engine.errors import Conflict, DefinitionError, EngineError, InvalidData, N
 from engine.models import DefinitionDraft, DefinitionFile, ProcessDefinition, ProcessInstance
 from engine.runtime import InstanceStatus
 from webui import riskflow
+from webui.security import allow_diagram_styles
 
 bp = Blueprint("processes", __name__)
 
@@ -127,7 +129,7 @@ def compare(name: str) -> str:
 
 
 @bp.post("/processes/<name>/drafts")
-def start_draft(name: str) -> Response:
+def start_draft(name: str) -> BaseResponse:
     """Start a draft from a version (the newest unless the form names one)."""
     owner_only()
     shared = riskflow()
@@ -167,7 +169,7 @@ def draft(draft_id: int) -> str:
 
 
 @bp.post("/processes/drafts/<int:draft_id>/publish")
-def publish(draft_id: int) -> Response | tuple[str, int]:
+def publish(draft_id: int) -> BaseResponse | tuple[str, int]:
     """Publish the draft as the next version, with its change note, when its checks pass."""
     owner_only()
     shared = riskflow()
@@ -204,7 +206,7 @@ def publish(draft_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/processes/drafts/<int:draft_id>/discard")
-def discard(draft_id: int) -> Response:
+def discard(draft_id: int) -> BaseResponse:
     owner_only()
     shared = riskflow()
     with shared.db.transaction() as session:
@@ -217,7 +219,7 @@ def discard(draft_id: int) -> Response:
 
 
 @bp.route("/processes/drafts/<int:draft_id>/files/<path:path>", methods=["GET", "POST"])
-def edit_file(draft_id: int, path: str) -> Response | str | tuple[str, int]:
+def edit_file(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
     """Edit one file of a draft as text; a save over someone else's newer save is refused."""
     owner_only()
     shared = riskflow()
@@ -258,7 +260,7 @@ def edit_file(draft_id: int, path: str) -> Response | str | tuple[str, int]:
 
 
 @bp.route("/processes/drafts/<int:draft_id>/decisions/<path:path>", methods=["GET", "POST"])
-def edit_decision(draft_id: int, path: str) -> Response | str | tuple[str, int]:
+def edit_decision(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
     """Edit a decision table as a grid of cells: change cells, add a row, remove or move rows."""
     owner_only()
     shared = riskflow()
@@ -306,6 +308,78 @@ def edit_decision(draft_id: int, path: str) -> Response | str | tuple[str, int]:
         errors=errors,
     )
     return (page, 409 if any(e["code"] == "draft_changed" for e in errors) else 422) if errors else page
+
+
+@bp.get("/processes/drafts/<int:draft_id>/diagram/<path:path>")
+def diagram(draft_id: int, path: str) -> str:
+    """The diagram editor (bpmn-js modeler with the properties panel and riskflow's settings)."""
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        current = _draft(session, draft_id)
+        if path not in current.files or not path.endswith(".bpmn"):
+            abort(404)
+        report = drafts.check(shared.engine, current)
+        lanes = json.loads(current.files.get("lanes.json", "{}") or "{}").get("lanes", {})
+        allow_diagram_styles()
+        return render_template(
+            "processes/diagram.html",
+            draft=current,
+            path=path,
+            report=report,
+            lanes=lanes if isinstance(lanes, dict) else {},
+            forms=sorted(p.removeprefix("forms/") for p in current.files if p.startswith("forms/")),
+            operations=sorted(shared.engine.services.names()),
+        )
+
+
+@bp.get("/processes/drafts/<int:draft_id>/raw/<path:path>")
+def raw_file(draft_id: int, path: str) -> BaseResponse:
+    """One file of a draft as it is saved (for the diagram editor)."""
+    owner_only()
+    with riskflow().db.transaction(write=False) as session:
+        current = _draft(session, draft_id)
+        if path not in current.files:
+            abort(404)
+        text = current.files[path]
+    kind = "application/xml" if path.endswith((".bpmn", ".dmn")) else "text/plain"
+    return Response(text, mimetype=kind, headers={"Cache-Control": "no-store"})
+
+
+@bp.put("/processes/drafts/<int:draft_id>/raw/<path:path>")
+def put_file(draft_id: int, path: str) -> tuple[Response, int]:
+    """Save one file from the diagram editor: the body is the file, X-Draft-Revision the revision
+    it was opened at; JSON says the new revision, or the errors (422) or the newer save (409)."""
+    owner_only()
+    shared = riskflow()
+    try:
+        with shared.db.transaction() as session:
+            saved = drafts.save_file(
+                session,
+                draft_id,
+                path,
+                request.get_data(as_text=True),
+                revision=request.headers.get("X-Draft-Revision", type=int) or 0,
+                actor=current_user.username,
+                now=shared.clock.now(),
+            )
+            revision = saved.revision
+    except NotFound:
+        abort(404)
+    except (InvalidData, Conflict) as err:
+        status = 409 if isinstance(err, Conflict) else 422
+        return jsonify(errors=_form_errors(err, default_field="content")), status
+    return jsonify(revision=revision), 200
+
+
+@bp.get("/processes/drafts/<int:draft_id>/problems.json")
+def problems(draft_id: int) -> BaseResponse:
+    """The checks' problems for the draft as it is saved, to mark them on the diagram."""
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        report = drafts.check(shared.engine, _draft(session, draft_id))
+    return jsonify([problem.as_dict() for problem in report.problems])
 
 
 # -------------------------------------------------------------------------- migration

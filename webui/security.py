@@ -31,18 +31,26 @@ def csp_nonce() -> str:
     return nonce
 
 
-def content_security_policy(nonce: str | None) -> str:
+def allow_diagram_styles() -> None:
+    """Let this response's page run the bpmn-js diagram editor, which sets style attributes on
+    the elements it draws and embeds its icon font as a data URL. Scripts stay as strict."""
+    g.csp_diagram = True
+
+
+def content_security_policy(nonce: str | None, *, diagram: bool = False) -> str:
     """Only this site's assets; inline script only with `nonce`; no framing, no plugins."""
     scripts = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+    diagram_sources = "style-src 'self' 'unsafe-inline'; font-src 'self' data:; " if diagram else ""
     return (
-        f"default-src 'self'; script-src {scripts}; img-src 'self' data:; object-src 'none'; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'self'; script-src {scripts}; {diagram_sources}img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 
 
 def add_security_headers(response: Response) -> Response:
     """Set each security header unless a view chose its own."""
-    response.headers.setdefault("Content-Security-Policy", content_security_policy(g.get("csp_nonce")))
+    policy = content_security_policy(g.get("csp_nonce"), diagram=bool(g.get("csp_diagram")))
+    response.headers.setdefault("Content-Security-Policy", policy)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

@@ -43,6 +43,29 @@ PACKAGES = {
         "moj",
         ("moj-frontend.min.js", "assets/images/icon-*.svg", "assets/images/icon-*.png"),
     ),
+    # The pre-built diagram bundles (global BpmnJS: the navigated viewer for reading, the modeler
+    # for editing) and their stylesheets; the licence travels with them (its watermark clause: the
+    # bpmn.io link must stay visible on every diagram).
+    "bpmn-js": Package(
+        "bpmn-js",
+        ".",
+        (
+            "dist/bpmn-navigated-viewer.production.min.js",
+            "dist/bpmn-modeler.production.min.js",
+            "dist/assets/diagram-js.css",
+            "dist/assets/bpmn-js.css",
+            "dist/assets/bpmn-font/css/bpmn-embedded.css",
+            "LICENSE",
+        ),
+    ),
+    # The properties panel for the modeler's generic fields (global BpmnJSPropertiesPanel) and
+    # its stylesheet, which ships in a package of its own.
+    "bpmn-js-properties-panel": Package(
+        "bpmn-js-properties-panel", ".", ("dist/bpmn-js-properties-panel.umd.js", "LICENSE")
+    ),
+    "properties-panel": Package(
+        "@bpmn-io/properties-panel", ".", ("dist/assets/properties-panel.css", "LICENSE")
+    ),
 }
 # The stylesheet compiled from both design systems' Sass.
 STYLESHEET = "frontend-css"
@@ -76,13 +99,31 @@ def vendor_url(name: str, path: str) -> str:
     return url_for("static", filename=f"vendor/{folder(name)}/{path}")
 
 
-def expected_files() -> list[Path]:
-    """Every file the pages load from static/vendor (the check below and the tests use this list)."""
+def layout_files() -> list[Path]:
+    """The vendored files every page loads (the design systems' scripts and the stylesheet)."""
     return [
         VENDOR_DIR / folder("govuk-frontend") / "govuk-frontend.min.js",
         VENDOR_DIR / folder("moj-frontend") / "moj-frontend.min.js",
         VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE,
     ]
+
+
+def diagram_files() -> list[Path]:
+    """The vendored files the diagram pages load (bpmn-js and the properties panel)."""
+    return [
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "bpmn-navigated-viewer.production.min.js",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "bpmn-modeler.production.min.js",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "diagram-js.css",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "bpmn-js.css",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "bpmn-font" / "css" / "bpmn-embedded.css",
+        VENDOR_DIR / folder("bpmn-js-properties-panel") / "dist" / "bpmn-js-properties-panel.umd.js",
+        VENDOR_DIR / folder("properties-panel") / "dist" / "assets" / "properties-panel.css",
+    ]
+
+
+def expected_files() -> list[Path]:
+    """Every vendored file some page loads (the set-up check and the tests use this list)."""
+    return layout_files() + diagram_files()
 
 
 def missing_files() -> list[Path]:
