@@ -43,6 +43,7 @@ PACKAGES = {
         "moj",
         ("moj-frontend.min.js", "assets/images/icon-*.svg", "assets/images/icon-*.png"),
     ),
+    "htmx": Package("htmx.org", "dist", ("htmx.min.js",)),
 }
 # The stylesheet compiled from both design systems' Sass.
 STYLESHEET = "frontend-css"
@@ -81,6 +82,7 @@ def expected_files() -> list[Path]:
     return [
         VENDOR_DIR / folder("govuk-frontend") / "govuk-frontend.min.js",
         VENDOR_DIR / folder("moj-frontend") / "moj-frontend.min.js",
+        VENDOR_DIR / folder("htmx") / "htmx.min.js",
         VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE,
     ]
 
