@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from test_process_model import BUNDLE_DIR, PROCESS, Case
 from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
+from werkzeug.datastructures import MultiDict
 
 from engine.bundle import Bundle
 from engine.clock import ManualClock
@@ -24,6 +25,7 @@ from engine.db import Database
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Actor
 from webui import riskflow
+from webui.forms_render import entered_values, fields_of, form_data, option_label
 from webui.policy import section_numbers
 
 __all__ = ["fast_password_hashing"]  # autouse: cheap password hashing in these tests
@@ -309,3 +311,86 @@ def test_a_task_someone_else_completed_a_moment_ago_gets_a_clear_message(app: Fl
     assert response.status_code == 200
     assert "This task has already been completed by Admin North." in response.text
     assert f"This task was completed by Admin North on {START.day} Nov 2026" in text_of(response.text)
+
+
+# ------------------------------------------------------------------ the schema as GOV.UK components
+
+
+def test_each_kind_of_property_gets_its_gov_uk_component() -> None:
+    schema = {
+        "type": "object",
+        "required": ["when", "level"],
+        "properties": {
+            "court": {"type": "string", "title": "Court", "maxLength": 100},
+            "notes": {"type": "string", "title": "Notes"},
+            "when": {"type": "string", "format": "date", "title": "Date"},
+            "level": {"type": "integer", "enum": [1, 2, 3], "title": "Level"},
+            "reason": {"type": "string", "enum": ["A", "B", "C", "D", "E", "F", "G"], "title": "Reason"},
+            "outcome": {"type": "string", "oneOf": [{"const": "CO", "title": "Community order"}]},
+            "flags": {"type": "array", "items": {"enum": ["RCPR", "WEAP"]}, "title": "Flags"},
+            "ends": {"type": "boolean", "title": "Case ends"},
+        },
+    }
+
+    fields = {f.name: f for f in fields_of(schema)}
+
+    assert {name: f.kind for name, f in fields.items()} == {
+        "court": "text",
+        "notes": "textarea",
+        "when": "date",
+        "level": "radios",
+        "reason": "select",
+        "outcome": "radios",
+        "flags": "checkboxes",
+        "ends": "yes_no",
+    }
+    assert fields["when"].required and not fields["court"].required
+    assert [o.label for o in fields["outcome"].options] == ["Community order"]
+    assert [o.label for o in fields["flags"].options] == ["Child Protection (RCPR)", "Weapons (WEAP)"]
+    assert option_label("VERY_HIGH") == "Very high"
+
+
+def test_a_submission_becomes_the_schemas_data() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "when": {"type": "string", "format": "date", "title": "Date of the review"},
+            "level": {"type": "integer", "enum": [1, 2, 3]},
+            "flags": {"type": "array", "items": {"enum": ["RCPR", "WEAP"]}},
+            "ends": {"type": "boolean"},
+            "notes": {"type": "string"},
+        },
+    }
+    fields = fields_of(schema)
+    form = MultiDict(
+        [("when-day", "7"), ("when-month", "12"), ("when-year", "2026"), ("level", "2")]
+        + [("flags", "RCPR"), ("flags", "WEAP"), ("ends", "no"), ("notes", "  ")]
+    )
+
+    data, errors = form_data(fields, entered_values(fields, form))
+
+    assert errors == []
+    assert data == {"when": "2026-12-07", "level": 2, "flags": ["RCPR", "WEAP"], "ends": False}
+
+
+@pytest.mark.parametrize(
+    ("day", "month", "year", "message"),
+    [
+        ("7", "", "2026", "Date of the review must include a month"),
+        ("", "", "26", "Date of the review must include a day and a month"),
+        ("7", "13", "2026", "Date of the review must be a real date, such as 27 3 2026"),
+        ("7", "12", "26", "Date of the review must be a real date, such as 27 3 2026"),
+    ],
+)
+def test_a_date_that_is_not_a_date_is_named_by_the_field(
+    day: str, month: str, year: str, message: str
+) -> None:
+    fields = fields_of(
+        {"properties": {"when": {"type": "string", "format": "date", "title": "Date of the review"}}}
+    )
+    form = MultiDict({"when-day": day, "when-month": month, "when-year": year})
+
+    data, errors = form_data(fields, entered_values(fields, form))
+
+    assert data == {}
+    assert [(e.field, e.message) for e in errors] == [("when", message)]
