@@ -170,6 +170,7 @@ def test_errors_are_summarised_and_shown_inline_and_nothing_entered_is_lost(app:
     assert response.status_code == 422
     html = response.text
     assert "There is a problem" in html
+    assert html.index('href="#f-court_name"') < html.index('href="#f-hearing_date-day"')  # page order
     assert '<a href="#f-court_name">Enter court</a>' in html
     assert (
         '<a href="#f-hearing_date-day">Date of the hearing must be a real date, such as 27 3 2026</a>' in html
@@ -394,3 +395,33 @@ def test_a_date_that_is_not_a_date_is_named_by_the_field(
 
     assert data == {}
     assert [(e.field, e.message) for e in errors] == [("when", message)]
+
+
+def test_the_case_panel_says_why_a_case_is_one_of_the_critical_few(
+    app: Flask, case: Case, database: Database
+) -> None:
+    give_passwords(database, ["risk.consultant"])
+    case.complete("record_first_details", FIRST_DETAILS_DATA)
+    case.screen("HIGH", "CAT1", ["RCPR"])
+    case.sentenced()
+    advice = case.task("give_risk_advice")
+
+    words = text_of(signed_in(app, "risk.consultant").get(f"/tasks/{advice.id}").text)
+
+    assert "One of the critical few" in words
+    assert "Critical: High RoSH + child protection" in words
+    assert "Category 1, level 1" in words
+    assert "Child Protection (RCPR)" in words
+    assert "Other open tasks None." in words  # the meeting opens once the advice is in
+
+
+def test_a_claim_from_the_task_page_that_lost_the_race_comes_back_to_it(app: Flask, case: Case) -> None:
+    task_id = case.task("record_first_details").id
+    client = signed_in(app, "admin.north")
+    riskflow(app).engine.claim(task_id, Actor("admin.south", frozenset({"CASE_ADMIN"})))
+
+    response = client.post(f"/tasks/{task_id}/claim", data={"then": "task"}, follow_redirects=True)
+
+    assert response.request.path == f"/tasks/{task_id}"
+    assert "This task was claimed by Admin South a moment ago." in response.text
+    assert "This task is held by Admin South; only they can work on it." in text_of(response.text)

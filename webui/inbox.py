@@ -348,7 +348,7 @@ def _act(task_id: int, action: str) -> Response | str:
             message = ("success", "Task released: it is back in the list to claim.")
     except (Conflict, NotPermitted, NotFound) as err:
         message = ("error", with_display_names(task_id, err.message))
-    if action == "claim" and message[0] == "success" and request.form.get("then") == "task":
+    if request.form.get("then") == "task":  # claimed from the task page: back to it, either way
         flash(message[1], message[0])
         return redirect(url_for("task.page", task_id=task_id))
     return _done(message)

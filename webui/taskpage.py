@@ -67,7 +67,7 @@ class CaseEssentials:
     """What the person needs to know about the case beside the form."""
 
     crn: str
-    name: str
+    name: str | None  # None when the register has no name for the person yet
     owner: str
     team: str | None
     rosh: str
@@ -192,7 +192,7 @@ def essentials(session: Session, case: Case, now: datetime, task_id: int) -> Cas
     ]
     return CaseEssentials(
         crn=case.crn,
-        name=case.name,
+        name=case.name if (case.forename or case.surname) else None,
         owner=case.owner.display_name if case.owner else "Unallocated",
         team=case.team.name if case.team else None,
         rosh=case.rosh.display_name if case.rosh else "Not assessed",
@@ -357,8 +357,9 @@ def _render(view: TaskView, schema: dict[str, Any] | None, entered: Entered, err
 def _for_page(fields: list[Field], errors: list[FieldError]) -> list[tuple[str, str, str]]:
     """Each error as (field name, the anchor the summary links to, the message in GOV.UK words)."""
     by_name = {f.name: f for f in fields}
+    order = {f.name: n for n, f in enumerate(fields)}
     shown = []
-    for error in errors:
+    for error in sorted(errors, key=lambda e: order.get(e.field, -1)):  # as the fields come on the page
         field = by_name.get(error.field)
         message = error.message
         if field is not None and field.kind in CHOICE_KINDS and message.startswith("Enter "):
