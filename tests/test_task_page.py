@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html import unescape
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from webui.policy import section_numbers
 __all__ = ["fast_password_hashing"]  # autouse: cheap password hashing in these tests
 
 CRN = "X100001"
+SECOND = timedelta(seconds=1)
 OM_NORTH = om_username("north", "PO", "E")
 OM_SOUTH = om_username("south", "PO", "E")
 STAFF = [OM_NORTH, OM_SOUTH, "spo.north", "admin.north", "admin.south", "aco.one"]
@@ -425,3 +427,34 @@ def test_a_claim_from_the_task_page_that_lost_the_race_comes_back_to_it(app: Fla
     assert response.request.path == f"/tasks/{task_id}"
     assert "This task was claimed by Admin South a moment ago." in response.text
     assert "This task is held by Admin South; only they can work on it." in text_of(response.text)
+
+
+def test_the_case_panel_lists_the_cases_other_open_work_with_who_holds_it(
+    app: Flask, case: Case, database: Database
+) -> None:
+    client, task_id = claimed_first_details(app, case)
+    with database.transaction() as session:
+        first = session.get(HumanTask, task_id)
+        assert first is not None
+        other = HumanTask(
+            instance_id=first.instance_id,
+            task_guid="another-step",
+            element_id="chase_outcome",
+            process_id="await_outcome",
+            title="Chase the sentencing outcome",
+            candidate_role="CASE_ADMIN",
+            claimed_by="admin.south",
+            due_at=START - 3600 * SECOND,
+            business_key=CRN,
+            state="open",
+            created_at=START,
+            priority=0,
+        )
+        session.add(other)
+        session.flush()
+        other_id = other.id
+
+    html = client.get(f"/tasks/{task_id}").text
+
+    assert f'href="/tasks/{other_id}">Chase the sentencing outcome</a>' in html
+    assert "Chase the sentencing outcome : Admin South, due 2 Nov 2026, 08:00 Overdue" in text_of(html)
