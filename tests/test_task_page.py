@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
