@@ -458,3 +458,20 @@ def test_the_case_panel_lists_the_cases_other_open_work_with_who_holds_it(
 
     assert f'href="/tasks/{other_id}">Chase the sentencing outcome</a>' in html
     assert "Chase the sentencing outcome : Admin South, due 2 Nov 2026, 08:00 Overdue" in text_of(html)
+
+
+def test_an_empty_form_names_every_field_still_to_fill_in_the_order_of_the_page(
+    app: Flask, case: Case
+) -> None:
+    client, task_id = claimed_first_details(app, case)
+
+    html = client.post(f"/tasks/{task_id}", data={"action": "complete"}).text
+
+    summary = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', html)
+    assert summary == [
+        ("f-court_name", "Enter court"),
+        ("f-hearing_date-day", "Enter date of the hearing"),
+        ("f-offence", "Enter main offence"),
+        ("f-report_type", "Select pre-sentence report requested"),
+        ("f-remanded_in_custody", "Select yes if remanded in custody, or no"),
+    ]

@@ -363,7 +363,8 @@ def _for_page(fields: list[Field], errors: list[FieldError]) -> list[tuple[str, 
         field = by_name.get(error.field)
         message = error.message
         if field is not None and field.kind in CHOICE_KINDS and message.startswith("Enter "):
-            message = "Select " + message.removeprefix("Enter ")
+            what = message.removeprefix("Enter ")
+            message = f"Select yes if {what}, or no" if field.kind == "yes_no" else f"Select {what}"
         anchor = field.anchor if field else "task-form"
         shown.append((error.field, anchor, message))
     return shown
