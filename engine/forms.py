@@ -40,7 +40,8 @@ def _describe(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, s
         required = error.validator_value if isinstance(error.validator_value, list) else []
         # One error per missing property, each naming it: pick that one, not the first missing.
         absent = [name for name in required if name not in error.instance]
-        missing = next((name for name in absent if repr(name) in error.message), absent[0] if absent else None)
+        named = [name for name in absent if repr(name) in error.message]
+        missing = (named or absent or [None])[0]
         if missing is not None:
             field = ".".join([*path, missing])
             return field, f"Enter {_title(schema, [*path, missing]).lower()}"
