@@ -38,7 +38,10 @@ def _describe(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, s
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required" and isinstance(error.instance, Mapping):
         required = error.validator_value if isinstance(error.validator_value, list) else []
-        missing = next((name for name in required if name not in error.instance), None)
+        # One error per missing property, each naming it: pick that one, not the first missing.
+        absent = [name for name in required if name not in error.instance]
+        named = [name for name in absent if repr(name) in error.message]
+        missing = (named or absent or [None])[0]
         if missing is not None:
             field = ".".join([*path, missing])
             return field, f"Enter {_title(schema, [*path, missing]).lower()}"

@@ -130,6 +130,16 @@ class LoadedDefinition:
     lanes: dict[str, str]
 
 
+@dataclass(frozen=True)
+class ElementDetails:
+    """What the model says about one element, for a task page: name, documentation, properties."""
+
+    name: str
+    documentation: str
+    properties: dict[str, str]
+    instructions: str  # the element's instructionsForEndUser: a template over the task's data
+
+
 @dataclass
 class DeployResult:
     """The definition version a deployment produced (or found), and the warnings to show."""
@@ -340,6 +350,22 @@ class ProcessEngine:
         with self._cache_lock:
             self._forms[key] = schema
         return schema
+
+    def element_details(
+        self, session: Session, definition_id: int, process_id: str, element_id: str
+    ) -> ElementDetails:
+        """The documentation, properties and instructions of an element, from the deployed version."""
+        spec = self._process_specs(session, definition_id, process_id).spec
+        task_spec = spec.task_specs.get(element_id)
+        if task_spec is None:
+            raise NotFound(f"process {process_id!r} has no element {element_id!r}")
+        extensions = getattr(task_spec, "extensions", None) or {}
+        return ElementDetails(
+            name=str(getattr(task_spec, "bpmn_name", None) or element_id),
+            documentation=str(getattr(task_spec, "documentation", None) or ""),
+            properties={str(k): str(v) for k, v in (extensions.get("properties") or {}).items()},
+            instructions=str(extensions.get("instructionsForEndUser") or ""),
+        )
 
     # ------------------------------------------------------------------- instances
 
@@ -612,6 +638,20 @@ class ProcessEngine:
         answer = migration.assess(self.serializer.registry, workflow, specs)
         reason = answer.reason if answer.can_move else f"cannot move: {answer.reason}"
         return replace(result, can_move=answer.can_move, reason=reason), workflow
+
+    def task_data(self, task_id: int) -> dict[str, Any]:
+        """The data an open human task sees (read-only; for its instructions and its page)."""
+        with self.db.transaction(write=False) as session:
+            row = self._task_row(session, task_id)
+            instance = session.get(ProcessInstance, row.instance_id)
+            if instance is None:
+                raise NotFound(f"instance {row.instance_id} does not exist")
+            workflow = self._load(session, instance)
+        try:
+            task = workflow.get_task_from_id(UUID(row.task_guid))
+        except SpiffWorkflowException:  # a closed task's guid may be gone from the workflow
+            return {}
+        return dict(task.data) if task is not None else {}
 
     # -------------------------------------------------------------- time and messages
 

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_webui import table_rows
-from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import PASSWORD, fast_password_hashing, give_passwords, sign_in, web_app
 
 from casework.models import AccessLimitation, AccessListEntry, Case, Staff
 from casework.vocabulary import AccessList, RoshLevel, Stage
@@ -57,6 +57,50 @@ def add_case(
     )
     session.add(case)
     return case
+
+
+def add_task(
+    session: Session,
+    case: Case,
+    key: str,
+    title: str,
+    role: str,
+    *,
+    due: datetime | None,
+    assignee: str | None = None,
+) -> int:
+    """An open task on `case` (with an instance of its own); returns the task's id."""
+    definition_id = session.scalar(select(ProcessDefinition.id).limit(1))
+    assert definition_id is not None
+    instance = ProcessInstance(
+        definition_id=definition_id,
+        process_id="om",
+        business_key=case.crn,
+        status="waiting",
+        state="{}",
+        started_by="test",
+        created_at=START,
+        updated_at=START,
+    )
+    session.add(instance)
+    session.flush()
+    row = HumanTask(
+        instance_id=instance.id,
+        task_guid=f"guid-{key}",
+        element_id=key.split(".", maxsplit=1)[0],
+        process_id="om",
+        title=title,
+        candidate_role=role,
+        assignee=assignee,
+        due_at=due,
+        business_key=case.crn,
+        state="open",
+        created_at=START,
+        priority=0,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 @pytest.fixture
@@ -103,35 +147,7 @@ def area(database: Database) -> Area:
         def task(
             key: str, case: Case, title: str, role: str, *, due: datetime | None, assignee: str | None = None
         ) -> None:
-            instance = ProcessInstance(
-                definition_id=definition.id,
-                process_id="om",
-                business_key=case.crn,
-                status="waiting",
-                state="{}",
-                started_by="test",
-                created_at=START,
-                updated_at=START,
-            )
-            session.add(instance)
-            session.flush()
-            row = HumanTask(
-                instance_id=instance.id,
-                task_guid=f"guid-{key}",
-                element_id=key,
-                process_id="om",
-                title=title,
-                candidate_role=role,
-                assignee=assignee,
-                due_at=due,
-                business_key=case.crn,
-                state="open",
-                created_at=START,
-                priority=0,
-            )
-            session.add(row)
-            session.flush()
-            tasks[key] = row.id
+            tasks[key] = add_task(session, case, key, title, role, due=due, assignee=assignee)
 
         task("later", n1, "Review the sentence plan", "OM", due=START + 20 * DAY, assignee=OM_NORTH)
         task("overdue", n1, "Hold the induction", "OM", due=START - DAY, assignee=OM_NORTH)
@@ -336,3 +352,128 @@ def test_searching_for_a_case_i_may_not_see_finds_nothing(app: Flask) -> None:
 
     assert section(html, "my-tasks") == [] and section(html, "to-claim") == []
     assert "Record court papers" not in html
+
+
+# ------------------------------------------------------------------------- order, filters, pages
+
+
+def test_overdue_work_comes_first_then_the_critical_few_then_the_soonest_due(
+    app: Flask, database: Database
+) -> None:
+    with database.transaction() as session:
+        staff = {s.username: s for s in session.scalars(select(Staff))}
+        critical = add_case(
+            session, staff, "N100004", "Tamsin Quayle", owner=OM_NORTH, rosh=RoshLevel.VERY_HIGH
+        )
+        session.flush()
+        add_task(
+            session, critical, "plan", "Plan the risk meeting", "OM", due=START + 15 * DAY, assignee=OM_NORTH
+        )
+    _, html = inbox_of(app, OM_NORTH)
+
+    mine = section(html, "my-tasks")
+    assert titles(mine) == [
+        "Hold the induction",  # overdue
+        "Plan the risk meeting",  # the critical few (Very High RoSH), due in 15 days
+        "Review the sentence plan",  # due in 20 days
+        "Read the pre-sentence report",  # no due date
+    ]
+    assert mine[1][1] == "Tamsin Quayle N100004 Critical few"
+    assert "Critical few" not in mine[2][1]
+
+
+def test_filters_narrow_the_lists_and_stay_in_the_url(app: Flask) -> None:
+    client, _ = inbox_of(app, OM_NORTH)
+
+    overdue = client.get("/?due=overdue").text
+    medium = client.get("/?rosh=MEDIUM").text
+    step = client.get("/?step=later").text
+
+    assert titles(section(overdue, "my-tasks")) == ["Hold the induction"]
+    assert '<option value="overdue" selected>' in overdue
+    assert titles(section(medium, "my-tasks")) == ["Read the pre-sentence report"]
+    assert '<option value="MEDIUM" selected>' in medium
+    assert titles(section(step, "my-tasks")) == ["Review the sentence plan"]
+    assert "Clear filters" in step
+
+
+def test_due_this_week_counts_to_the_end_of_sunday(app: Flask, clock: ManualClock) -> None:
+    client, _ = inbox_of(app, "risk.consultant")  # the advice is due on Friday of this week
+
+    assert titles(section(client.get("/?due=week").text, "to-claim")) == ["Advise on the risk plan"]
+    clock.advance(7 * DAY)  # Monday of the next week: the advice is overdue, not due this week
+    assert section(client.get("/?due=week").text, "to-claim") == []
+    assert titles(section(client.get("/?due=overdue").text, "to-claim")) == ["Advise on the risk plan"]
+
+
+def test_long_lists_come_in_pages_that_keep_the_filters(app: Flask, database: Database) -> None:
+    with database.transaction() as session:
+        case = session.scalars(select(Case).where(Case.crn == "N100002")).one()
+        for n in range(25):
+            add_task(
+                session,
+                case,
+                f"extra.{n}",
+                f"Record papers {n:02d}",
+                "CASE_ADMIN",
+                due=START + (11 + n) * DAY,
+            )
+    client, html = inbox_of(app, "admin.north")
+
+    assert len(section(html, "to-claim")) == 20
+    assert "26 tasks" in html and "Page 1 of 2" in html
+    filtered = client.get("/?rosh=LOW").text
+    assert 'href="/?rosh=LOW&amp;page_claim=2"' in filtered
+    second = client.get("/?rosh=LOW&page_claim=2").text
+    assert titles(section(second, "to-claim")) == [f"Record papers {n:02d}" for n in range(19, 25)]
+    assert "Page 2 of 2" in second
+
+
+# ------------------------------------------------------------------------------------------- htmx
+
+
+def test_a_claim_from_htmx_returns_only_the_lists_with_the_message(app: Flask, area: Area) -> None:
+    client, _ = inbox_of(app, "admin.north")
+
+    response = client.post(
+        f"/tasks/{area.tasks['details.north']}/claim",
+        data={"return_to": "/?rosh=LOW"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="inbox-lists"')
+    assert "<html" not in response.text
+    assert "Task claimed: it is now in My tasks." in response.text
+    assert titles(section(response.text, "my-tasks")) == ["Record first details"]
+    assert 'name="return_to" value="/?rosh=LOW"' in response.text
+
+
+def test_after_a_claim_without_javascript_the_inbox_keeps_its_filters(app: Flask, area: Area) -> None:
+    client, _ = inbox_of(app, "admin.north")
+
+    kept = client.post(f"/tasks/{area.tasks['details.north']}/claim", data={"return_to": "/?rosh=LOW"})
+    elsewhere = client.post(
+        f"/tasks/{area.tasks['details.north']}/release", data={"return_to": "https://x.test/"}
+    )
+
+    assert kept.headers["Location"] == "/?rosh=LOW"
+    assert elsewhere.headers["Location"] == "/"
+
+
+def test_htmx_requests_carry_the_csrf_token(database: Database, clock: ManualClock, area: Area) -> None:
+    app = web_app(database, clock, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    page = client.get("/sign-in").text
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post("/sign-in", data={"username": "admin.north", "password": PASSWORD, "csrf_token": token})
+    html = client.get("/").text
+    header_token = html.split('hx-headers=\'{"X-CSRFToken": "')[1].split('"')[0]
+    url = f"/tasks/{area.tasks['details.north']}/claim"
+
+    refused = client.post(url, headers={"HX-Request": "true"})
+    accepted = client.post(url, headers={"HX-Request": "true", "X-CSRFToken": header_token})
+
+    assert refused.status_code == 400
+    assert accepted.status_code == 200 and "Task claimed" in accepted.text
+    riskflow(app).db.dispose()

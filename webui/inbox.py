@@ -1,25 +1,32 @@
-"""The inbox: "My tasks" and "To claim", read straight from the human-task table, and claim/release.
+"""The inbox: "My tasks", "To claim" and (for SPOs) "My team's tasks", with filters, pages and claim/release.
 
-Each list is one query over engine.models.HumanTask joined to the register's case (for the name and
-RoSH), with the case's owner, team and access lists loaded alongside so that casework.access.may_view
-(the one place that decides need-to-know) can drop every task on a case the person may not see. No
-workflow is loaded to draw the inbox.
+Each list is one query over engine.models.HumanTask joined to the register's case (for the name,
+RoSH and registrations), with the case's owner, team and access lists loaded alongside so that
+casework.access.may_view (the one place that decides need-to-know) can drop every task on a case
+the person may not see. The critical-few rule (casework.critical_few) marks each row. Rows come
+overdue first, then the critical few, then by due date. Filters and pages live in the URL, so any
+view of the inbox can be bookmarked and shared. No workflow is loaded to draw the inbox.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select, and_, false, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from casework.access import may_view
+from casework.critical_few import RiskProfile, critical_reasons
 from casework.models import AccessLimitation, Case, Staff, Team
 from casework.roles import Role
+from casework.vocabulary import RoshLevel
+from engine.clock import DISPLAY_ZONE
 from engine.errors import Conflict, NotFound, NotPermitted
 from engine.models import HumanTask
 from webui import riskflow
@@ -29,11 +36,14 @@ bp = Blueprint("inbox", __name__)
 
 DUE_SOON = timedelta(days=3)
 CRN_LENGTH = 7
-LIST_LIMIT = 500  # until the inbox pages (issue 5): far more than anyone's open work
+PAGE_SIZE = 20
+LIST_LIMIT = 2000  # rows read per list before need-to-know and paging: far more than anyone's open work
 # Roles whose pool work spans the area; every other role's pool is its own team's cases.
 AREA_ROLES = frozenset(
     {Role.ASSISTANT_CHIEF_OFFICER.value, Role.RISK_CONSULTANT.value, Role.MAPPA_COORDINATOR.value}
 )
+DUE_FILTERS = {"overdue": "Overdue", "week": "Due by the end of this week"}
+LISTS = ("mine", "claim", "team")
 
 
 @dataclass(frozen=True)
@@ -42,41 +52,146 @@ class TaskRow:
 
     id: int
     title: str
+    element_id: str
     crn: str
     name: str | None  # None when the register has no name for the person yet
     owner: str  # the case's Offender Manager, or "Unallocated"
     due_at: datetime | None
     due: str  # "overdue", "due soon" or ""
     rosh: str | None
+    critical: list[str]  # why the case is one of the critical few; empty when it is not
     claimed_by_me: bool
     holder: str | None = None  # who holds it (the team list): claimed by, else assigned to
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the inbox is narrowed to, as the URL says it."""
+
+    crn: str | None = None
+    due: str | None = None  # "overdue" or "week"
+    step: str | None = None  # the model's element id
+    rosh: str | None = None  # a RoshLevel value
+    pages: tuple[tuple[str, int], ...] = ()  # the page of each list, when not the first
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str]) -> Filters:
+        """Read the filters from a query string; anything not understood is ignored."""
+        crn = args.get("crn", "").strip().upper()[:CRN_LENGTH] or None
+        due = args.get("due") if args.get("due") in DUE_FILTERS else None
+        step = args.get("step", "").strip()[:255] or None
+        rosh = args.get("rosh") if args.get("rosh") in RoshLevel.__members__ else None
+        pages = tuple((name, _page(args.get(f"page_{name}"))) for name in LISTS)
+        return cls(crn, due, step, rosh, tuple((n, p) for n, p in pages if p > 1))
+
+    def page(self, name: str) -> int:
+        """The page of list `name` to show (1 is the first)."""
+        return dict(self.pages).get(name, 1)
+
+    def args(self, **changes: str | int | None) -> dict[str, str]:
+        """The query string of this view with some values changed (None drops one)."""
+        values: dict[str, str | int | None] = {
+            "crn": self.crn,
+            "due": self.due,
+            "step": self.step,
+            "rosh": self.rosh,
+            **{f"page_{name}": page for name, page in self.pages},
+        }
+        values.update(changes)
+        return {key: str(value) for key, value in values.items() if value not in (None, "", 1)}
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the lists."""
+        return any((self.crn, self.due, self.step, self.rosh))
+
+
+@dataclass(frozen=True)
+class TaskList:
+    """One list of the inbox: the rows on the page shown, and how many there are in all."""
+
+    rows: list[TaskRow]
+    total: int
+    page: int
+    pages: int
 
 
 @dataclass(frozen=True)
 class Inbox:
     """The signed-in person's lists; `team` only for SPOs (None for everyone else)."""
 
-    mine: list[TaskRow]
-    to_claim: list[TaskRow]
-    team: list[TaskRow] | None = None
+    mine: TaskList
+    to_claim: TaskList
+    team: TaskList | None = None
+    steps: tuple[tuple[str, str], ...] = ()  # (element id, title) of every step in the lists
 
 
-def inbox_for(session: Session, user: SignedInStaff, now: datetime, *, crn: str | None = None) -> Inbox:
-    """The tasks assigned to or claimed by `user`, the pool tasks they may claim, and for an SPO
-    the tasks others in their team hold; only those on case `crn` when one is given."""
+def _page(value: str | None) -> int:
+    try:
+        return max(1, min(int(value or 1), 10_000))
+    except ValueError:
+        return 1
+
+
+def inbox_for(session: Session, user: SignedInStaff, now: datetime, filters: Filters | None = None) -> Inbox:
+    """The tasks assigned to or claimed by `user`, the pool tasks they may claim and, for an SPO, the
+    tasks others in their team hold: each list filtered, ordered and cut to its page."""
+    filters = filters or Filters()
     staff = session.get(Staff, user.staff_id)
     if staff is None:
-        return Inbox([], [])
+        return Inbox(TaskList([], 0, 1, 1), TaskList([], 0, 1, 1))
 
     def listed(query: Select[HumanTask, Case]) -> list[TaskRow]:
-        if crn:
-            query = query.where(HumanTask.business_key == crn)
-        return _tasks(session, staff, now, query)
+        if filters.crn:
+            query = query.where(HumanTask.business_key == filters.crn)
+        return ordered(_tasks(session, staff, now, query.limit(LIST_LIMIT)))
 
-    team = None
+    lists = {"mine": listed(_mine(user)), "claim": listed(_to_claim(user))}
     if Role.SENIOR_PROBATION_OFFICER.value in user.roles and user.team_id is not None:
-        team = _with_holders(session, listed(_team(user)))
-    return Inbox(listed(_mine(user)), listed(_to_claim(user)), team)
+        lists["team"] = _with_holders(session, listed(_team(user)))
+    steps = sorted(
+        {(row.element_id, row.title) for rows in lists.values() for row in rows}, key=lambda s: s[1]
+    )
+    paged = {name: _paged(_filtered(rows, filters, now), filters.page(name)) for name, rows in lists.items()}
+    return Inbox(paged["mine"], paged["claim"], paged.get("team"), tuple(steps))
+
+
+def ordered(rows: list[TaskRow]) -> list[TaskRow]:
+    """Overdue first, then the critical few, then the soonest due (undated last)."""
+    return sorted(
+        rows,
+        key=lambda r: (r.due != "overdue", not r.critical, r.due_at is None, r.due_at or datetime.max, r.id),
+    )
+
+
+def _filtered(rows: list[TaskRow], filters: Filters, now: datetime) -> list[TaskRow]:
+    week_end = end_of_week(now)
+    kept = []
+    for row in rows:
+        if filters.step and row.element_id != filters.step:
+            continue
+        if filters.rosh and row.rosh != RoshLevel[filters.rosh].display_name:
+            continue
+        if filters.due == "overdue" and row.due != "overdue":
+            continue
+        if filters.due == "week" and (row.due_at is None or row.due_at < now or row.due_at > week_end):
+            continue
+        kept.append(row)
+    return kept
+
+
+def end_of_week(now: datetime) -> datetime:
+    """The end of Sunday of this week, UK time: what "due this week" counts up to."""
+    local = now.astimezone(DISPLAY_ZONE)
+    sunday = local.date() + timedelta(days=6 - local.weekday())
+    return datetime.combine(sunday, time.max, tzinfo=DISPLAY_ZONE)
+
+
+def _paged(rows: list[TaskRow], page: int) -> TaskList:
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(page, pages)
+    start = (page - 1) * PAGE_SIZE
+    return TaskList(rows[start : start + PAGE_SIZE], len(rows), page, pages)
 
 
 def _mine(user: SignedInStaff) -> Select[HumanTask, Case]:
@@ -127,9 +242,9 @@ def _open_tasks() -> Select[HumanTask, Case]:
             joinedload(Case.owner),
             joinedload(Case.team).load_only(Team.id, Team.name, Team.spo_id),
             joinedload(Case.access_limitation).selectinload(AccessLimitation.entries),
+            selectinload(Case.registrations),
         )
         .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
-        .limit(LIST_LIMIT)
     )
 
 
@@ -142,12 +257,14 @@ def _tasks(session: Session, staff: Staff, now: datetime, query: Select[HumanTas
             TaskRow(
                 id=task.id,
                 title=task.title,
+                element_id=task.element_id,
                 crn=case.crn,
                 name=case.name if (case.forename or case.surname) else None,
                 owner=case.owner.display_name if case.owner else "Unallocated",
                 due_at=task.due_at,
                 due=due_status(task.due_at, now),
                 rosh=case.rosh.display_name if case.rosh else None,
+                critical=critical_reasons(RiskProfile.of(case), today=now.date()),
                 claimed_by_me=task.claimed_by == staff.username,
                 holder=task.claimed_by or task.assignee,
             )
@@ -173,52 +290,91 @@ def may_see_task(session: Session, user: SignedInStaff, task_id: int) -> bool:
     return found is not None and staff is not None and bool(may_view(staff, found[1]))
 
 
+def is_htmx() -> bool:
+    """Whether htmx sent this request (it then wants only the part of the page it swaps)."""
+    return request.headers.get("HX-Request") == "true"
+
+
 # ------------------------------------------------------------------------------------------ views
 
 
 @bp.get("/")
 def index() -> str:
-    """The signed-in person's inbox, or only one case's tasks with ?crn= (a link that can be shared)."""
-    crn = request.args.get("crn", "").strip().upper()[:CRN_LENGTH] or None
+    """The signed-in person's inbox, narrowed and paged by the query string (a link that can be shared)."""
+    return _render(Filters.from_args(request.args))
+
+
+def _render(filters: Filters, message: tuple[str, str] | None = None) -> str:
     shared = riskflow()
     with shared.db.transaction(write=False) as session:
-        inbox = inbox_for(session, current_user, shared.clock.now(), crn=crn)
-    return render_template("inbox/index.html", inbox=inbox, crn=crn)
+        inbox = inbox_for(session, current_user, shared.clock.now(), filters)
+    template = "inbox/_lists.html" if is_htmx() else "inbox/index.html"
+    return render_template(
+        template,
+        inbox=inbox,
+        filters=filters,
+        crn=filters.crn,
+        due_filters=DUE_FILTERS,
+        rosh_levels=list(RoshLevel),
+        message=message,
+    )
 
 
 @bp.post("/tasks/<int:task_id>/claim")
-def claim(task_id: int) -> Response:
-    """Claim a pool task; if someone was quicker, say so and go back to the inbox."""
+def claim(task_id: int) -> Response | str:
+    """Claim a pool task; if someone was quicker, say so and go back to where the person was."""
     return _act(task_id, "claim")
 
 
 @bp.post("/tasks/<int:task_id>/release")
-def release(task_id: int) -> Response:
+def release(task_id: int) -> Response | str:
     """Give a claimed task back to its pool."""
     return _act(task_id, "release")
 
 
-def _act(task_id: int, action: str) -> Response:
+def _act(task_id: int, action: str) -> Response | str:
     shared = riskflow()
     user: SignedInStaff = current_user
     with shared.db.transaction(write=False) as session:
         visible = may_see_task(session, user, task_id)
     if not visible:
-        flash("That task is not there any more, or is not one you can work on.", "error")
-        return redirect(url_for("inbox.index"))
+        return _done(("error", "That task is not there any more, or is not one you can work on."))
     try:
         if action == "claim":
             shared.engine.claim(task_id, user.actor)
-            flash("Task claimed: it is now in My tasks.", "success")
+            message = ("success", "Task claimed: it is now in My tasks.")
         else:
             shared.engine.release(task_id, user.actor)
-            flash("Task released: it is back in the list to claim.", "success")
+            message = ("success", "Task released: it is back in the list to claim.")
     except (Conflict, NotPermitted, NotFound) as err:
-        flash(_with_display_names(task_id, err.message), "error")
-    return redirect(url_for("inbox.index"))
+        message = ("error", with_display_names(task_id, err.message))
+    if request.form.get("then") == "task":  # claimed from the task page: back to it, either way
+        flash(message[1], message[0])
+        return redirect(url_for("task.page", task_id=task_id))
+    return _done(message)
 
 
-def _with_display_names(task_id: int, message: str) -> str:
+def _done(message: tuple[str, str]) -> Response | str:
+    """Back to the inbox view the person acted from: the lists for htmx, else a redirect."""
+    back = safe_return(request.form.get("return_to"))
+    if is_htmx():
+        return _render(Filters.from_args(MultiDict(parse_qsl(urlsplit(back).query))), message)
+    flash(message[1], message[0])
+    return redirect(back)
+
+
+def safe_return(target: str | None) -> str:
+    """`target` when it is an inbox address on this site, else the inbox itself (no open redirects)."""
+    inbox = url_for("inbox.index")
+    if not target:
+        return inbox
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path != inbox:
+        return inbox
+    return f"{inbox}?{urlencode(parse_qsl(parts.query))}" if parts.query else inbox
+
+
+def with_display_names(task_id: int, message: str) -> str:
     """The engine names people by username; staff read their colleagues' names."""
     with riskflow().db.transaction(write=False) as session:
         task = session.get(HumanTask, task_id)

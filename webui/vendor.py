@@ -66,6 +66,7 @@ PACKAGES = {
     "properties-panel": Package(
         "@bpmn-io/properties-panel", ".", ("dist/assets/properties-panel.css", "LICENSE")
     ),
+    "htmx": Package("htmx.org", "dist", ("htmx.min.js",)),
 }
 # The stylesheet compiled from both design systems' Sass.
 STYLESHEET = "frontend-css"
@@ -104,6 +105,7 @@ def layout_files() -> list[Path]:
     return [
         VENDOR_DIR / folder("govuk-frontend") / "govuk-frontend.min.js",
         VENDOR_DIR / folder("moj-frontend") / "moj-frontend.min.js",
+        VENDOR_DIR / folder("htmx") / "htmx.min.js",
         VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE,
     ]
 
