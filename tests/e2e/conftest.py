@@ -60,6 +60,14 @@ ACTION_TIMEOUT_MS = 15_000
 expect.set_options(timeout=10_000)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "browser_context(**options): Playwright new_context options for this test, such as "
+        "java_script_enabled=False or viewport={'width': 320, 'height': 640}",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test under tests/e2e `e2e`, so `-m 'not e2e'` can leave them out."""
     for item in items:
@@ -156,8 +164,13 @@ class PageProblems:
 def context(
     browser: Browser, live_server: LiveServer, request: pytest.FixtureRequest
 ) -> Iterator[BrowserContext]:
-    """A fresh browser context (no cookies) per test, recording a trace kept only on failure."""
-    context = browser.new_context(base_url=live_server.url, locale="en-GB", timezone_id="Europe/London")
+    """A fresh browser context (no cookies) per test, recording a trace kept only on failure.
+
+    `@pytest.mark.browser_context(...)` passes options to it, such as java_script_enabled=False.
+    """
+    marker = request.node.get_closest_marker("browser_context")
+    options = {"locale": "en-GB", "timezone_id": "Europe/London", **(marker.kwargs if marker else {})}
+    context = browser.new_context(base_url=live_server.url, **options)
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.tracing.start(screenshots=True, snapshots=True, sources=False)
     yield context

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from .area import ADMIN, OM, SPO
@@ -42,6 +43,22 @@ def test_a_case_administrators_inbox_with_work_to_claim_is_accessible(sign_in: C
 
 
 def test_an_spos_inbox_with_the_teams_tasks_is_accessible(sign_in: Callable[..., Page]) -> None:
+    page = sign_in(SPO)
+    expect(page.get_by_role("heading", name="My team's tasks")).to_be_visible()
+
+    assert_accessible(page)
+
+
+def test_an_error_page_is_accessible(sign_in: Callable[..., Page]) -> None:
+    page = sign_in(OM)
+    page.goto("/no-such-page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not Found")
+
+    assert_accessible(page)
+
+
+@pytest.mark.browser_context(viewport={"width": 320, "height": 640})
+def test_the_inbox_on_a_narrow_screen_is_accessible(sign_in: Callable[..., Page]) -> None:
     page = sign_in(SPO)
     expect(page.get_by_role("heading", name="My team's tasks")).to_be_visible()
 

@@ -3,6 +3,7 @@ every form, and need-to-know: a case someone may not see gives them nothing, wha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -178,3 +179,21 @@ def test_a_claim_forged_for_a_hidden_task_is_refused_and_says_nothing_about_it(
     )
     shows_nothing_of(page, KEPT_CASE)
     assert holder(live_server, "kept") is None
+
+
+# ------------------------------------------------------------------------------ without JavaScript
+
+
+@pytest.mark.browser_context(java_script_enabled=False)
+def test_claim_and_release_work_without_javascript(
+    sign_in: Callable[..., Page], live_server: LiveServer
+) -> None:
+    page = sign_in(ADMIN)
+    expect(page.locator("body")).not_to_have_class(re.compile("js-enabled"))  # no script ran
+    page.get_by_role("button", name=f"Claim {FIRST_DETAILS} for {NEW_CASE.crn}").click()
+    expect(page.get_by_role("alert")).to_contain_text("Task claimed")
+    assert holder(live_server, "first details") == ADMIN
+
+    page.get_by_role("button", name=f"Release {FIRST_DETAILS} for {NEW_CASE.crn}").click()
+    expect(page.get_by_role("alert")).to_contain_text("Task released")
+    assert holder(live_server, "first details") is None

@@ -76,3 +76,18 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_and_then_where_they_were_going(
 
     expect(page).to_have_url("/?crn=N200001")
     expect(page.get_by_text("Showing only the tasks on N200001.")).to_be_visible()
+
+
+def test_the_skip_link_is_the_first_stop_for_the_keyboard_and_leads_to_the_main_content(
+    sign_in: Callable[..., Page],
+) -> None:
+    page = sign_in(OM)
+    expect(page.get_by_role("heading", name="My tasks")).to_be_visible()
+
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()  # shown when focused, though hidden until then
+    page.keyboard.press("Enter")
+
+    expect(page.locator("main")).to_be_focused()
