@@ -63,3 +63,11 @@ def test_the_inbox_on_a_narrow_screen_is_accessible(sign_in: Callable[..., Page]
     expect(page.get_by_role("heading", name="My team's tasks")).to_be_visible()
 
     assert_accessible(page)
+
+
+def test_the_processes_page_is_accessible(sign_in: Callable[..., Page]) -> None:
+    page = sign_in(SPO)
+    page.get_by_role("link", name="Processes").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+    assert_accessible(page)
