@@ -9,7 +9,8 @@ driven by Playwright, and a screenshot and trace of every test that fails.
   in RISKFLOW_CHROMIUM); nothing is ever downloaded. Without it every browser test fails, saying
   how to install it: the browser tests never skip silently.
 - `page`: a page in a new browser context per test, pointed at the live server. A JavaScript error
-  or a console error on any page fails the test (an HTTP error status is the test's to check). On
+  or a console error on any page fails the test (an HTTP error status is the test's to check;
+  `page_problems` holds what was reported, for a test that causes errors on purpose). On
   failure, a full-page screenshot and a Playwright trace go to test-results/e2e/<test>/ (git-ignored;
   open a trace with `.venv/bin/playwright show-trace <file>`).
 """
@@ -186,10 +187,18 @@ def context(
 
 
 @pytest.fixture
-def page(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page_problems() -> PageProblems:
+    """The errors `page` has reported so far; a test that causes some on purpose checks and clears them."""
+    return PageProblems()
+
+
+@pytest.fixture
+def page(
+    context: BrowserContext, page_problems: PageProblems, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A page in this test's context; any JavaScript or console error on it fails the test."""
     page = context.new_page()
-    problems = PageProblems()
+    problems = page_problems
     page.on("console", problems.console)
     page.on("pageerror", problems.uncaught)
     yield page
