@@ -3,8 +3,8 @@ driven by Playwright, and a screenshot and trace of every test that fails.
 
 - `live_server`: a fresh database (SQLite file, or PostgreSQL with RISKFLOW_TEST_BACKEND=postgresql,
   as tests/conftest.py decides) holding the area of tests/e2e/area.py, and `webui.create_app` on it
-  with the test clock and CSRF on, served by Werkzeug's threaded server on a free port of 127.0.0.1
-  in a background thread. One per test, so no test sees another's clicks.
+  with the test clock, CSRF on and testing mode off, served by Werkzeug's threaded server on a free
+  port of 127.0.0.1 in a background thread. One per test, so no test sees another's clicks.
 - `browser`: one Chromium for the whole run. The browser is the system's (`chromium`, or the path
   in RISKFLOW_CHROMIUM); nothing is ever downloaded. Without it every browser test fails, saying
   how to install it: the browser tests never skip silently.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -112,7 +113,8 @@ class LiveServer:
 def live_server(database: Database, clock: ManualClock) -> Iterator[LiveServer]:
     """The real app on a fresh test database, served over HTTP on a free port (see the module doc)."""
     area = build_area(database, clock)
-    app = web_app(database, clock, WTF_CSRF_ENABLED=True)
+    # As deployed: CSRF on, and not in testing mode, so an unexpected error gets the app's own page.
+    app = web_app(database, clock, TESTING=False, WTF_CSRF_ENABLED=True, SECRET_KEY=secrets.token_hex(32))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
     thread.start()
