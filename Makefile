@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: setup run test lint typecheck pytest pytest-pg bench clean
+.PHONY: setup run test lint typecheck pytest pytest-pg e2e browser bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -51,15 +51,28 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest
 
-pytest-pg: setup
+pytest-pg: setup browser
 	@if [ -n "$$RISKFLOW_TEST_DATABASE_URL" ]; then \
 		echo "== the suite again on $$RISKFLOW_TEST_DATABASE_URL"; \
 		RISKFLOW_TEST_BACKEND=postgresql $(BIN)/pytest; \
 	else \
 		echo "== RISKFLOW_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
+	fi
+
+## Only the browser tests (tests/e2e): Playwright driving the system's Chromium, with axe-core.
+e2e: setup browser
+	$(BIN)/pytest tests/e2e
+
+# The browser tests are part of the suite: without Chromium, stop here and say so rather than skip them.
+CHROMIUM ?= $(or $(RISKFLOW_CHROMIUM),$(shell command -v chromium),/usr/bin/chromium)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "Chromium is missing ($(CHROMIUM)): the browser tests in tests/e2e need it." >&2; \
+		echo "Install it with \`apt-get install -y chromium\` (.ci/run does), or set RISKFLOW_CHROMIUM." >&2; \
+		exit 1; \
 	fi
 
 bench: setup
