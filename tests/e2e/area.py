@@ -15,6 +15,7 @@ Fictional people only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from casework_area import om_username, small_area
 from conftest import START
@@ -24,7 +25,7 @@ from webui_client import give_passwords
 
 from casework.models import AccessLimitation, AccessListEntry, Staff
 from casework.models import Case as CaseRecord
-from casework.vocabulary import AccessList
+from casework.vocabulary import AccessList, Grade
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
@@ -49,7 +50,8 @@ OM_NAME = "OM North PO E"
 SPO = "spo.north"
 ADMIN = "admin.north"
 ADMIN_SOUTH = "admin.south"
-SIGNING_IN = [OM, SPO, ADMIN, ADMIN_SOUTH, om_username("south", "PO", "E")]
+OWNER = "process.owner"  # an ACO who is also the area's process owner
+SIGNING_IN = [OM, SPO, ADMIN, ADMIN_SOUTH, om_username("south", "PO", "E"), OWNER]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,16 @@ def build_area(database: Database, clock: ManualClock) -> Area:
     """Put the area on `database` and run the three cases to where the tests need them."""
     with database.transaction() as session:
         small_area(session)
+        session.add(
+            Staff(
+                username=OWNER,
+                display_name="Imogen Threlkeld",
+                grade=Grade.ACO,
+                started_on=date(2011, 9, 1),
+                active=True,
+                extra_roles=["PROCESS_OWNER"],
+            )
+        )
     engine = build_engine(database, clock)
     engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
 
