@@ -15,7 +15,14 @@ ACCEPTED_FOR_LATER = frozenset({"stored", "unknown_case"})
 
 
 @operation(
-    bp, "POST", "/messages", scope="messages:send", tag="messages", body=MessageIn, response=MessageOut
+    bp,
+    "POST",
+    "/messages",
+    scope="messages:send",
+    tag="messages",
+    body=MessageIn,
+    response=MessageOut,
+    also={202: "Kept for later: the case's process does not wait for it yet, or is not known yet."},
 )
 def send_message(caller: Caller, body: MessageIn) -> tuple[MessageOut, int]:
     """Deliver a named message to the case it is about, or keep it until the case waits for it.

@@ -30,6 +30,7 @@ ERROR_MEANINGS = {
     409: "The state changed: the task was taken or done, the instance is in another state.",
     422: "The request is not valid: `fields` says what is wrong with which field.",
 }
+MAX_ID = 2**63 - 1  # the largest id either database can hold
 View = Callable[..., BaseModel | tuple[BaseModel, int]]
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -50,6 +51,7 @@ class Operation:
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
+    also: dict[int, str] = field(default_factory=dict)  # other success statuses, with what each means
     path_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -68,6 +70,7 @@ def operation(
     query: type[BaseModel] | None = None,
     body: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
+    also: dict[int, str] | None = None,
 ) -> Callable[[View], View]:
     """Register `view` on `bp` as an operation needing `scope`; the view gets the caller first."""
 
@@ -87,6 +90,7 @@ def operation(
             query=query,
             body=body,
             errors=tuple(sorted({401, 403, *errors, *((422,) if query or body else ())})),
+            also=dict(also or {}),
             path_params={name: conv or "string" for conv, name in _CONVERTER.findall(rule)},
         )
         OPERATIONS.append(op)
@@ -95,6 +99,8 @@ def operation(
             caller = authenticate()
             g.api_caller = caller
             caller.require(scope)
+            if any(isinstance(value, int) and not 0 < value <= MAX_ID for value in path.values()):
+                raise ApiProblem(404, "not_found", "There is nothing with that id.")
             kwargs: dict[str, Any] = dict(path)
             if query is not None:
                 kwargs["query"] = query.model_validate(request.args.to_dict())
@@ -164,7 +170,9 @@ def _operation_object(op: Operation, components: dict[str, Any]) -> dict[str, An
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer", "minimum": 1} if conv == "int" else {"type": "string"},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            if conv == "int"
+            else {"type": "string"},
         }
         for name, conv in op.path_params.items()
     ]
@@ -179,6 +187,11 @@ def _operation_object(op: Operation, components: dict[str, Any]) -> dict[str, An
             "content": {"application/json": {"schema": _ref(op.response, components, "serialization")}},
         }
     }
+    for code, meaning in op.also.items():
+        responses[str(code)] = {
+            "description": meaning,
+            "content": {"application/json": {"schema": _ref(op.response, components, "serialization")}},
+        }
     for code in op.errors:
         responses[str(code)] = {
             "description": ERROR_MEANINGS[code],

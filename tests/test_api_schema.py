@@ -1,0 +1,48 @@
+"""The API against its own OpenAPI document: schemathesis generates valid and invalid requests for
+every operation (in-process, through WSGI) and checks that none gives a 500, that every response
+matches the documented status codes and schemas, and that a call without a token is refused."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from api_client import ALL_SCOPES, FIRST_DETAILS, api_app, call, token
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.generation.case import Case as ApiCase
+from webui_client import fast_password_hashing
+
+from engine.clock import ManualClock
+from engine.db import Database
+
+__all__ = ["fast_password_hashing"]
+
+EXAMPLES = 8  # per operation and mode: enough to find a 500, quick enough for every run
+
+
+@pytest.fixture
+def app(database: Database, clock: ManualClock) -> Flask:
+    """An app with a case under way (so ids and CRNs can hit real rows)."""
+    app = api_app(database, clock)
+    court = token(app, "court.results", ["cases:write"])
+    body = {"crn": "X300001", "first_details": FIRST_DETAILS}
+    assert call(app.test_client(), "POST", "/cases", court, body).status_code == 201
+    return app
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_the_api_keeps_to_its_openapi_document(app: Flask, mode: GenerationMode) -> None:
+    secret = token(app, f"aco-{mode.value}", ALL_SCOPES, person="aco.one")
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 18
+    for operation in operations:
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+        def keeps_to_the_document(case: ApiCase) -> None:
+            case.call_and_validate(headers={"Authorization": f"Bearer {secret}"})
+
+        keeps_to_the_document()
