@@ -112,7 +112,7 @@ def test_a_person_token_stops_working_when_they_leave(app: Flask, client: FlaskC
     assert call(client, "GET", "/cases", secret).status_code == 401
 
 
-def test_every_call_is_written_to_the_audit_trail_with_the_token_name(app: Flask, client: FlaskClient) -> None:
+def test_every_call_is_in_the_audit_trail_with_the_token_name(app: Flask, client: FlaskClient) -> None:
     court = token(app, "court.results", ["cases:read"])
     supervised_case(app, "N300001", OM_NORTH)
     call(client, "GET", "/cases/N300001", court)
