@@ -3,6 +3,7 @@ codes and per-field details, and every call in the audit trail with the token's 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -31,8 +32,10 @@ OM_NORTH = om_username("north", "PO", "E")
 
 
 @pytest.fixture
-def app(database: Database, clock: ManualClock) -> Flask:
-    return api_app(database, clock)
+def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
+    app = api_app(database, clock)
+    yield app
+    riskflow(app).db.dispose()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ meeting to hold. An outcome that arrives early is kept and used as soon as the c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,8 +40,10 @@ REPORT_WRITER = Actor(om_username("north", "PO", "E"), frozenset({"OM"}))
 
 
 @pytest.fixture
-def app(database: Database, clock: ManualClock) -> Flask:
-    return api_app(database, clock)
+def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
+    app = api_app(database, clock)
+    yield app
+    riskflow(app).db.dispose()
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ matches the documented status codes and schemas, and that a call without a token
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
 from api_client import ALL_SCOPES, FIRST_DETAILS, api_app, call, token
@@ -15,6 +17,7 @@ from webui_client import fast_password_hashing
 
 from engine.clock import ManualClock
 from engine.db import Database
+from webui import riskflow
 
 __all__ = ["fast_password_hashing"]
 
@@ -22,13 +25,14 @@ EXAMPLES = 8  # per operation and mode: enough to find a 500, quick enough for e
 
 
 @pytest.fixture
-def app(database: Database, clock: ManualClock) -> Flask:
+def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
     """An app with a case under way (so ids and CRNs can hit real rows)."""
     app = api_app(database, clock)
     court = token(app, "court.results", ["cases:write"])
     body = {"crn": "X300001", "first_details": FIRST_DETAILS}
     assert call(app.test_client(), "POST", "/cases", court, body).status_code == 201
-    return app
+    yield app
+    riskflow(app).db.dispose()
 
 
 @pytest.mark.slow
