@@ -28,11 +28,11 @@ FIRST_DETAILS = {
 }
 
 
-def api_app(database: Database, clock: ManualClock) -> Flask:
+def api_app(database: Database, clock: ManualClock, **config: Any) -> Flask:
     """The app on the small test area with the offender management model deployed."""
     with database.transaction() as session:
         small_area(session)
-    app = web_app(database, clock)
+    app = web_app(database, clock, **config)
     riskflow(app).engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
     return app
 

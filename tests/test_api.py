@@ -75,6 +75,40 @@ def test_a_signed_in_session_cookie_is_not_accepted(app: Flask, client: FlaskCli
     response = call(client, "GET", "/tasks", None)
     assert response.status_code == 401
     assert response.json["error"] == "unauthenticated"
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_failure_inside_is_a_json_500_without_a_traceback(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the database fell over at line 42")
+
+    monkeypatch.setattr(riskflow(app).engine, "deliver_message", broken)
+    court = token(app, "court.results", ["messages:send"])
+    body = {"name": "sentencing_outcome", "correlation_value": CRN}
+    response = call(client, "POST", "/messages", court, body)
+    assert response.status_code == 500
+    assert response.json == {
+        "error": "internal_error",
+        "message": "Something went wrong on our side. Try again later.",
+        "fields": [],
+    }
+    assert "line 42" in caplog.text  # the detail goes to the log, not to the caller
+
+
+def test_the_api_needs_no_csrf_token_because_it_takes_no_cookies(
+    database: Database, clock: ManualClock
+) -> None:
+    app = api_app(database, clock, WTF_CSRF_ENABLED=True)
+    try:
+        client = app.test_client()
+        assert client.post("/sign-in", data={"username": "x", "password": "y"}).status_code == 400
+        court = token(app, "court.results", ["messages:send"])
+        body = {"name": "sentencing_outcome", "correlation_value": CRN}
+        assert call(client, "POST", "/messages", court, body).status_code == 202
+    finally:
+        riskflow(app).db.dispose()
 
 
 def test_a_token_is_kept_only_as_a_hash(app: Flask) -> None:

@@ -9,8 +9,10 @@ call is written to the audit trail with the token's name; every error is JSON (w
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Request, Response, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.models import AuditEvent
@@ -27,9 +29,21 @@ def init_app(app: Flask) -> None:
     from webui.api import cases, instances, messages, tasks  # noqa: F401 - their operations join bp
 
     csrf.exempt(bp)
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = NoSessionsForTheApi()
     if "api" not in app.blueprints:
         app.register_blueprint(bp)
     app.add_url_rule("/openapi.json", endpoint="openapi", view_func=openapi_json)
+
+
+class NoSessionsForTheApi(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except under /api/: there no session is read or written, so a
+    signed-in browser's cookie neither reaches the API nor is refreshed by it."""
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        if request.path.startswith(API_PATH_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def openapi_json() -> Response:
