@@ -4,6 +4,7 @@ matches the documented status codes and schemas, and that a call without a token
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.generation.case import Case as ApiCase
+from schemathesis.schemas import APIOperation
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from webui_client import fast_password_hashing
 
 from engine.clock import ManualClock
@@ -21,7 +24,8 @@ from webui import riskflow
 
 __all__ = ["fast_password_hashing"]
 
-EXAMPLES = 8  # per operation and mode: enough to find a 500, quick enough for every run
+# Per operation and mode: quick enough for every run; set RISKFLOW_API_EXAMPLES=200 for a deeper search.
+EXAMPLES = int(os.environ.get("RISKFLOW_API_EXAMPLES", "8"))
 
 
 @pytest.fixture
@@ -43,10 +47,19 @@ def test_the_api_keeps_to_its_openapi_document(app: Flask, mode: GenerationMode)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 18
     for operation in operations:
+        keeps_to_the_document(operation, mode, secret)
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-        def keeps_to_the_document(case: ApiCase) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {secret}"})
 
-        keeps_to_the_document()
+def keeps_to_the_document(operation: APIOperation, mode: GenerationMode, secret: str) -> None:
+    """Generated requests for one operation: no 500s, every answer as documented."""
+    # What a task's data must be is its own form's schema, and whether someone may hold a case's
+    # tasks depends on the case: valid-looking requests there are rightly refused with 422.
+    semantic = operation.path.endswith(("/complete", "/reassign"))
+    excluded = [positive_data_acceptance] if semantic else []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    def run(case: ApiCase) -> None:
+        case.call_and_validate(headers={"Authorization": f"Bearer {secret}"}, excluded_checks=excluded)
+
+    run()

@@ -166,7 +166,7 @@ def reassign_instance_tasks(caller: Caller, instance_id: int, body: Reassignment
             )
             if target is None:
                 raise ApiProblem(
-                    422, "unknown_staff", f"There is no active member of staff called {body.to_username}."
+                    404, "unknown_staff", f"There is no active member of staff called {body.to_username}."
                 )
             if case is not None and not may_view(target, case):
                 raise ApiProblem(

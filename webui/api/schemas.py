@@ -15,7 +15,15 @@ from casework.vocabulary import MappaCategory, RoshLevel, SentenceOutcome, Stage
 
 CRN = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{6}$")]
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0e-\x1f]*$")]
+# Free text: something besides spaces, and no control characters (tab and newlines are fine).
+Text = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=2000,
+        pattern=r"^[^\x00-\x08\x0e-\x1f]*[^\s\x00-\x08\x0e-\x1f][^\x00-\x08\x0e-\x1f]*$",
+    ),
+]
 Key = Annotated[str, StringConstraints(pattern=r"^[!-~]{1,255}$")]  # printable ASCII, no spaces
 
 
