@@ -75,6 +75,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.register_blueprint(policy.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(health.bp)
+    from webui import api
+
+    api.init_app(app)
     return app
 
 

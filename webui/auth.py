@@ -41,7 +41,9 @@ login_manager.login_message = "Sign in to continue."
 login_manager.login_message_category = "info"
 
 # Endpoints anyone may reach; every other page sends a signed-out visitor to sign in.
-PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi"})
+# Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
+SELF_AUTHENTICATING_BLUEPRINTS = frozenset({"api"})
 USERNAME_LIMIT = 100
 
 
@@ -83,6 +85,8 @@ def load_staff(username: str) -> SignedInStaff | None:
 def require_sign_in() -> BaseResponse | None:
     """Send a signed-out visitor of any non-public page to sign in (unknown URLs still 404)."""
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if request.blueprint in SELF_AUTHENTICATING_BLUEPRINTS:
         return None
     if current_user.is_authenticated:
         return None

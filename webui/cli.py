@@ -323,12 +323,88 @@ def message_send(
         raise click.ClickException(f"--payload is not valid JSON: {err.msg} at column {err.colno}") from None
     if not isinstance(body, dict):
         raise click.ClickException('--payload must be a JSON object, for example \'{"outcome": "custody"}\'')
+    from webui.inbound import deliver_inbound
+
     with open_engine(load_settings()) as engine:
-        delivery = engine.deliver_message(
-            name, correlation_value, body, idempotency_key=idempotency_key, sender=sender or _login_name()
+        delivery = deliver_inbound(
+            engine,
+            name,
+            correlation_value,
+            body,
+            idempotency_key=idempotency_key,
+            sender=sender or _login_name(),
         )
     where = f" to instance {delivery.instance_id}" if delivery.instance_id else ""
     click.echo(f"{name} for {correlation_value}: {delivery.status}{where} (message {delivery.message_id})")
+
+
+# ----------------------------------------------------------------------------------- API tokens
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for the systems around riskflow and for staff (see docs/api.md)."""
+
+
+@token.command("issue")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, help="A scope to grant (repeat for more).")
+@click.option("--person", "username", default=None, help="The staff username the token acts as.")
+@click.option("--by", "actor", default=None, help="Who issues it (recorded; default: your login name).")
+def token_issue(name: str, scopes: tuple[str, ...], username: str | None, actor: str | None) -> None:
+    """Issue token NAME: to a member of staff with --person, otherwise to the system called NAME.
+
+    The secret is printed once and never stored: give it to the token's holder now.
+    """
+    from engine.errors import EngineError
+    from webui.api.tokens import issue_token
+
+    with open_engine(load_settings()) as engine, engine.db.transaction() as session:
+        try:
+            issued = issue_token(
+                session,
+                name,
+                list(scopes),
+                username=username,
+                at=engine.clock.now(),
+                by=actor or _login_name(),
+            )
+        except EngineError as err:
+            raise click.ClickException(err.message) from None
+    holder = f"person {issued.username}" if issued.username else f"system {issued.name}"
+    click.echo(f"issued token {issued.name} for {holder} with scopes {', '.join(issued.scopes)}")
+    click.echo(f"secret (shown once, keep it safe): {issued.secret}")
+
+
+@token.command("list")
+def token_list() -> None:
+    """List every token: name, holder, scopes, and whether it is revoked (never the secrets)."""
+    from webui.api.tokens import list_tokens
+
+    with open_engine(load_settings()) as engine, engine.db.transaction(write=False) as session:
+        tokens = list_tokens(session)
+        if not tokens:
+            click.echo("no API tokens: issue one with `riskflow token issue NAME --scope ...`")
+        for item in tokens:
+            holder = f"person {item.username}" if item.username else "system"
+            state = f"revoked {format_local(item.revoked_at)}" if item.revoked_at else "active"
+            click.echo(f"{item.name:<24} {holder:<32} {state:<28} {' '.join(item.scopes)}")
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.option("--by", "actor", default=None, help="Who revokes it (recorded; default: your login name).")
+def token_revoke(name: str, actor: str | None) -> None:
+    """Revoke token NAME: every call with it is refused from now on."""
+    from engine.errors import EngineError
+    from webui.api.tokens import revoke_token
+
+    with open_engine(load_settings()) as engine, engine.db.transaction() as session:
+        try:
+            revoke_token(session, name, at=engine.clock.now(), by=actor or _login_name())
+        except EngineError as err:
+            raise click.ClickException(err.message) from None
+    click.echo(f"revoked token {name}")
 
 
 # ---------------------------------------------------------------------------------------- clock

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 ADVICE = {
@@ -22,8 +22,12 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
 
 
-def http_error(error: HTTPException) -> tuple[str, int]:
-    """A page for a 4xx or 5xx: its status, a short explanation and what to do."""
+def http_error(error: HTTPException) -> tuple[str, int] | Response:
+    """A page for a 4xx or 5xx: its status, a short explanation and what to do (JSON under /api/)."""
+    if request.path.startswith("/api/"):
+        from webui.api.problems import problem_for, problem_response
+
+        return problem_response(problem_for(error))
     code = error.code or 500
     return (
         render_template(

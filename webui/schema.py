@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from casework.models import CaseworkBase
 from engine.models import EngineBase
+from webui.api.tokens import ApiBase
 from webui.credentials import WebuiBase
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -28,7 +29,12 @@ UPGRADE_HINT = "run `riskflow db upgrade`"
 
 # Every table set the migrations manage (env.py and the drift test both read this list); a new
 # package's tables are one more entry here.
-TARGET_METADATA: list[MetaData] = [EngineBase.metadata, CaseworkBase.metadata, WebuiBase.metadata]
+TARGET_METADATA: list[MetaData] = [
+    EngineBase.metadata,
+    CaseworkBase.metadata,
+    WebuiBase.metadata,
+    ApiBase.metadata,
+]
 
 
 class SchemaNotReadyError(Exception):

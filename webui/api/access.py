@@ -1,0 +1,57 @@
+"""What an API caller may see and do, on top of its token's scopes.
+
+A person is held to casework.access.may_view (need to know) exactly as in the web pages. A system
+has no place in a team, so it has no need to know in may_view's sense: it may read the cases its
+scope allows except those whose restriction list names the only staff who may see them. Managing
+instances (retry, skip, suspend, resume, reassign) is for Senior Probation Officers and Assistant
+Chief Officers, on cases they may see.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from casework.access import Decision, may_view
+from casework.models import Case, Staff
+from casework.roles import Role
+from casework.vocabulary import AccessList
+from webui.api.callers import Caller
+from webui.api.problems import ApiProblem
+
+MANAGER_ROLES = frozenset({Role.SENIOR_PROBATION_OFFICER.value, Role.ASSISTANT_CHIEF_OFFICER.value})
+SYSTEM_REFUSAL = "This case's record is restricted to named staff."
+
+
+def case_decision(session: Session, caller: Caller, case: Case) -> Decision:
+    """Whether `caller` may see `case`, and why not."""
+    if caller.staff is None:
+        limitation = case.access_limitation
+        if limitation is not None and limitation.listed(AccessList.RESTRICTION):
+            return Decision(False, "restricted to named staff", SYSTEM_REFUSAL)
+        return Decision(True, f"system {caller.token}")
+    staff = session.get(Staff, caller.staff.staff_id)
+    if staff is None:
+        return Decision(False, "not on the staff list")
+    return may_view(staff, case)
+
+
+def require_case(session: Session, caller: Caller, case: Case) -> None:
+    """Refuse with 403 (and the case's own message, when it has one) unless `caller` may see `case`."""
+    decision = case_decision(session, caller, case)
+    if not decision:
+        raise ApiProblem(
+            403,
+            "no_need_to_know",
+            decision.message or f"You may not see case {case.crn}: {decision.reason}.",
+        )
+
+
+def require_manager(caller: Caller) -> None:
+    """Refuse with 403 unless the caller is a person who manages instances."""
+    staff = caller.person()
+    if not staff.roles & MANAGER_ROLES:
+        raise ApiProblem(
+            403,
+            "not_a_manager",
+            "Only a Senior Probation Officer or Assistant Chief Officer can manage a case's process.",
+        )
