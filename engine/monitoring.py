@@ -213,7 +213,10 @@ def read_bpmn(
         if kind in {"receiveTask", "intermediateCatchEvent", "boundaryEvent"}:
             for ref in refs:
                 if ref and ref in messages:
-                    message_steps.setdefault(messages[ref], []).append(element_id)
+                    receivers = message_steps.setdefault(messages[ref], [])
+                    # A boundary event catches the message while other work goes on; the step
+                    # that waits for nothing else is where the instance is said to be.
+                    receivers.insert(len(receivers) if kind == "boundaryEvent" else 0, element_id)
 
 
 def forget_model_steps() -> None:
@@ -316,7 +319,7 @@ class Monitor:
             one = model_steps(self.session, definition_id)
             merged.update(one.steps)
             for name, elements in one.message_steps.items():
-                messages[name] = sorted(set(messages.get(name, [])) | set(elements))
+                messages[name] = list(dict.fromkeys([*elements, *messages.get(name, [])]))
             words.update(one.message_words)
             path = one.bpmn_path or path
         return ModelSteps(ids[-1] if ids else 0, merged, messages, words, path)

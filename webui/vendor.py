@@ -43,6 +43,18 @@ PACKAGES = {
         "moj",
         ("moj-frontend.min.js", "assets/images/icon-*.svg", "assets/images/icon-*.png"),
     ),
+    # The pre-built navigated viewer (pan and zoom, global BpmnJS) and its stylesheets; the licence
+    # travels with it (its watermark clause: the bpmn.io link must stay visible on every diagram).
+    "bpmn-js": Package(
+        "bpmn-js",
+        ".",
+        (
+            "dist/bpmn-navigated-viewer.production.min.js",
+            "dist/assets/diagram-js.css",
+            "dist/assets/bpmn-js.css",
+            "LICENSE",
+        ),
+    ),
 }
 # The stylesheet compiled from both design systems' Sass.
 STYLESHEET = "frontend-css"
@@ -81,6 +93,9 @@ def expected_files() -> list[Path]:
     return [
         VENDOR_DIR / folder("govuk-frontend") / "govuk-frontend.min.js",
         VENDOR_DIR / folder("moj-frontend") / "moj-frontend.min.js",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "bpmn-navigated-viewer.production.min.js",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "diagram-js.css",
+        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "bpmn-js.css",
         VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE,
     ]
 
