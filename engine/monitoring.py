@@ -369,8 +369,9 @@ class Monitor:
                 )
             )
             n, late = self.session.execute(self._scoped(waits, ProcessInstance.business_key, keys)).one()
-            add(element_ids[0], "now", n)
-            add(element_ids[0], "overdue", late)
+            if n:
+                add(element_ids[0], "now", n)
+                add(element_ids[0], "overdue", late)
         errors = select(ProcessInstance.error).where(
             ProcessInstance.status == ERROR, ProcessInstance.definition_id.in_(definition_ids)
         )

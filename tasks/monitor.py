@@ -356,18 +356,15 @@ def set_out_of_office(
         raise EngineError("The end date must be today or later.", code="date_past")
     routing = session.scalar(select(OutOfOffice).where(OutOfOffice.staff_id == away.id))
     if routing is None:
-        routing = OutOfOffice(
-            staff_id=away.id, cover_id=covering.id, until=until, reason=reason, set_at=at, set_by=by
-        )
+        routing = OutOfOffice(staff=away, set_at=at, set_by=by)
         session.add(routing)
-    else:
-        routing.cover_id, routing.until, routing.reason, routing.set_at, routing.set_by = (
-            covering.id,
-            until,
-            reason,
-            at,
-            by,
-        )
+    routing.cover, routing.until, routing.reason, routing.set_at, routing.set_by = (
+        covering,
+        until,
+        reason,
+        at,
+        by,
+    )
     session.add(
         AuditEvent(
             at=at,

@@ -527,7 +527,7 @@ def _people_action(what: str) -> str | dict[str, str]:
                 )
                 return (
                     f"New tasks for {away.display_name} go to {routing.cover.display_name} "
-                    f"until {until:%d %B %Y}."
+                    f"until {until.day} {until:%B %Y}."
                 )
             probation.end_out_of_office(session, scope, officer, at=now, by=user.username, reason=reason)
             return f"New tasks for {away.display_name} go to them again."
