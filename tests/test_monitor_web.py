@@ -331,3 +331,44 @@ def test_csv_cells_never_run_as_spreadsheet_formulas() -> None:
 
     response = csv_response("x.csv", ["a"], [["=HYPERLINK(1)"], ["-1"], ["plain"]])
     assert response.get_data(as_text=True).splitlines() == ["a", "'=HYPERLINK(1)", "'-1", "plain"]
+
+
+# ------------------------------------------------------------------------------------- metrics
+
+
+def test_metrics_need_the_operators_token_and_report_instances_tasks_and_timers(
+    database: Database, clock: ManualClock, cases: dict[str, Case]
+) -> None:
+    off = web_app(database, clock)
+    assert off.test_client().get("/metrics").status_code == 404  # no token set: switched off
+    riskflow(off).db.dispose()
+    app = web_app(database, clock, METRICS_TOKEN="s3cret-token")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    clock.set(START + 22 * DAY)
+    response = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    lines = response.text.splitlines()
+    assert 'riskflow_instances{state="awaiting_people"} 3' in lines
+    assert "riskflow_tasks_open 3" in lines and "riskflow_tasks_overdue 3" in lines
+    assert "riskflow_timer_lag_seconds 0" in lines
+    assert "# TYPE riskflow_step_duration_seconds summary" in lines
+    riskflow(app).db.dispose()
+
+
+def test_json_log_lines_carry_the_instance_and_task_ids() -> None:
+    import json
+    import logging
+
+    from webui.metrics import JsonFormatter
+
+    record = logging.LogRecord("riskflow.monitor", logging.INFO, __file__, 1, "retried", None, None)
+    record.instance_id, record.task_id = 7, 12
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["message"], line["instance_id"], line["task_id"], line["level"]) == (
+        "retried",
+        7,
+        12,
+        "info",
+    )

@@ -62,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     clock = clock or clock_for(settings, db)
     app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
 
-    from webui import auth, display, errors, health, inbox, monitor, processes, security, vendor
+    from webui import auth, display, errors, health, inbox, metrics, monitor, processes, security, vendor
 
     security.init_app(app)
     csrf.init_app(app)
@@ -74,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.register_blueprint(processes.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(monitor.bp)
+    metrics.init_app(app)
     return app
 
 

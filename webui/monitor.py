@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +41,7 @@ from webui import riskflow
 from webui.auth import SignedInStaff
 
 bp = Blueprint("monitor", __name__, url_prefix="/monitor")
+log = logging.getLogger("riskflow.monitor")
 
 MAIN_PROCESS = "offender_management"
 REASON_LIMIT = 2000
@@ -406,6 +408,12 @@ def act_on_instance(instance_id: int, action: str) -> Response:
     except (Conflict, NotFound, EngineError) as err:
         flash(f"{err.message} Nothing was changed.", "error")
         return back
+    log.info(
+        "%s by %s",
+        ACTIONS[action],
+        user.username,
+        extra={"instance_id": instance_id, "actor": user.username, "event": action},
+    )
     if result is not None and result.error:
         flash(f"{ACTIONS[action]}, but it failed again: {result.error.get('message', '')}", "error")
     else:
@@ -436,6 +444,11 @@ def reassign(task_id: int) -> Response:
             flash(f"{err.message} Nothing was changed.", "error")
             session.rollback()
             return back
+    log.info(
+        "task reassigned by %s",
+        user.username,
+        extra={"task_id": task_id, "actor": user.username, "event": "task_reassigned"},
+    )
     flash("Task reassigned. The reason is on the case timeline.", "success")
     return back
 
