@@ -394,11 +394,8 @@ class Monitor:
         steps = self.steps(self.definitions())
         items: list[Waiting] = []
         total = 0
-        errored = select(ProcessInstance).where(ProcessInstance.status == ERROR)
-        errored = self._scoped(errored, ProcessInstance.business_key, keys)
-        total += self._count(errored)
-        for instance in self.session.scalars(errored.order_by(ProcessInstance.updated_at).limit(limit)):
-            items.append(self._error_item(instance, steps))
+        errored, total = self.errored(keys, limit=limit, steps=steps)
+        items.extend(errored)
         tasks = (
             select(HumanTask, ProcessInstance.status)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
@@ -437,6 +434,17 @@ class Monitor:
             items.append(self._timer_item(instance))
         items.sort(key=lambda item: (item.kind != "error", item.since or self.now))
         return StuckReport(items[:limit], total)
+
+    def errored(
+        self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT, steps: ModelSteps | None = None
+    ) -> tuple[list[Waiting], int]:
+        """The instances in error (oldest failure first, up to `limit`) and how many there are."""
+        steps = steps or self.steps(self.definitions())
+        query = self._scoped(
+            select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance.business_key, keys
+        )
+        found = self.session.scalars(query.order_by(ProcessInstance.updated_at).limit(limit))
+        return [self._error_item(instance, steps) for instance in found], self._count(query)
 
     def waiting(self, instance: ProcessInstance) -> list[Waiting]:
         """Everything one instance waits for now (stuck or not): its error, tasks, messages and timer."""

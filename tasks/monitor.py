@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from casework import register
 from casework.access import may_view
-from casework.critical_few import RiskProfile, assess
-from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Staff, Team
+from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
+from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Registration, Staff, Team
 from casework.roles import Role
-from casework.vocabulary import HIGH_ROSH, Stage
+from casework.vocabulary import HIGH_ROSH, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE, WorkingCalendar
 from engine.errors import EngineError, NotFound, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
@@ -148,8 +148,7 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
             "reason": item.reason(now, calendar, people),
             "since": item.since,
         }
-        for item in monitor.stuck(scope.keys(), limit=200).items
-        if item.kind == "error"
+        for item in monitor.errored(scope.keys(), limit=200)[0]
     ]
     return Overview(
         stages=stage_counts(session, scope),
@@ -261,9 +260,10 @@ def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCa
     """The critical few among the watched open cases, each with its reasons (need-to-know applied)."""
     query = (
         select(Case)
-        .where(Case.closed_at.is_(None), or_(Case.rosh.in_(HIGH_ROSH), Case.mappa_level >= 2))
+        .where(Case.closed_at.is_(None), _maybe_critical())
         .options(joinedload(Case.owner), joinedload(Case.team), selectinload(Case.registrations), _limits())
         .order_by(Case.crn)
+        .limit(CRITICAL_LIMIT * 2)
     )
     if not scope.area:
         query = query.where(Case.team_id == scope.team_id)
@@ -435,6 +435,29 @@ def instance_case(session: Session, scope: Scope, instance_id: int) -> tuple[Pro
     if instance is None:
         raise NotFound(f"Instance {instance_id} does not exist.")
     return instance, case_in_scope(session, scope, instance.business_key)
+
+
+def _maybe_critical() -> ColumnElement[bool]:
+    """SQL narrowing the register to cases the critical-few rule may pick (the rule then decides)."""
+
+    def registered(codes: Iterable[str]) -> ColumnElement[bool]:
+        return (
+            select(Registration.id)
+            .where(
+                Registration.case_id == Case.id,
+                Registration.deregistered_at.is_(None),
+                Registration.code.in_(list(codes)),
+            )
+            .exists()
+        )
+
+    return or_(
+        Case.rosh == RoshLevel.VERY_HIGH,
+        Case.mappa_level == 3,
+        (Case.mappa_level == 2) & Case.rosh.in_(HIGH_ROSH),
+        (Case.rosh == RoshLevel.HIGH) & registered(HIGH_RISK_AGGRAVATING),
+        registered(["RPIR"]),
+    )
 
 
 def _limits() -> Any:

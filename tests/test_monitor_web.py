@@ -21,8 +21,8 @@ from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
 
 from casework import register
 from casework.models import Case as CaseRecord
-from casework.models import Staff
-from casework.vocabulary import Stage
+from casework.models import OversightReview, Staff
+from casework.vocabulary import RoshLevel, Stage
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance
@@ -372,3 +372,36 @@ def test_json_log_lines_carry_the_instance_and_task_ids() -> None:
         12,
         "info",
     )
+
+
+def test_the_overview_shows_the_critical_few_and_oversight_compliance(
+    app: Flask, database: Database, clock: ManualClock
+) -> None:
+    with database.transaction() as session:
+        north = session.scalar(select(CaseRecord).where(CaseRecord.crn == "X100001"))
+        north2 = session.scalar(select(CaseRecord).where(CaseRecord.crn == "X100002"))
+        assert north is not None and north2 is not None
+        north.rosh = RoshLevel.HIGH
+        north2.rosh = RoshLevel.HIGH  # high but nothing aggravating: watched, not critical
+        register.add_registration(session, "X100001", "RCPR", at=START, by="spo.north")
+        for crn_case, on_time, when in (
+            (north, True, START),
+            (north2, False, START + DAY),
+            (north, True, START - 31 * DAY),
+        ):
+            session.add(
+                OversightReview(
+                    case_id=crn_case.id, done_at=when, done_by="spo.north", on_time=on_time, due_at=when
+                )
+            )
+    clock.set(START + 2 * DAY)
+    page = signed_in(app, "spo.north").get("/monitor/").text
+    assert section(page, "critical") == [
+        ["X100001", "OM North PO E, North Case Management", "High RoSH + child protection"]
+    ]
+    assert section(page, "compliance-team") == [["North Case Management", "50% (1 of 2)"]]
+    assert section(page, "compliance-spo") == [["SPO North", "50% (1 of 2)"]]
+    assert section(page, "compliance-trend")[-2:] == [
+        ["Oct 2026", "100% (1 of 1)"],
+        ["Nov 2026", "50% (1 of 2)"],
+    ]
