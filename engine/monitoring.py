@@ -40,7 +40,7 @@ EXPECTED_PROPERTY = "expectedDuration"
 DEFAULT_EXPECTED = "10 working days"
 # A timer this far past due has not been fired: the workers are behind or stopped.
 TIMER_GRACE = timedelta(minutes=15)
-STUCK_LIMIT = 500
+STUCK_LIMIT = 200
 
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
@@ -78,6 +78,20 @@ _STEP_TAGS = frozenset(
     }
 )
 
+
+# The human-task columns a waiting reason needs (lists read these, not whole rows).
+TASK_COLUMNS = (
+    HumanTask.id,
+    HumanTask.instance_id,
+    HumanTask.business_key,
+    HumanTask.element_id,
+    HumanTask.title,
+    HumanTask.created_at,
+    HumanTask.claimed_by,
+    HumanTask.assignee,
+    HumanTask.candidate_role,
+    HumanTask.due_at,
+)
 
 # ---------------------------------------------------------------------------------- expected times
 
@@ -397,7 +411,7 @@ class Monitor:
         errored, total = self.errored(keys, limit=limit, steps=steps)
         items.extend(errored)
         tasks = (
-            select(HumanTask, ProcessInstance.status)
+            select(*TASK_COLUMNS, ProcessInstance.status)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
             .where(
                 HumanTask.state == "open",
@@ -407,8 +421,8 @@ class Monitor:
         )
         tasks = self._scoped(tasks, HumanTask.business_key, keys)
         total += self._count(tasks)
-        for task, status in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit)):
-            items.append(self._task_item(task, status, steps))
+        for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit)):
+            items.append(self._task_item(row, row.status, steps))
         for name, element_ids in steps.message_steps.items():
             cutoff = min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
             waits = (
@@ -509,7 +523,9 @@ class Monitor:
             if special or known
             else HumanTask.created_at < default
         )
-        return or_(false(), *conditions)
+        # The latest cutoff bounds every condition: an index on (state, created_at) can range-scan.
+        latest = max([default, *by_cutoff])
+        return and_(HumanTask.created_at < latest, or_(false(), *conditions))
 
     @staticmethod
     def _scoped(query: Query, column: Any, keys: Select[Any] | None) -> Query:
@@ -533,7 +549,8 @@ class Monitor:
             error=error,
         )
 
-    def _task_item(self, task: HumanTask, status: str, steps: ModelSteps) -> Waiting:
+    def _task_item(self, task: Any, status: str, steps: ModelSteps) -> Waiting:
+        """A waiting task from a HumanTask row or a row of TASK_COLUMNS."""
         return Waiting(
             "task",
             task.instance_id,

@@ -194,12 +194,14 @@ def task_counts(session: Session, scope: Scope, now: datetime, *, by: str) -> li
         query = (
             select(holder, func.coalesce(Staff.display_name, holder), overdue, this_week)
             .select_from(HumanTask)
-            .join(Case, Case.crn == HumanTask.business_key)
             .outerjoin(Staff, Staff.username == holder)
             .where(holder.is_not(None))
             .group_by(holder, Staff.display_name)
         )
-    query = query.where(HumanTask.state == "open")
+        if not scope.area:
+            query = query.join(Case, Case.crn == HumanTask.business_key)
+    # Only tasks due by the end of the week count: the rest never reach either column.
+    query = query.where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
     if not scope.area:
         query = query.where(Case.team_id == scope.team_id)
     rows = [

@@ -1,4 +1,5 @@
-"""Out-of-office routing: while an officer is away their new tasks go to a named colleague.
+"""Out-of-office routing (while an officer is away their new tasks go to a named colleague), and an
+index for the monitor's stuck list (open tasks, longest waiting first).
 
 Revision ID: 0009
 Revises: 0005
@@ -33,7 +34,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_out_of_office")),
         sa.UniqueConstraint("staff_id", name=op.f("uq_out_of_office_staff_id")),
     )
+    op.create_index("ix_human_task_open_created", "human_task", ["state", "created_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_human_task_open_created", table_name="human_task")
     op.drop_table("out_of_office")
