@@ -299,10 +299,10 @@ def short_date(moment: datetime, now: datetime) -> str:
 
 @dataclass
 class StuckReport:
-    """The stuck instances (first STUCK_LIMIT, longest waiting first) and how many there are in all."""
+    """The stuck instances (errors first, then longest waiting), and whether there are more."""
 
     items: list[Waiting]
-    total: int
+    more: bool
 
 
 class Monitor:
@@ -343,8 +343,8 @@ class Monitor:
     def counts_by_step(
         self, definition_ids: Collection[int], keys: Select[Any] | None = None
     ) -> dict[str, dict[str, int]]:
-        """For each step: instances there now (`now`), those past due or expected time (`overdue`),
-        and those failed there (`errors`)."""
+        """For each step: open tasks or waiting instances there now (`now`), those past due or past
+        the step's expected time (`overdue`), and instances failed there (`errors`)."""
         steps = self.steps(definition_ids)
         counts: dict[str, dict[str, int]] = {}
 
@@ -355,15 +355,14 @@ class Monitor:
 
         task_late = or_(HumanTask.due_at < self.now, self._task_waited_too_long(steps))
         tasks = (
-            select(
-                HumanTask.element_id,
-                func.count(func.distinct(HumanTask.instance_id)),
-                func.count(func.distinct(case((task_late, HumanTask.instance_id)))),
-            )
-            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .where(HumanTask.state == "open", ProcessInstance.definition_id.in_(definition_ids))
+            select(HumanTask.element_id, func.count(), func.count(case((task_late, 1))))
+            .where(HumanTask.state == "open")
             .group_by(HumanTask.element_id)
         )
+        if set(definition_ids) != set(self.definitions()):  # only some versions: join to say which
+            tasks = tasks.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(
+                ProcessInstance.definition_id.in_(definition_ids)
+            )
         for element_id, n, late in self.session.execute(self._scoped(tasks, HumanTask.business_key, keys)):
             add(element_id, "now", n)
             add(element_id, "overdue", late)
@@ -404,12 +403,10 @@ class Monitor:
     # ----------------------------------------------------------------------- stuck
 
     def stuck(self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT) -> StuckReport:
-        """Instances in error, and instances waiting at a step longer than the step's expected time."""
+        """Instances in error, then instances waiting at a step longer than the step's expected
+        time, longest first; `more` says whether there are more than `limit`."""
         steps = self.steps(self.definitions())
-        items: list[Waiting] = []
-        total = 0
-        errored, total = self.errored(keys, limit=limit, steps=steps)
-        items.extend(errored)
+        items, more = self.errored(keys, limit=limit, steps=steps)
         tasks = (
             select(*TASK_COLUMNS, ProcessInstance.status)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
@@ -420,9 +417,10 @@ class Monitor:
             )
         )
         tasks = self._scoped(tasks, HumanTask.business_key, keys)
-        total += self._count(tasks)
-        for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit)):
-            items.append(self._task_item(row, row.status, steps))
+        waiting: list[Waiting] = [
+            self._task_item(row, row.status, steps)
+            for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit + 1))
+        ]
         for name, element_ids in steps.message_steps.items():
             cutoff = min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
             waits = (
@@ -435,30 +433,28 @@ class Monitor:
                 )
             )
             waits = self._scoped(waits, ProcessInstance.business_key, keys)
-            total += self._count(waits)
-            for instance in self.session.scalars(waits.order_by(ProcessInstance.updated_at).limit(limit)):
-                items.append(self._message_item(instance, name, element_ids[0], steps))
+            found = self.session.scalars(waits.order_by(ProcessInstance.updated_at).limit(limit + 1))
+            waiting.extend(self._message_item(instance, name, element_ids[0], steps) for instance in found)
         late_timers = select(ProcessInstance).where(
             ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
         )
         late_timers = self._scoped(late_timers, ProcessInstance.business_key, keys)
-        total += self._count(late_timers)
-        late_first = late_timers.order_by(ProcessInstance.next_timer_at).limit(limit)
-        for instance in self.session.scalars(late_first):
-            items.append(self._timer_item(instance))
-        items.sort(key=lambda item: (item.kind != "error", item.since or self.now))
-        return StuckReport(items[:limit], total)
+        late_first = late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1)
+        waiting.extend(self._timer_item(instance) for instance in self.session.scalars(late_first))
+        waiting.sort(key=lambda item: item.since or self.now)
+        items = items + waiting
+        return StuckReport(items[:limit], more or len(items) > limit)
 
     def errored(
         self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT, steps: ModelSteps | None = None
-    ) -> tuple[list[Waiting], int]:
-        """The instances in error (oldest failure first, up to `limit`) and how many there are."""
+    ) -> tuple[list[Waiting], bool]:
+        """The instances in error (oldest failure first, up to `limit`), and whether there are more."""
         steps = steps or self.steps(self.definitions())
         query = self._scoped(
             select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance.business_key, keys
         )
-        found = self.session.scalars(query.order_by(ProcessInstance.updated_at).limit(limit))
-        return [self._error_item(instance, steps) for instance in found], self._count(query)
+        found = list(self.session.scalars(query.order_by(ProcessInstance.updated_at).limit(limit + 1)))
+        return [self._error_item(instance, steps) for instance in found[:limit]], len(found) > limit
 
     def waiting(self, instance: ProcessInstance) -> list[Waiting]:
         """Everything one instance waits for now (stuck or not): its error, tasks, messages and timer."""
@@ -530,10 +526,6 @@ class Monitor:
     @staticmethod
     def _scoped(query: Query, column: Any, keys: Select[Any] | None) -> Query:
         return query if keys is None else query.where(column.in_(keys))
-
-    def _count(self, query: Select[*tuple[Any, ...]]) -> int:
-        counted = select(func.count()).select_from(query.order_by(None).subquery())
-        return int(self.session.scalar(counted) or 0)
 
     def _error_item(self, instance: ProcessInstance, steps: ModelSteps) -> Waiting:
         error = dict(instance.error or {})

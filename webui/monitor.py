@@ -149,7 +149,7 @@ def stuck() -> str | Response:
                 for line in lines
             ],
         )
-    return render_template("monitor/stuck.html", lines=lines, total=report.total)
+    return render_template("monitor/stuck.html", lines=lines, more=report.more)
 
 
 def _visible(session: Session, scope: Scope, items: Sequence[Waiting]) -> list[Waiting]:
