@@ -405,3 +405,20 @@ def test_the_overview_shows_the_critical_few_and_oversight_compliance(
         ["Oct 2026", "100% (1 of 1)"],
         ["Nov 2026", "50% (1 of 2)"],
     ]
+
+
+def test_the_diagram_pages_load_bpmn_js_from_this_site_with_its_licence(
+    app: Flask, cases: dict[str, Case]
+) -> None:
+    from webui.vendor import VENDOR_DIR, diagram_files
+
+    client = signed_in(app, "spo.north")
+    page = client.get(f"/monitor/instances/{cases['north'].instance_id}").text
+    for path in diagram_files():
+        url = "/static/vendor/" + path.relative_to(VENDOR_DIR).as_posix()
+        if path.name != "LICENSE":
+            assert url in page
+        with client.get(url) as asset:
+            assert asset.status_code == 200
+    licence = (VENDOR_DIR / diagram_files()[-1].relative_to(VENDOR_DIR)).read_text()
+    assert "bpmn.io" in licence

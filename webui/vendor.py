@@ -93,16 +93,24 @@ def expected_files() -> list[Path]:
     return [
         VENDOR_DIR / folder("govuk-frontend") / "govuk-frontend.min.js",
         VENDOR_DIR / folder("moj-frontend") / "moj-frontend.min.js",
-        VENDOR_DIR / folder("bpmn-js") / "dist" / "bpmn-navigated-viewer.production.min.js",
-        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "diagram-js.css",
-        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "bpmn-js.css",
         VENDOR_DIR / folder(STYLESHEET) / STYLESHEET_FILE,
+    ]
+
+
+def diagram_files() -> list[Path]:
+    """The files the pages with a process diagram load besides (the bpmn-js navigated viewer)."""
+    root = VENDOR_DIR / folder("bpmn-js")
+    return [
+        root / "dist" / "bpmn-navigated-viewer.production.min.js",
+        root / "dist" / "assets" / "diagram-js.css",
+        root / "dist" / "assets" / "bpmn-js.css",
+        root / "LICENSE",
     ]
 
 
 def missing_files() -> list[Path]:
     """The vendored files that are not there (empty when set-up has run)."""
-    return [path for path in expected_files() if not path.is_file()]
+    return [path for path in [*expected_files(), *diagram_files()] if not path.is_file()]
 
 
 def init_app(app: Flask) -> None:
