@@ -422,3 +422,64 @@ def test_the_diagram_pages_load_bpmn_js_from_this_site_with_its_licence(
             assert asset.status_code == 200
     licence = (VENDOR_DIR / diagram_files()[-1].relative_to(VENDOR_DIR)).read_text()
     assert "bpmn.io" in licence
+
+
+def test_an_spo_cannot_touch_another_teams_work(app: Flask, cases: dict[str, Case]) -> None:
+    client = signed_in(app, "spo.north")
+    south = cases["south"]
+    assert (
+        client.post(
+            f"/monitor/tasks/{south.task('write_psr').id}/reassign", data={"to": COVER, "reason": "x"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/monitor/instances/{south.instance_id}/suspend", data={"reason": "x"}).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/monitor/cases/{south.crn}/owner", data={"owner": COVER, "reason": "x"}).status_code
+        == 302
+    )
+    assert south.task("write_psr").claimed_by == SOUTH_OWNER
+    assert south.instance().status == InstanceStatus.AWAITING_PEOPLE
+
+
+def test_a_task_goes_back_to_the_pool_and_an_instance_is_terminated_with_reasons(
+    app: Flask, cases: dict[str, Case]
+) -> None:
+    client = signed_in(app, "aco.one")
+    north = cases["north"]
+    client.post(
+        f"/monitor/tasks/{north.task('write_psr').id}/reassign",
+        data={"to": "__pool__", "reason": "Owner left"},
+    )
+    assert (north.task("write_psr").assignee, north.task("write_psr").claimed_by) == (None, None)
+    page = client.post(
+        f"/monitor/instances/{north.instance_id}/terminate",
+        data={"reason": "Case withdrawn by the court"},
+        follow_redirects=True,
+    ).text
+    assert "Instance terminated" in page
+    assert north.instance().status == InstanceStatus.TERMINATED
+    assert north.open_tasks() == []
+    whys = [row[3] for row in section(page, "timeline")]
+    assert whys[-2:] == ["Owner left", "Case withdrawn by the court"]
+    again = client.post(
+        f"/monitor/instances/{north.instance_id}/terminate", data={"reason": "again"}, follow_redirects=True
+    )
+    assert "already terminated" in again.text and "Nothing was changed" in again.text
+
+
+def test_skip_a_failed_step_from_the_instance_page(app: Flask, failed: int, database: Database) -> None:
+    client = signed_in(app, "spo.north")
+    stuck = section(client.get("/monitor/stuck").text, "stuck")
+    assert stuck[0][:2] == ["X100009", "Run divide Error"]
+    assert stuck[0][2].startswith("failed at Run divide line 1: ZeroDivisionError")
+    page = client.post(
+        f"/monitor/instances/{failed}/skip", data={"reason": "Result not needed"}, follow_redirects=True
+    ).text
+    assert "Failed step skipped" in page
+    with database.transaction(write=False) as session:
+        row = session.get(ProcessInstance, failed)
+        assert row is not None and row.status == InstanceStatus.AWAITING_PEOPLE
