@@ -150,10 +150,11 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
         }
         for item in monitor.errored(scope.keys(), limit=200)[0]
     ]
+    by_team, by_person = task_counts(session, scope, now)
     return Overview(
         stages=stage_counts(session, scope),
-        tasks_by_team=task_counts(session, scope, now, by="team"),
-        tasks_by_person=task_counts(session, scope, now, by="person"),
+        tasks_by_team=by_team,
+        tasks_by_person=by_person,
         compliance=oversight_compliance(session, scope, now),
         critical=critical_few(session, scope, now.date()),
         errors=errors,
@@ -176,39 +177,43 @@ def end_of_week(now: datetime) -> datetime:
     return datetime.combine(sunday + timedelta(days=1), datetime.min.time(), tzinfo=DISPLAY_ZONE)
 
 
-def task_counts(session: Session, scope: Scope, now: datetime, *, by: str) -> list[Count]:
-    """Open tasks overdue and due by the end of this week, by team or by the person holding them."""
+def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Count], list[Count]]:
+    """Open tasks overdue and due by the end of this week, by team and by the person holding them.
+
+    One grouped pass over the tasks due by the end of the week (the rest never reach either
+    column), by case team and holder; the two tables are summed from it.
+    """
     holder = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
     overdue = func.count(case((HumanTask.due_at < now, 1)))
-    this_week = func.count(case(((HumanTask.due_at >= now) & (HumanTask.due_at < end_of_week(now)), 1)))
-    query: Select[Any, str, int, int]
-    if by == "team":
-        query = (
-            select(Team.id, Team.name, overdue, this_week)
-            .select_from(HumanTask)
-            .join(Case, Case.crn == HumanTask.business_key)
-            .join(Team, Team.id == Case.team_id)
-            .group_by(Team.id, Team.name)
-        )
-    else:
-        query = (
-            select(holder, func.coalesce(Staff.display_name, holder), overdue, this_week)
-            .select_from(HumanTask)
-            .outerjoin(Staff, Staff.username == holder)
-            .where(holder.is_not(None))
-            .group_by(holder, Staff.display_name)
-        )
-        if not scope.area:
-            query = query.join(Case, Case.crn == HumanTask.business_key)
-    # Only tasks due by the end of the week count: the rest never reach either column.
-    query = query.where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
+    this_week = func.count(case((HumanTask.due_at >= now, 1)))
+    query = (
+        select(Case.team_id, holder, overdue, this_week)
+        .select_from(HumanTask)
+        .join(Case, Case.crn == HumanTask.business_key)
+        .where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
+        .group_by(Case.team_id, holder)
+    )
     if not scope.area:
         query = query.where(Case.team_id == scope.team_id)
-    rows = [
-        Count(str(label), (int(late), int(week)), str(key))
-        for key, label, late, week in session.execute(query)
-    ]
-    rows = [row for row in rows if any(row.figures)]
+    teams: dict[int, list[int]] = {}
+    people: dict[str, list[int]] = {}
+    for team_id, username, late, week in session.execute(query):
+        for totals in ([teams.setdefault(team_id, [0, 0])] if team_id is not None else []) + (
+            [people.setdefault(username, [0, 0])] if username else []
+        ):
+            totals[0] += int(late)
+            totals[1] += int(week)
+    team_names = {
+        team_id: name
+        for team_id, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(list(teams))))
+    }
+    names = display_names(session, people)
+    by_team = [Count(team_names.get(k, str(k)), (v[0], v[1]), str(k)) for k, v in teams.items()]
+    by_person = [Count(names.get(k, k), (v[0], v[1]), k) for k, v in people.items()]
+    return _busiest_first(by_team), _busiest_first(by_person)
+
+
+def _busiest_first(rows: list[Count]) -> list[Count]:
     return sorted(rows, key=lambda row: (-row.figures[0], -row.figures[1], row.label))
 
 
