@@ -305,10 +305,7 @@ def instance(instance_id: int) -> str | Response:
     now, calendar = shared.clock.now(), shared.engine.calendar
     with shared.db.transaction(write=False) as session:
         scope = _scope(session)
-        found = _instance_or_404(session, scope, instance_id)
-        if isinstance(found, Response):
-            return found
-        record, case = found
+        record, case = _instance_or_404(session, scope, instance_id)
         monitor = Monitor(session, now, calendar)
         waiting = monitor.waiting(record)
         history = instance_history(session, record.id)
@@ -346,17 +343,13 @@ def instance_marks(instance_id: int) -> Response:
     shared = riskflow()
     with shared.db.transaction(write=False) as session:
         scope = _scope(session)
-        found = _instance_or_404(session, scope, instance_id)
-        if isinstance(found, Response):
-            return found
-        record, _case = found
+        record, _case = _instance_or_404(session, scope, instance_id)
         waiting = Monitor(session, shared.clock.now(), shared.engine.calendar).waiting(record)
         return jsonify(step_marks(session, record, waiting))
 
 
-def _instance_or_404(
-    session: Session, scope: Scope, instance_id: int
-) -> tuple[ProcessInstance, Case] | Response:
+def _instance_or_404(session: Session, scope: Scope, instance_id: int) -> tuple[ProcessInstance, Case]:
+    """The instance and its case; 404 when there is none, 403 when the manager does not oversee it."""
     try:
         return probation.instance_case(session, scope, instance_id)
     except NotFound:
@@ -382,9 +375,7 @@ def act_on_instance(instance_id: int, action: str) -> Response:
     shared = riskflow()
     reason = _reason()
     with shared.db.transaction(write=False) as session:
-        found = _instance_or_404(session, _scope(session), instance_id)
-        if isinstance(found, Response):
-            return found
+        _instance_or_404(session, _scope(session), instance_id)
     back = redirect(url_for("monitor.instance", instance_id=instance_id))
     if not reason:
         flash("Give a reason: it is recorded on the case timeline. Nothing was changed.", "error")
@@ -430,27 +421,26 @@ def reassign(task_id: int) -> Response:
     shared = riskflow()
     reason, to = _reason(), request.form.get("to", "").strip()
     user: SignedInStaff = current_user
-    with shared.db.transaction() as session:
-        scope = _scope(session)
-        task = session.get(HumanTask, task_id)
-        if task is None:
-            abort(404)
-        _instance_or_404(session, scope, task.instance_id)
-        back = redirect(url_for("monitor.instance", instance_id=task.instance_id))
-        try:
+    try:
+        with shared.db.transaction() as session:
+            scope = _scope(session)
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                abort(404)
+            instance_id = task.instance_id
+            _instance_or_404(session, scope, instance_id)
             target = None if to == POOL else probation.person_in_scope(session, scope, to).username
             reassign_task(session, task_id, target, actor=user.username, at=shared.clock.now(), reason=reason)
-        except (EngineError, NotPermitted) as err:
-            flash(f"{err.message} Nothing was changed.", "error")
-            session.rollback()
-            return back
+    except (EngineError, NotPermitted) as err:  # the transaction is rolled back: nothing changed
+        flash(f"{err.message} Nothing was changed.", "error")
+        return redirect(url_for("monitor.instance", instance_id=instance_id))
     log.info(
         "task reassigned by %s",
         user.username,
         extra={"task_id": task_id, "actor": user.username, "event": "task_reassigned"},
     )
     flash("Task reassigned. The reason is on the case timeline.", "success")
-    return back
+    return redirect(url_for("monitor.instance", instance_id=instance_id))
 
 
 @bp.route("/people", methods=["GET", "POST"])
