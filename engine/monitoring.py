@@ -174,14 +174,21 @@ class ModelSteps:
         return step.name if step is not None else (element_id or "an unknown step")
 
 
-_steps_cache: dict[int, ModelSteps] = {}
+# Keyed by content hash and definition id: a deployed version never changes.
+_steps_cache: dict[tuple[str, int], ModelSteps] = {}
 _steps_lock = threading.Lock()
 
 
 def model_steps(session: Session, definition_id: int) -> ModelSteps:
     """The steps of a deployed definition, read from its BPMN files once (versions never change)."""
+    content_hash = session.scalar(
+        select(ProcessDefinition.content_hash).where(ProcessDefinition.id == definition_id)
+    )
+    if content_hash is None:
+        raise NotFound(f"definition {definition_id} does not exist")
+    key = (content_hash, definition_id)
     with _steps_lock:
-        cached = _steps_cache.get(definition_id)
+        cached = _steps_cache.get(key)
     if cached is not None:
         return cached
     files = session.execute(
@@ -189,16 +196,15 @@ def model_steps(session: Session, definition_id: int) -> ModelSteps:
             DefinitionFile.definition_id == definition_id, DefinitionFile.path.like("%.bpmn")
         )
     ).all()
-    if not files and session.get(ProcessDefinition, definition_id) is None:
-        raise NotFound(f"definition {definition_id} does not exist")
     steps: dict[str, Step] = {}
     message_steps: dict[str, list[str]] = {}
     message_words: dict[str, str] = {}
     for path, content in sorted(files):
         read_bpmn(parse_xml(content, path), steps, message_steps, message_words)
-    result = ModelSteps(definition_id, steps, message_steps, message_words, files[0].path if files else None)
+    first = min((path for path, _ in files), default=None)
+    result = ModelSteps(definition_id, steps, message_steps, message_words, first)
     with _steps_lock:
-        return _steps_cache.setdefault(definition_id, result)
+        return _steps_cache.setdefault(key, result)
 
 
 def read_bpmn(
