@@ -483,3 +483,38 @@ def test_skip_a_failed_step_from_the_instance_page(app: Flask, failed: int, data
     with database.transaction(write=False) as session:
         row = session.get(ProcessInstance, failed)
         assert row is not None and row.status == InstanceStatus.AWAITING_PEOPLE
+
+
+def test_monitor_pages_have_unique_ids_and_every_label_names_a_field(
+    app: Flask, clock: ManualClock, cases: dict[str, Case], failed: int
+) -> None:
+    import re
+
+    clock.set(START + 22 * DAY)
+    client = signed_in(app, "spo.north")
+    client.post(
+        "/monitor/people",
+        data={
+            "action": "out_of_office",
+            "officer": OWNER,
+            "cover": COVER,
+            "until": "2026-12-20",
+            "reason": "leave",
+        },
+    )
+    pages = [
+        "/monitor/",
+        "/monitor/stuck",
+        "/monitor/diagram?step=write_psr",
+        "/monitor/tasks",
+        "/monitor/people",
+        f"/monitor/instances/{cases['north'].instance_id}",
+        f"/monitor/instances/{failed}",
+    ]
+    for path in pages:
+        html = client.get(path).text
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))
+        for target in re.findall(r'<label[^>]*\sfor="([^"]+)"', html):
+            assert target in ids, (path, target)
+        assert html.count("<h1") == 1, path
