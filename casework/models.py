@@ -373,3 +373,20 @@ class AccessListEntry(CaseworkBase):
     added_by: Mapped[str] = mapped_column(String(100))
 
     limitation: Mapped[AccessLimitation] = relationship(back_populates="entries")
+
+
+class OutOfOffice(CaseworkBase):
+    """An officer's out-of-office routing: their new tasks go to a named colleague until a date."""
+
+    __tablename__ = "out_of_office"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
+    cover_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    until: Mapped[date]
+    reason: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime]
+    set_by: Mapped[str] = mapped_column(String(100))
+
+    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
+    cover: Mapped[Staff] = relationship(foreign_keys=[cover_id])

@@ -148,6 +148,8 @@ class HumanTask(EngineBase):
         Index("ix_human_task_open_assignee", "state", "assignee", "due_at"),
         Index("ix_human_task_open_claimed", "state", "claimed_by"),
         Index("ix_human_task_instance_state", "instance_id", "state"),
+        # The monitor's stuck list: open tasks, longest waiting first.
+        Index("ix_human_task_open_created", "state", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -3,25 +3,30 @@ when a case changes hands.
 
 An Offender Manager task goes to the case's current owner, a Senior Probation Officer task to the
 SPO of the owner's team; every other task (and any task on a case with no owner yet) waits in its
-role's pool to be claimed.
+role's pool to be claimed. While that person is out of the office (their routing is set and not yet
+past its date), the new task goes to the colleague named to cover them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from casework.models import Case, Staff
+from casework.models import Case, OutOfOffice, Staff
 from casework.roles import Role
+from engine.clock import Clock, SystemClock
 from engine.humantasks import reassign_open_tasks
 
 
 class CaseAssignment:
     """The AssignmentResolver riskflow runs with: owner and team SPO from the central register."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
 
     def assignee_for(
         self,
@@ -36,7 +41,20 @@ class CaseAssignment:
         if role not in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER):
             return None
         case = session.scalar(select(Case).where(Case.crn == business_key))
-        return responsible_for(case, role) if case is not None else None
+        person = responsible_for(case, role) if case is not None else None
+        return covering(session, person, self.clock.now().date()) if person is not None else None
+
+
+def covering(session: Session, username: str, today: date) -> str:
+    """Who takes `username`'s new tasks today: their cover while they are out of the office, else them."""
+    away = aliased(Staff)
+    cover = session.scalar(
+        select(Staff.username)
+        .join(OutOfOffice, OutOfOffice.cover_id == Staff.id)
+        .join(away, OutOfOffice.staff_id == away.id)
+        .where(away.username == username, OutOfOffice.until >= today, Staff.active.is_(True))
+    )
+    return cover or username
 
 
 def responsible_for(case: Case, role: str) -> str | None:

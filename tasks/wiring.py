@@ -19,5 +19,5 @@ def build_services() -> ServiceRegistry:
 def build_engine(db: Database, clock: Clock | None = None) -> ProcessEngine:
     """The engine as the app, the worker and the CLI use it."""
     return ProcessEngine(
-        db, clock=clock, services=build_services(), resolver=CaseAssignment(), known_roles=TASK_ROLES
+        db, clock=clock, services=build_services(), resolver=CaseAssignment(clock), known_roles=TASK_ROLES
     )

@@ -62,7 +62,21 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     clock = clock or clock_for(settings, db)
     app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
 
-    from webui import auth, display, errors, health, inbox, policy, processes, security, taskpage, vendor
+    from webui import (
+        api,
+        auth,
+        display,
+        errors,
+        health,
+        inbox,
+        metrics,
+        monitor,
+        policy,
+        processes,
+        security,
+        taskpage,
+        vendor,
+    )
 
     security.init_app(app)
     csrf.init_app(app)
@@ -74,9 +88,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.register_blueprint(taskpage.bp)
     app.register_blueprint(policy.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(monitor.bp)
     app.register_blueprint(health.bp)
-    from webui import api
-
+    metrics.init_app(app)
     api.init_app(app)
     return app
 

@@ -41,7 +41,8 @@ login_manager.login_message = "Sign in to continue."
 login_manager.login_message_category = "info"
 
 # Endpoints anyone may reach; every other page sends a signed-out visitor to sign in.
-PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi"})
+# /metrics checks the operators' token itself (webui.metrics).
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi", "metrics.metrics"})
 # Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
 SELF_AUTHENTICATING_BLUEPRINTS = frozenset({"api"})
 USERNAME_LIMIT = 100

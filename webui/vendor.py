@@ -110,17 +110,32 @@ def layout_files() -> list[Path]:
     ]
 
 
-def diagram_files() -> list[Path]:
-    """The vendored files the diagram pages load (bpmn-js and the properties panel)."""
+def viewer_files() -> list[Path]:
+    """The files a page with a read-only process diagram loads (the bpmn-js navigated viewer);
+    the licence last, as it must travel with them."""
+    root = VENDOR_DIR / folder("bpmn-js")
     return [
-        VENDOR_DIR / folder("bpmn-js") / "dist" / "bpmn-navigated-viewer.production.min.js",
+        root / "dist" / "bpmn-navigated-viewer.production.min.js",
+        root / "dist" / "assets" / "diagram-js.css",
+        root / "dist" / "assets" / "bpmn-js.css",
+        root / "LICENSE",
+    ]
+
+
+def modeler_files() -> list[Path]:
+    """The files the diagram editor loads besides the stylesheets above (the modeler, its icon
+    font and the properties panel)."""
+    return [
         VENDOR_DIR / folder("bpmn-js") / "dist" / "bpmn-modeler.production.min.js",
-        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "diagram-js.css",
-        VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "bpmn-js.css",
         VENDOR_DIR / folder("bpmn-js") / "dist" / "assets" / "bpmn-font" / "css" / "bpmn-embedded.css",
         VENDOR_DIR / folder("bpmn-js-properties-panel") / "dist" / "bpmn-js-properties-panel.umd.js",
         VENDOR_DIR / folder("properties-panel") / "dist" / "assets" / "properties-panel.css",
     ]
+
+
+def diagram_files() -> list[Path]:
+    """Every vendored file of the diagram pages."""
+    return viewer_files() + modeler_files()
 
 
 def expected_files() -> list[Path]:

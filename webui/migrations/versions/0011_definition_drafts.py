@@ -1,7 +1,7 @@
 """Drafts: a process owner's unpublished edit of a definition's files.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-26 15:45:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,532 @@
+"""The managers' monitor in probation terms: whose cases a manager watches, the overview by team,
+person and stage, oversight compliance, the critical few, and putting work right on the register.
+
+An ACO watches the whole area; an SPO watches the cases of their own team. Each question is a
+grouped query over the register and the engine's tables (engine.monitoring answers the generic
+ones); lists of cases still go through casework.access.may_view, the one place need-to-know is
+decided, so a limited-access case never shows to a manager it excludes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+
+from casework import register
+from casework.access import may_view
+from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
+from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Registration, Staff, Team
+from casework.roles import Role
+from casework.vocabulary import HIGH_ROSH, RoshLevel, Stage
+from engine.clock import DISPLAY_ZONE, WorkingCalendar
+from engine.errors import EngineError, NotFound, NotPermitted
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.monitoring import Monitor, require_reason
+from tasks.assignment import move_open_tasks, responsible_for
+
+MANAGER_ROLES = frozenset({Role.SENIOR_PROBATION_OFFICER.value, Role.ASSISTANT_CHIEF_OFFICER.value})
+TREND_MONTHS = 6
+CRITICAL_LIMIT = 100
+STAGE_ORDER = [s for s in Stage if s is not Stage.CLOSED]
+STAGE_WORDS = {
+    Stage.IDENTIFIED: "Identified at court",
+    Stage.AWAITING_SENTENCE: "Awaiting sentence",
+    Stage.SENTENCED: "Sentenced",
+    Stage.ALLOCATED: "Allocated",
+    Stage.SUPERVISED: "Under supervision",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which cases a manager watches: the area (ACO) or one team (SPO)."""
+
+    staff: Staff
+    team_id: int | None  # None: the whole area
+
+    @property
+    def area(self) -> bool:
+        """Whether the manager watches the whole area."""
+        return self.team_id is None
+
+    def keys(self) -> Select[str] | None:
+        """The CRNs watched, as a sub-query for the engine's questions (None: all of them)."""
+        return None if self.team_id is None else select(Case.crn).where(Case.team_id == self.team_id)
+
+    def covers(self, case: Case) -> bool:
+        """Whether this manager may see and put right the case's work."""
+        in_scope = self.area or case.team_id == self.team_id
+        return in_scope and bool(may_view(self.staff, case))
+
+    def label(self) -> str:
+        """ "the area", or the team's name."""
+        if self.area:
+            return "the area"
+        return self.staff.team.name if self.staff.team else "your team"
+
+
+def scope_for(session: Session, staff_id: int) -> Scope:
+    """The manager's scope; anyone who is neither an SPO nor an ACO is refused."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        raise NotPermitted("Only Senior Probation Officers and ACOs use the monitor.", code="not_manager")
+    if staff.holds(Role.ASSISTANT_CHIEF_OFFICER):
+        return Scope(staff, None)
+    if staff.holds(Role.SENIOR_PROBATION_OFFICER) and staff.team_id is not None:
+        return Scope(staff, staff.team_id)
+    raise NotPermitted("Only Senior Probation Officers and ACOs use the monitor.", code="not_manager")
+
+
+def case_in_scope(session: Session, scope: Scope, crn: str) -> Case:
+    """The case, if the manager may put its work right; NotPermitted otherwise."""
+    found = session.scalar(
+        select(Case).where(Case.crn == crn).options(joinedload(Case.owner), joinedload(Case.team), _limits())
+    )
+    if found is None or not scope.covers(found):
+        raise NotPermitted("That case is not one you oversee.", code="not_in_scope")
+    return found
+
+
+# ---------------------------------------------------------------------------------------- overview
+
+
+@dataclass(frozen=True)
+class Count:
+    """One row of a count table: a label, its figures, and a link key (team id, username...)."""
+
+    label: str
+    figures: tuple[int, ...]
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """Oversight reviews done on time: this month by team and by SPO, and the monthly trend."""
+
+    by_team: list[tuple[str, int, int]]  # (team, on time, done)
+    by_spo: list[tuple[str, int, int]]
+    trend: list[tuple[str, int, int]]  # (month, on time, done), oldest first
+
+
+@dataclass(frozen=True)
+class CriticalCase:
+    """A case among the critical few, with why."""
+
+    crn: str
+    name: str
+    owner: str
+    team: str
+    reasons: list[str]
+
+
+@dataclass
+class Overview:
+    """Everything the overview page shows."""
+
+    stages: list[Count]
+    tasks_by_team: list[Count]  # figures: overdue, due this week
+    tasks_by_person: list[Count]
+    compliance: Compliance
+    critical: list[CriticalCase]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCalendar) -> Overview:
+    """Open cases by stage, overdue and due-this-week tasks, compliance, the critical few, errors."""
+    monitor = Monitor(session, now, calendar)
+    people = display_names(session, [])
+    errors = [
+        {
+            "instance_id": item.instance_id,
+            "crn": item.business_key,
+            "step": item.step,
+            "reason": item.reason(now, calendar, people),
+            "since": item.since,
+        }
+        for item in monitor.errored(scope.keys(), limit=200)[0]
+    ]
+    by_team, by_person = task_counts(session, scope, now)
+    return Overview(
+        stages=stage_counts(session, scope),
+        tasks_by_team=by_team,
+        tasks_by_person=by_person,
+        compliance=oversight_compliance(session, scope, now),
+        critical=critical_few(session, scope, now.date()),
+        errors=errors,
+    )
+
+
+def stage_counts(session: Session, scope: Scope) -> list[Count]:
+    """Open cases at each stage."""
+    query = select(Case.stage, func.count()).where(Case.closed_at.is_(None)).group_by(Case.stage)
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    found = {stage: n for stage, n in session.execute(query)}
+    return [Count(STAGE_WORDS[s], (found.get(s, 0),), s.value) for s in STAGE_ORDER]
+
+
+def end_of_week(now: datetime) -> datetime:
+    """The end of Sunday of this week (UK time), as UTC."""
+    local = now.astimezone(DISPLAY_ZONE)
+    sunday = local.date() + timedelta(days=6 - local.weekday())
+    return datetime.combine(sunday + timedelta(days=1), datetime.min.time(), tzinfo=DISPLAY_ZONE)
+
+
+def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Count], list[Count]]:
+    """Open tasks overdue and due by the end of this week, by team and by the person holding them.
+
+    One grouped pass over the tasks due by the end of the week (the rest never reach either
+    column), by case team and holder; the two tables are summed from it.
+    """
+    holder = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
+    overdue = func.count(case((HumanTask.due_at < now, 1)))
+    this_week = func.count(case((HumanTask.due_at >= now, 1)))
+    query = (
+        select(Case.team_id, holder, overdue, this_week)
+        .select_from(HumanTask)
+        .join(Case, Case.crn == HumanTask.business_key)
+        .where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
+        .group_by(Case.team_id, holder)
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    teams: dict[int, list[int]] = {}
+    people: dict[str, list[int]] = {}
+    for team_id, username, late, week in session.execute(query):
+        for totals in ([teams.setdefault(team_id, [0, 0])] if team_id is not None else []) + (
+            [people.setdefault(username, [0, 0])] if username else []
+        ):
+            totals[0] += int(late)
+            totals[1] += int(week)
+    team_names = {
+        team_id: name
+        for team_id, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(list(teams))))
+    }
+    names = display_names(session, people)
+    by_team = [Count(team_names.get(k, str(k)), (v[0], v[1]), str(k)) for k, v in teams.items()]
+    by_person = [Count(names.get(k, k), (v[0], v[1]), k) for k, v in people.items()]
+    return _busiest_first(by_team), _busiest_first(by_person)
+
+
+def _busiest_first(rows: list[Count]) -> list[Count]:
+    return sorted(rows, key=lambda row: (-row.figures[0], -row.figures[1], row.label))
+
+
+def oversight_compliance(session: Session, scope: Scope, now: datetime) -> Compliance:
+    """Share of oversight reviews done on time, this month by team and by SPO, and month by month."""
+    local = now.astimezone(DISPLAY_ZONE)
+    month_start = datetime.combine(local.date().replace(day=1), datetime.min.time(), tzinfo=DISPLAY_ZONE)
+    on_time = func.count(case((OversightReview.on_time.is_(True), 1)))
+    spo = aliased(Staff)
+    base = (
+        select(Team.name, spo.display_name, on_time, func.count())
+        .select_from(OversightReview)
+        .join(Case, Case.id == OversightReview.case_id)
+        .join(Team, Team.id == Case.team_id)
+        .outerjoin(spo, spo.id == Team.spo_id)
+        .where(OversightReview.done_at >= month_start)
+        .group_by(Team.name, spo.display_name)
+    )
+    if not scope.area:
+        base = base.where(Case.team_id == scope.team_id)
+    rows = session.execute(base).all()
+    by_team = sorted((str(team), int(ok), int(n)) for team, _spo, ok, n in rows)
+    by_spo_totals: dict[str, list[int]] = {}
+    for _team, name, ok, n in rows:
+        totals = by_spo_totals.setdefault(str(name or "No SPO"), [0, 0])
+        totals[0] += int(ok)
+        totals[1] += int(n)
+    by_spo = sorted((name, ok, n) for name, (ok, n) in by_spo_totals.items())
+    months = []
+    first_of_this = local.date().replace(day=1)
+    for back in range(TREND_MONTHS - 1, -1, -1):
+        year, month = first_of_this.year, first_of_this.month - back
+        while month <= 0:
+            year, month = year - 1, month + 12
+        first = datetime(year, month, 1, tzinfo=DISPLAY_ZONE)
+        after = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=DISPLAY_ZONE)
+        months.append((first, after))
+    figures = []
+    for first, after in months:  # one pass over the reviews: two sums per month
+        in_month = (OversightReview.done_at >= first) & (OversightReview.done_at < after)
+        figures += [
+            func.count(case((in_month & OversightReview.on_time.is_(True), 1))),
+            func.count(case((in_month, 1))),
+        ]
+    query = (
+        select(*figures)
+        .select_from(OversightReview)
+        .join(Case, Case.id == OversightReview.case_id)
+        .where(OversightReview.done_at >= months[0][0])
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    row = session.execute(query).one()
+    trend = [
+        (f"{first:%b %Y}", int(row[2 * i]), int(row[2 * i + 1])) for i, (first, _after) in enumerate(months)
+    ]
+    return Compliance(by_team, by_spo, trend)
+
+
+def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCase]:
+    """The critical few among the watched open cases, each with its reasons (need-to-know applied)."""
+    query = (
+        select(Case)
+        .where(Case.closed_at.is_(None), _maybe_critical())
+        .options(joinedload(Case.owner), joinedload(Case.team), selectinload(Case.registrations), _limits())
+        .order_by(Case.crn)
+        .limit(CRITICAL_LIMIT * 2)
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    found = []
+    for record in session.scalars(query).unique():
+        assessment = assess(RiskProfile.of(record), today=today)
+        if assessment.critical and scope.covers(record):
+            found.append(
+                CriticalCase(
+                    record.crn,
+                    record.name,
+                    record.owner.display_name if record.owner else "Unallocated",
+                    record.team.name if record.team else "",
+                    assessment.reasons,
+                )
+            )
+            if len(found) >= CRITICAL_LIMIT:
+                break
+    return found
+
+
+# ------------------------------------------------------------------------------------------ people
+
+
+def display_names(
+    session: Session, usernames: Iterable[str | None], today: date | None = None
+) -> dict[str, str]:
+    """Names as staff know them ("J. Smith"), marked "(on leave)" when they are out of the office."""
+    wanted = {u for u in usernames if u}
+    if not wanted:
+        return {}
+    names = {
+        username: name
+        for username, name in session.execute(
+            select(Staff.username, Staff.display_name).where(Staff.username.in_(wanted))
+        )
+    }
+    if today is not None:
+        away = session.scalars(
+            select(Staff.username)
+            .join(OutOfOffice, OutOfOffice.staff_id == Staff.id)
+            .where(Staff.username.in_(wanted), OutOfOffice.until >= today)
+        )
+        for username in away:
+            names[username] = f"{names.get(username, username)} (on leave)"
+    inactive = session.scalars(
+        select(Staff.username).where(Staff.username.in_(wanted), Staff.active.is_(False))
+    )
+    for username in inactive:
+        names[username] = f"{names.get(username, username)} (left)"
+    return names
+
+
+def team_people(session: Session, scope: Scope) -> list[Staff]:
+    """The active staff a manager may hand work to: their team (SPO) or everyone (ACO)."""
+    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
+    if not scope.area:
+        query = query.where(Staff.team_id == scope.team_id)
+    return list(session.scalars(query))
+
+
+def person_in_scope(session: Session, scope: Scope, username: str) -> Staff:
+    """An active member of staff the manager may hand work to."""
+    staff = session.scalar(select(Staff).where(Staff.username == username))
+    if staff is None or not staff.active:
+        raise NotFound(f"Nobody active with the username {username!r} is on the staff list.")
+    if not scope.area and staff.team_id != scope.team_id:
+        raise NotPermitted(f"{staff.display_name} is not in your team.", code="not_in_scope")
+    return staff
+
+
+def set_out_of_office(
+    session: Session,
+    scope: Scope,
+    username: str,
+    cover: str,
+    until: date,
+    *,
+    at: datetime,
+    by: str,
+    reason: str,
+) -> OutOfOffice:
+    """Route `username`'s new tasks to `cover` until `until` (inclusive), audited with the reason."""
+    reason = require_reason(reason)
+    away = person_in_scope(session, scope, username)
+    covering = person_in_scope(session, scope, cover)
+    if away.id == covering.id:
+        raise EngineError("Choose a colleague other than the officer who is away.", code="same_person")
+    if until < at.date():
+        raise EngineError("The end date must be today or later.", code="date_past")
+    routing = session.scalar(select(OutOfOffice).where(OutOfOffice.staff_id == away.id))
+    if routing is None:
+        routing = OutOfOffice(staff=away, set_at=at, set_by=by)
+        session.add(routing)
+    routing.cover, routing.until, routing.reason, routing.set_at, routing.set_by = (
+        covering,
+        until,
+        reason,
+        at,
+        by,
+    )
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=by,
+            event="out_of_office_set",
+            reason=reason,
+            detail={"staff": away.username, "cover": covering.username, "until": until.isoformat()},
+        )
+    )
+    return routing
+
+
+def end_out_of_office(
+    session: Session, scope: Scope, username: str, *, at: datetime, by: str, reason: str
+) -> None:
+    """Stop routing `username`'s new tasks to their cover."""
+    reason = require_reason(reason)
+    away = person_in_scope(session, scope, username)
+    routing = session.scalar(select(OutOfOffice).where(OutOfOffice.staff_id == away.id))
+    if routing is None:
+        raise NotFound(f"{away.display_name} has no out-of-office routing.")
+    session.delete(routing)
+    session.add(
+        AuditEvent(
+            at=at, actor=by, event="out_of_office_ended", reason=reason, detail={"staff": away.username}
+        )
+    )
+
+
+def routings(session: Session, scope: Scope, today: date) -> list[OutOfOffice]:
+    """Out-of-office routings in force for the staff the manager oversees."""
+    query = (
+        select(OutOfOffice)
+        .join(Staff, Staff.id == OutOfOffice.staff_id)
+        .where(OutOfOffice.until >= today)
+        .options(joinedload(OutOfOffice.staff), joinedload(OutOfOffice.cover))
+        .order_by(OutOfOffice.until)
+    )
+    if not scope.area:
+        query = query.where(Staff.team_id == scope.team_id)
+    return list(session.scalars(query))
+
+
+# -------------------------------------------------------------------------------------- ownership
+
+
+def move_ownership(
+    session: Session, scope: Scope, crn: str, owner: str, *, at: datetime, by: str, reason: str
+) -> int:
+    """Give the case a new owner; the old owner's open tasks (and the SPO's if the team changes) move too.
+
+    Returns how many tasks moved. The register records the change on the case's timeline.
+    """
+    reason = require_reason(reason)
+    record = case_in_scope(session, scope, crn)
+    person_in_scope(session, scope, owner)
+    before = {
+        role: responsible_for(record, role) for role in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER)
+    }
+    register.assign_owner(session, crn, owner, at=at, by=by, reason=reason)
+    moves: Mapping[str | None, str | None] = {before[role]: responsible_for(record, role) for role in before}
+    return move_open_tasks(session, crn, moves, actor=by, at=at, reason=reason)
+
+
+def instance_case(session: Session, scope: Scope, instance_id: int) -> tuple[ProcessInstance, Case]:
+    """An instance and its case, if the manager oversees the case."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"Instance {instance_id} does not exist.")
+    return instance, case_in_scope(session, scope, instance.business_key)
+
+
+def _maybe_critical() -> ColumnElement[bool]:
+    """SQL narrowing the register to cases the critical-few rule may pick (the rule then decides)."""
+
+    def registered(codes: Iterable[str]) -> ColumnElement[bool]:
+        return (
+            select(Registration.id)
+            .where(
+                Registration.case_id == Case.id,
+                Registration.deregistered_at.is_(None),
+                Registration.code.in_(list(codes)),
+            )
+            .exists()
+        )
+
+    return or_(
+        Case.rosh == RoshLevel.VERY_HIGH,
+        Case.mappa_level == 3,
+        (Case.mappa_level == 2) & Case.rosh.in_(HIGH_ROSH),
+        (Case.rosh == RoshLevel.HIGH) & registered(HIGH_RISK_AGGRAVATING),
+        registered(["RPIR"]),
+    )
+
+
+def _limits() -> Any:
+    return joinedload(Case.access_limitation).selectinload(AccessLimitation.entries)
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    """An open task as the monitor's task list shows it."""
+
+    id: int
+    instance_id: int
+    title: str
+    crn: str
+    name: str
+    holder: str | None
+    due_at: datetime | None
+    overdue: bool
+
+
+def open_tasks(
+    session: Session, scope: Scope, now: datetime, *, holder: str | None = None, due: str | None = None
+) -> list[OpenTask]:
+    """Open tasks on the watched cases, soonest due first: one person's, overdue, or due this week."""
+    held_by = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
+    query = (
+        select(HumanTask, Case)
+        .join(Case, Case.crn == HumanTask.business_key)
+        .where(HumanTask.state == "open")
+        .options(joinedload(Case.owner), joinedload(Case.team), _limits())
+        .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+        .limit(500)
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    if holder:
+        query = query.where(held_by == holder)
+    if due == "overdue":
+        query = query.where(HumanTask.due_at < now)
+    elif due == "week":
+        query = query.where(HumanTask.due_at >= now, HumanTask.due_at < end_of_week(now))
+    return [
+        OpenTask(
+            task.id,
+            task.instance_id,
+            task.title,
+            record.crn,
+            record.name,
+            task.claimed_by or task.assignee,
+            task.due_at,
+            task.due_at is not None and task.due_at < now,
+        )
+        for task, record in session.execute(query).unique()
+        if scope.covers(record)
+    ]

@@ -1,0 +1,622 @@
+"""The managers' monitor under /monitor: where work is, what is late, what is stuck, and putting it right.
+
+Only Senior Probation Officers (their team's cases) and ACOs (the area) reach these pages; everyone
+else gets 403. Every list can be downloaded as CSV (?format=csv). Each put-it-right action is a
+plain form with a required reason; the engine (or the register) records it, with who and why, on
+the case's audit trail, which the instance page shows as its timeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from werkzeug.wrappers import Response
+
+from casework.models import AccessLimitation, Case
+from casework.register import RegisterError
+from engine.errors import Conflict, EngineError, NotFound, NotPermitted
+from engine.models import DefinitionFile, HumanTask, MessageWait, ProcessDefinition, ProcessInstance
+from engine.monitoring import (
+    Monitor,
+    Waiting,
+    instance_history,
+    model_steps,
+    reassign_all_tasks,
+    reassign_task,
+    step_marks,
+)
+from tasks import monitor as probation
+from tasks.monitor import Scope
+from webui import riskflow
+from webui.auth import SignedInStaff
+
+bp = Blueprint("monitor", __name__, url_prefix="/monitor")
+log = logging.getLogger("riskflow.monitor")
+
+MAIN_PROCESS = "offender_management"
+REASON_LIMIT = 2000
+STEP_LIST_LIMIT = 200
+POOL = "__pool__"
+# The out-of-office form's field ids, where they differ from the names the other form uses.
+OUT_OF_OFFICE_IDS = {"officer": "ooo-officer", "reason": "ooo-reason"}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One waiting instance as a list shows it: the wait, why in words, and whether it is stuck."""
+
+    item: Waiting
+    reason: str
+    stuck: bool = True
+
+
+@bp.before_request
+def managers_only() -> None:
+    """403 for anyone who is neither an SPO nor an ACO."""
+    user: SignedInStaff = current_user
+    if not user.is_authenticated or not (user.roles & probation.MANAGER_ROLES):
+        abort(403, "The monitor is for Senior Probation Officers and Assistant Chief Officers.")
+
+
+def _scope(session: Session) -> Scope:
+    try:
+        return probation.scope_for(session, current_user.staff_id)
+    except NotPermitted as err:
+        abort(403, err.message)
+
+
+# ---------------------------------------------------------------------------------------- overview
+
+
+@bp.get("/")
+def overview() -> str | Response:
+    """Open cases by stage, overdue work by team and person, oversight compliance, critical few, errors."""
+    shared = riskflow()
+    now = shared.clock.now()
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        view = probation.overview(session, scope, now, shared.engine.calendar)
+        label = scope.label()
+    wanted = request.args.get("list")
+    if request.args.get("format") == "csv":
+        tables: dict[str, tuple[list[str], list[list[Any]]]] = {
+            "stages": (["Stage", "Open cases"], [[c.label, *c.figures] for c in view.stages]),
+            "teams": (
+                ["Team", "Overdue", "Due this week"],
+                [[c.label, *c.figures] for c in view.tasks_by_team],
+            ),
+            "people": (
+                ["Person", "Overdue", "Due this week"],
+                [[c.label, *c.figures] for c in view.tasks_by_person],
+            ),
+            "compliance": (
+                ["Team", "On time", "Done"],
+                [list(row) for row in view.compliance.by_team],
+            ),
+            "critical": (
+                ["CRN", "Name", "Owner", "Team", "Reasons"],
+                [[c.crn, c.name, c.owner, c.team, "; ".join(c.reasons)] for c in view.critical],
+            ),
+            "errors": (
+                ["Instance", "CRN", "Step", "Reason"],
+                [[e["instance_id"], e["crn"], e["step"], e["reason"]] for e in view.errors],
+            ),
+        }
+        if wanted not in tables:
+            abort(404, "There is no such list on the overview.")
+        header, rows = tables[wanted or ""]
+        return csv_response(f"monitor-{wanted}.csv", header, rows)
+    return render_template("monitor/overview.html", view=view, scope_label=label, now=now)
+
+
+# ------------------------------------------------------------------------------------------- stuck
+
+
+@bp.get("/stuck")
+def stuck() -> str | Response:
+    """Instances in error or waiting at a step longer than expected, each with why it waits."""
+    shared = riskflow()
+    now, calendar = shared.clock.now(), shared.engine.calendar
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        report = Monitor(session, now, calendar).stuck(scope.keys())
+        rows = _visible(session, scope, report.items)
+        people = probation.display_names(session, [r.holder for r in rows], now.date())
+        lines = [Line(r, r.reason(now, calendar, people)) for r in rows]
+    if request.args.get("format") == "csv":
+        return csv_response(
+            "monitor-stuck.csv",
+            ["Instance", "CRN", "Kind", "Step", "Since", "Reason"],
+            [
+                [
+                    line.item.instance_id,
+                    line.item.business_key,
+                    line.item.kind,
+                    line.item.step,
+                    line.item.since.isoformat() if line.item.since else "",
+                    line.reason,
+                ]
+                for line in lines
+            ],
+        )
+    return render_template("monitor/stuck.html", lines=lines, more=report.more)
+
+
+def _visible(session: Session, scope: Scope, items: Sequence[Waiting]) -> list[Waiting]:
+    """The items on cases the manager may see (need-to-know decides, case by case)."""
+    keys = {item.business_key for item in items}
+    if not keys:
+        return []
+    cases = {
+        c.crn: c for c in session.scalars(select(Case).where(Case.crn.in_(keys)).options(*_case_options()))
+    }
+    return [item for item in items if item.business_key in cases and scope.covers(cases[item.business_key])]
+
+
+def _case_options() -> list[Any]:
+    return [
+        joinedload(Case.owner),
+        joinedload(Case.team),
+        joinedload(Case.access_limitation).selectinload(AccessLimitation.entries),
+    ]
+
+
+# ----------------------------------------------------------------------------------------- diagram
+
+
+@bp.get("/diagram")
+def diagram() -> str | Response:
+    """The process diagram with counts per step; ?step= lists the instances at one step."""
+    shared = riskflow()
+    now, calendar = shared.clock.now(), shared.engine.calendar
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        monitor = Monitor(session, now, calendar)
+        definitions = monitor.definitions(MAIN_PROCESS)
+        if not definitions:
+            return render_template("monitor/diagram.html", definition_id=None, rows=[], step=None, at_step=[])
+        steps = monitor.steps(definitions)
+        counts = monitor.counts_by_step(definitions, scope.keys())
+        rows = [
+            {"id": element_id, "name": steps.name(element_id), **figures}
+            for element_id, figures in sorted(counts.items(), key=lambda kv: steps.name(kv[0]))
+        ]
+        step = request.args.get("step") or None
+        at_step = _at_step(session, scope, monitor, definitions, step) if step else []
+        people = probation.display_names(session, [w.holder for w in at_step], now.date())
+        at_step_lines = [Line(w, w.reason(now, calendar, people)) for w in at_step]
+    if request.args.get("format") == "csv":
+        if step:
+            return csv_response(
+                f"monitor-step-{step}.csv",
+                ["Instance", "CRN", "Since", "Reason"],
+                [
+                    [x.item.instance_id, x.item.business_key, x.item.since or "", x.reason]
+                    for x in at_step_lines
+                ],
+            )
+        return csv_response(
+            "monitor-steps.csv",
+            ["Step", "Instances now", "Overdue", "Failed"],
+            [[r["name"], r["now"], r["overdue"], r["errors"]] for r in rows],
+        )
+    return render_template(
+        "monitor/diagram.html",
+        definition_id=definitions[0],
+        rows=rows,
+        step=step,
+        step_name=steps.name(step) if step else None,
+        at_step=at_step_lines,
+    )
+
+
+def _at_step(
+    session: Session, scope: Scope, monitor: Monitor, definitions: list[int], step: str
+) -> list[Waiting]:
+    """The instances at one step now (first STEP_LIST_LIMIT), with why each waits."""
+    found: list[Waiting] = []
+    steps = monitor.steps(definitions)
+    tasks = select(HumanTask.instance_id).where(HumanTask.state == "open", HumanTask.element_id == step)
+    message_names = [name for name, ids in steps.message_steps.items() if step in ids[:1]]
+    waits = select(MessageWait.instance_id).where(MessageWait.message_name.in_(message_names))
+    query = (
+        select(ProcessInstance)
+        .where(
+            ProcessInstance.definition_id.in_(definitions),
+            ProcessInstance.id.in_(tasks.union(waits)) | (ProcessInstance.status == "error"),
+        )
+        .order_by(ProcessInstance.updated_at)
+        .limit(STEP_LIST_LIMIT * 2)
+    )
+    keys = scope.keys()
+    if keys is not None:
+        query = query.where(ProcessInstance.business_key.in_(keys))
+    for instance in session.scalars(query):
+        for item in monitor.waiting(instance):
+            if item.element_id == step:
+                found.append(item)
+    return _visible(session, scope, found)[:STEP_LIST_LIMIT]
+
+
+@bp.get("/diagram/counts.json")
+def diagram_counts() -> Response:
+    """Counts per step as JSON, for the script that draws the badges and shading on the diagram."""
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        monitor = Monitor(session, shared.clock.now(), shared.engine.calendar)
+        definitions = monitor.definitions(MAIN_PROCESS)
+        counts = monitor.counts_by_step(definitions, scope.keys()) if definitions else {}
+    peak = max((c["now"] for c in counts.values()), default=0)
+    return jsonify(
+        {
+            "steps": {
+                element_id: {**figures, "heat": _heat(figures["now"], peak)}
+                for element_id, figures in counts.items()
+            },
+            "stepUrl": url_for("monitor.diagram", step="__step__"),
+        }
+    )
+
+
+def _heat(n: int, peak: int) -> int:
+    """A shading class 0 to 4, relative to the busiest step."""
+    if n <= 0 or peak <= 0:
+        return 0
+    return min(4, 1 + (4 * n - 1) // peak)
+
+
+@bp.get("/definitions/<int:definition_id>/diagram.bpmn")
+def definition_xml(definition_id: int) -> Response:
+    """The BPMN file of a deployed definition, for the diagram viewer."""
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        _scope(session)
+        if session.get(ProcessDefinition, definition_id) is None:
+            abort(404)
+        path = model_steps(session, definition_id).bpmn_path
+        content = session.scalar(
+            select(DefinitionFile.content).where(
+                DefinitionFile.definition_id == definition_id, DefinitionFile.path == path
+            )
+        )
+    if content is None:
+        abort(404)
+    return Response(content, mimetype="application/xml")
+
+
+# ---------------------------------------------------------------------------------------- instance
+
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int) -> str | Response:
+    """One instance: its diagram marked, what it waits for, its error, its timeline, and the repairs."""
+    shared = riskflow()
+    now, calendar = shared.clock.now(), shared.engine.calendar
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        record, case = _instance_or_404(session, scope, instance_id)
+        monitor = Monitor(session, now, calendar)
+        waiting = monitor.waiting(record)
+        history = instance_history(session, record.id)
+        people = probation.display_names(
+            session, [w.holder for w in waiting] + [e.actor for e in history], now.date()
+        )
+        lines = [
+            {"item": w, "reason": w.reason(now, calendar, people), "stuck": monitor.is_stuck(w)}
+            for w in waiting
+        ]
+        marks = step_marks(session, record, waiting)
+        staff = probation.team_people(session, scope)
+        context = {
+            "instance": record,
+            "case": case,
+            "lines": lines,
+            "history": history,
+            "people": people,
+            "marks": marks,
+            "staff": staff,
+            "steps": model_steps(session, record.definition_id),
+        }
+    if request.args.get("format") == "csv":
+        return csv_response(
+            f"instance-{instance_id}-timeline.csv",
+            ["At", "Who", "Event", "Step", "Reason"],
+            [[e.at.isoformat(), e.actor, e.event, e.element_id or "", e.reason or ""] for e in history],
+        )
+    return render_template("monitor/instance.html", **context)
+
+
+@bp.get("/instances/<int:instance_id>/marks.json")
+def instance_marks(instance_id: int) -> Response:
+    """The completed, current and errored steps of one instance, for the diagram viewer."""
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        record, _case = _instance_or_404(session, scope, instance_id)
+        waiting = Monitor(session, shared.clock.now(), shared.engine.calendar).waiting(record)
+        return jsonify(step_marks(session, record, waiting))
+
+
+def _instance_or_404(session: Session, scope: Scope, instance_id: int) -> tuple[ProcessInstance, Case]:
+    """The instance and its case; 404 when there is none, 403 when the manager does not oversee it."""
+    try:
+        return probation.instance_case(session, scope, instance_id)
+    except NotFound:
+        abort(404)
+    except NotPermitted as err:
+        abort(403, err.message)
+
+
+ACTIONS = {
+    "retry": "Failed step retried",
+    "skip": "Failed step skipped",
+    "suspend": "Instance suspended",
+    "resume": "Instance resumed",
+    "terminate": "Instance terminated",
+}
+
+
+@bp.post("/instances/<int:instance_id>/<action>")
+def act_on_instance(instance_id: int, action: str) -> Response:
+    """Retry or skip a failed step, suspend, resume or terminate an instance (a reason is required)."""
+    if action not in ACTIONS:
+        abort(404)
+    shared = riskflow()
+    reason = _reason()
+    with shared.db.transaction(write=False) as session:
+        _instance_or_404(session, _scope(session), instance_id)
+    back = redirect(url_for("monitor.instance", instance_id=instance_id))
+    if not reason:
+        flash("Give a reason: it is recorded on the case timeline. Nothing was changed.", "error")
+        return back
+    user: SignedInStaff = current_user
+    engine = shared.engine
+    try:
+        if action == "retry":
+            result = engine.retry(instance_id, user.actor, reason=reason)
+        elif action == "skip":
+            result = engine.skip(instance_id, user.actor, reason=reason)
+        elif action == "suspend":
+            engine.suspend(instance_id, user.actor, reason=reason)
+            result = None
+        elif action == "resume":
+            engine.resume(instance_id, user.actor, reason=reason)
+            result = None
+        else:
+            engine.terminate(instance_id, user.actor, reason=reason)
+            result = None
+    except (Conflict, NotFound, EngineError) as err:
+        flash(f"{err.message} Nothing was changed.", "error")
+        return back
+    log.info(
+        "%s by %s",
+        ACTIONS[action],
+        user.username,
+        extra={"instance_id": instance_id, "actor": user.username, "event": action},
+    )
+    if result is not None and result.error:
+        flash(f"{ACTIONS[action]}, but it failed again: {result.error.get('message', '')}", "error")
+    else:
+        flash(f"{ACTIONS[action]}. The reason is on the case timeline.", "success")
+    return back
+
+
+# ------------------------------------------------------------------------------------------- tasks
+
+
+@bp.post("/tasks/<int:task_id>/reassign")
+def reassign(task_id: int) -> Response:
+    """Give one task to someone else in scope, or back to its pool."""
+    shared = riskflow()
+    reason, to = _reason(), request.form.get("to", "").strip()
+    user: SignedInStaff = current_user
+    try:
+        with shared.db.transaction() as session:
+            scope = _scope(session)
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                abort(404)
+            instance_id = task.instance_id
+            _instance_or_404(session, scope, instance_id)
+            target = None if to == POOL else probation.person_in_scope(session, scope, to).username
+            reassign_task(session, task_id, target, actor=user.username, at=shared.clock.now(), reason=reason)
+    except (EngineError, NotPermitted) as err:  # the transaction is rolled back: nothing changed
+        flash(f"{err.message} Nothing was changed.", "error")
+        return redirect(url_for("monitor.instance", instance_id=instance_id))
+    log.info(
+        "task reassigned by %s",
+        user.username,
+        extra={"task_id": task_id, "actor": user.username, "event": "task_reassigned"},
+    )
+    flash("Task reassigned. The reason is on the case timeline.", "success")
+    return redirect(url_for("monitor.instance", instance_id=instance_id))
+
+
+@bp.route("/people", methods=["GET", "POST"])
+def people() -> str | Response | tuple[str, int]:
+    """Move all of one officer's open tasks (absence, leaving), and out-of-office routing."""
+    shared = riskflow()
+    now = shared.clock.now()
+    errors: dict[str, str] = {}
+    form = request.form
+    if request.method == "POST":
+        what = form.get("action", "")
+        errors = _check_people_form(what)
+        if not errors:
+            message = _people_action(what)
+            if isinstance(message, dict):
+                errors = message
+            else:
+                flash(message, "success")
+                return redirect(url_for("monitor.people"))
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        staff = probation.team_people(session, scope)
+        active = probation.routings(session, scope, now.date())
+    if errors and form.get("action") == "out_of_office":
+        errors = {OUT_OF_OFFICE_IDS.get(name, name): message for name, message in errors.items()}
+    status = 400 if errors else 200
+    return render_template(
+        "monitor/people.html", staff=staff, routings=active, errors=errors, form=form
+    ), status
+
+
+def _check_people_form(what: str) -> dict[str, str]:
+    form = request.form
+    errors = {}
+    if what not in {"reassign_all", "out_of_office", "end_out_of_office"}:
+        errors["action"] = "Choose what to do"
+    if not form.get("officer", "").strip():
+        errors["officer"] = "Choose the officer"
+    if what == "reassign_all" and not form.get("to", "").strip():
+        errors["to"] = "Choose who takes the tasks, or the pool"
+    if what == "out_of_office":
+        if not form.get("cover", "").strip():
+            errors["cover"] = "Choose the colleague who covers"
+        if _date(form.get("until", "")) is None:
+            errors["until"] = "Enter the last day of the absence as a date, such as 2026-12-24"
+    if not _reason():
+        errors["reason"] = "Enter a reason: it is recorded on the case timeline"
+    return errors
+
+
+def _people_action(what: str) -> str | dict[str, str]:
+    shared = riskflow()
+    form = request.form
+    user: SignedInStaff = current_user
+    officer, reason, now = form.get("officer", "").strip(), _reason(), shared.clock.now()
+    try:
+        with shared.db.transaction() as session:
+            scope = _scope(session)
+            away = probation.person_in_scope(session, scope, officer)
+            if what == "reassign_all":
+                to = form.get("to", "").strip()
+                target = None if to == POOL else probation.person_in_scope(session, scope, to).username
+                moved = reassign_all_tasks(
+                    session,
+                    away.username,
+                    target,
+                    actor=user.username,
+                    at=now,
+                    reason=reason,
+                    keys=scope.keys(),
+                )
+                whom = "the pool" if target is None else target
+                plural = "" if len(moved) == 1 else "s"
+                return f"{len(moved)} open task{plural} of {away.display_name} moved to {whom}."
+            if what == "out_of_office":
+                until = _date(form.get("until", ""))
+                assert until is not None  # noqa: S101 - checked by _check_people_form
+                routing = probation.set_out_of_office(
+                    session,
+                    scope,
+                    officer,
+                    form.get("cover", "").strip(),
+                    until,
+                    at=now,
+                    by=user.username,
+                    reason=reason,
+                )
+                return (
+                    f"New tasks for {away.display_name} go to {routing.cover.display_name} "
+                    f"until {until.day} {until:%B %Y}."
+                )
+            probation.end_out_of_office(session, scope, officer, at=now, by=user.username, reason=reason)
+            return f"New tasks for {away.display_name} go to them again."
+    except (EngineError, NotPermitted) as err:
+        field = "cover" if err.code == "same_person" and what == "out_of_office" else "officer"
+        if err.code == "date_past":
+            field = "until"
+        return {field: err.message}
+
+
+# -------------------------------------------------------------------------------------- ownership
+
+
+@bp.post("/cases/<crn>/owner")
+def move_owner(crn: str) -> Response:
+    """Move a case to a new owner; the old owner's open tasks move with it."""
+    shared = riskflow()
+    user: SignedInStaff = current_user
+    reason, owner = _reason(), request.form.get("owner", "").strip()
+    back = request.form.get("back_to_instance", type=int)
+    target = url_for("monitor.instance", instance_id=back) if back else url_for("monitor.overview")
+    if not reason or not owner:
+        flash("Choose the new owner and give a reason. Nothing was changed.", "error")
+        return redirect(target)
+    try:
+        with shared.db.transaction() as session:
+            scope = _scope(session)
+            moved = probation.move_ownership(
+                session, scope, crn.upper(), owner, at=shared.clock.now(), by=user.username, reason=reason
+            )
+    except (EngineError, NotPermitted, RegisterError) as err:
+        flash(f"{getattr(err, 'message', str(err))} Nothing was changed.", "error")
+        return redirect(target)
+    flash(f"Case {crn.upper()} moved; {moved} open task{'' if moved == 1 else 's'} moved with it.", "success")
+    return redirect(target)
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _reason() -> str:
+    return request.form.get("reason", "").strip()[:REASON_LIMIT]
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """A CSV download; cells that a spreadsheet would run as a formula are made plain text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _cell(value: Any) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+@bp.get("/tasks")
+def tasks() -> str | Response:
+    """Open tasks on the watched cases: ?holder= one person's, ?due=overdue or week."""
+    shared = riskflow()
+    now = shared.clock.now()
+    holder = request.args.get("holder", "").strip() or None
+    due = request.args.get("due") if request.args.get("due") in {"overdue", "week"} else None
+    with shared.db.transaction(write=False) as session:
+        scope = _scope(session)
+        rows = probation.open_tasks(session, scope, now, holder=holder, due=due)
+        people = probation.display_names(session, [r.holder for r in rows] + [holder], now.date())
+    if request.args.get("format") == "csv":
+        return csv_response(
+            "monitor-tasks.csv",
+            ["Task", "CRN", "Name", "Held by", "Due", "Overdue"],
+            [
+                [r.title, r.crn, r.name, people.get(r.holder or "", "the pool"), r.due_at or "", r.overdue]
+                for r in rows
+            ],
+        )
+    return render_template("monitor/tasks.html", rows=rows, people=people, holder=holder, due=due, now=now)
