@@ -234,6 +234,10 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "set_oversight_plan",
         "record_oversight_review",
         "close_case",
+        "case_risk",
+        "bring_oversight_forward",
+        "registration_review_due",
+        "keep_or_end_registration",
     } == names
 
 

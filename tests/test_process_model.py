@@ -13,7 +13,7 @@ Delivering messages and firing timers need `ProcessEngine.deliver_message` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from conftest import START
 from lxml import etree
 from sqlalchemy import select
 
+from casework import register
 from casework.roles import TASK_ROLES
 from engine.bundle import Bundle
 from engine.clock import ManualClock
@@ -127,6 +128,14 @@ class Case:
         with self.engine.db.transaction(write=False) as session:
             rows = session.scalars(select(MessageWait).where(MessageWait.instance_id == self.instance_id))
             return [(w.message_name, w.correlation_value) for w in rows]
+
+    def review_due(self) -> Any:
+        """When the case's next oversight review falls due, by its plan on the register."""
+        with self.engine.db.transaction(write=False) as session:
+            case = register.find_case(session, self.crn)
+            plan = register.current_oversight_plan(session, case)
+            assert plan is not None, f"{self.crn} has no oversight plan"
+            return plan.next_review_due.replace(tzinfo=UTC)
 
     def outbox(self) -> list[OutboxMessage]:
         with self.engine.db.transaction(write=False) as session:
@@ -654,14 +663,14 @@ def test_oversight_frequency_follows_risk_and_the_officers_experience(
     grade: str,
 ) -> None:
     under_oversight(case, rosh, experience, mappa_level=mappa_level, registrations=registrations)
-    assert case.instance().next_timer_at == START + timedelta(weeks=weeks)
+    assert case.review_due() == START + timedelta(weeks=weeks)
     data = case.data()
     assert (data["oversight_weeks"], data["sampled"], data["reviewer_grade"]) == (weeks, sampled, grade)
 
 
 def test_low_risk_with_an_experienced_om_is_reviewed_at_the_four_month_review_by_sample(case: Case) -> None:
     under_oversight(case, "LOW", "E")
-    assert case.instance().next_timer_at == START + timedelta(weeks=17)
+    assert case.review_due() == START + timedelta(weeks=17)
     data = case.data()
     assert (data["oversight_weeks"], data["sampled"], data["oversight_band"]) == (17, True, "low RoSH")
 
@@ -759,7 +768,11 @@ def test_a_missed_oversight_review_escalates_to_the_aco(case: Case, clock: Manua
         },
     )
     # The next turn waits the full interval from the escalated review.
-    assert case.instance().next_timer_at == clock.now() + timedelta(weeks=4)
+    assert case.review_due() == clock.now() + timedelta(weeks=4)
+    fire_at(case.engine, clock, clock.now() + timedelta(weeks=4) - timedelta(minutes=1))
+    assert "oversight_review" not in case.open_elements()
+    fire_at(case.engine, clock, clock.now() + timedelta(minutes=1))
+    assert "oversight_review" in case.open_elements()
     assert case.data()["reviews_done"] == 1
 
 
@@ -788,29 +801,30 @@ def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
         archived = session.scalars(
             select(ArchivedSubprocess.element_id).where(ArchivedSubprocess.instance_id == case.instance_id)
         ).all()
-    assert sorted(archived) == [
-        "allocation",
-        "await_outcome",
-        "oversight_cycle",
-        "oversight_cycle",
-        "oversight_cycle",
-    ]
+    # Every finished turn was archived; ending the case stopped the cycles that run beside oversight.
+    assert {"allocation", "await_outcome", "manage_case", "oversight_cycle"} <= set(archived)
+    assert archived.count("oversight_cycle") == 3
+    assert case.waits() == []
 
 
 def test_a_rise_in_risk_at_review_shortens_the_next_interval(case: Case, clock: ManualClock) -> None:
     under_oversight(case, "MEDIUM", "E")
     fire_at(case.engine, clock, START + timedelta(weeks=17))
     case.review("HIGH")
-    assert case.instance().next_timer_at == clock.now() + timedelta(weeks=6)
+    assert case.review_due() == clock.now() + timedelta(weeks=6)
     assert case.data()["oversight_band"] == "high RoSH or MAPPA level 2"
 
 
 def test_a_case_overseen_for_years_stays_the_same_size(case: Case, clock: ManualClock) -> None:
     under_oversight(case, "VERY_HIGH", "N")
     sizes = []
-    for _ in range(26):  # a year of fortnightly reviews
+    for _ in range(26):  # a year of fortnightly reviews, and the registration reviews that fall due
         fire_at(case.engine, clock, clock.now() + timedelta(weeks=2))
         case.review("VERY_HIGH")
+        while "review_registration" in case.open_elements():
+            case.complete(
+                "review_registration", {"registration_decision": "KEEP", "registration_notes": "Still applies."}
+            )
         sizes.append(len(case.instance().state))
     # Each finished turn is archived, so the live state does not grow with the years.
     assert sizes[-1] <= sizes[0] * 1.02
