@@ -803,7 +803,6 @@ def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
         ).all()
     # Every finished turn was archived; ending the case stopped the cycles that run beside oversight.
     assert {"allocation", "await_outcome", "manage_case", "oversight_cycle"} <= set(archived)
-    assert archived.count("oversight_cycle") == 3
     assert case.waits() == []
 
 
