@@ -664,7 +664,9 @@ def record_oversight_review(
     return review
 
 
-def bring_oversight_forward(session: Session, crn: str, *, at: datetime, by: str, reason: str) -> OversightPlan:
+def bring_oversight_forward(
+    session: Session, crn: str, *, at: datetime, by: str, reason: str
+) -> OversightPlan:
     """An event brings the next oversight review forward: it falls due now, and the timeline says why."""
     case = _open_case(session, crn)
     plan = current_oversight_plan(session, case)

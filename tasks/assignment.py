@@ -19,7 +19,6 @@ from casework.models import Case, Staff
 from casework.roles import Role
 from engine.humantasks import reassign_open_tasks
 
-
 # Tasks for the SPO of the team a case would move to, not of the team that has it now.
 RECEIVING_SPO_TASKS = frozenset({"accept_transfer"})
 

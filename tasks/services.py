@@ -14,8 +14,8 @@ from typing import Any
 
 from casework import register
 from casework.models import Case
-from casework.registers import register_type
 from casework.register import OwnerNotSuitable, StaffNotFound
+from casework.registers import register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.scripting import ServiceRegistry, StepContext
@@ -246,7 +246,9 @@ def registration_review_due(ctx: StepContext, *, crn: str) -> Result:
     }
 
 
-def keep_or_end_registration(ctx: StepContext, *, crn: str, registration_id: int, decision: str, notes: str) -> Result:
+def keep_or_end_registration(
+    ctx: StepContext, *, crn: str, registration_id: int, decision: str, notes: str
+) -> Result:
     """The Offender Manager's review of a registration: kept (reviewed again a period on) or ended."""
     case = register.find_case(ctx.session, crn)
     if int(registration_id) not in {r.id for r in case.active_registrations()}:

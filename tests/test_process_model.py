@@ -24,13 +24,16 @@ from lxml import etree
 from sqlalchemy import select
 
 from casework import register
+from casework.registers import add_months
 from casework.roles import TASK_ROLES
+from casework.vocabulary import RoshLevel
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.errors import InvalidData
 from engine.models import ArchivedSubprocess, HumanTask, MessageWait, OutboxMessage, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
+from tasks import events
 from tasks.wiring import build_engine, build_services
 
 BUNDLE_DIR = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
@@ -136,6 +139,13 @@ class Case:
             plan = register.current_oversight_plan(session, case)
             assert plan is not None, f"{self.crn} has no oversight plan"
             return plan.next_review_due.replace(tzinfo=UTC)
+
+    def plan_reason(self) -> str:
+        """The band the case's oversight plan on the register was chosen for."""
+        with self.engine.db.transaction(write=False) as session:
+            plan = register.current_oversight_plan(session, register.find_case(session, self.crn))
+            assert plan is not None
+            return plan.reason
 
     def outbox(self) -> list[OutboxMessage]:
         with self.engine.db.transaction(write=False) as session:
@@ -822,9 +832,198 @@ def test_a_case_overseen_for_years_stays_the_same_size(case: Case, clock: Manual
         case.review("VERY_HIGH")
         while "review_registration" in case.open_elements():
             case.complete(
-                "review_registration", {"registration_decision": "KEEP", "registration_notes": "Still applies."}
+                "review_registration",
+                {"registration_decision": "KEEP", "registration_notes": "Still applies."},
             )
         sizes.append(len(case.instance().state))
     # Each finished turn is archived, so the live state does not grow with the years.
     assert sizes[-1] <= sizes[0] * 1.02
     assert case.data()["reviews_done"] == 26
+
+
+# ------------------------------------------------- events, registrations, MAPPA and transfers
+
+
+def _timeline(case: Case) -> list[str]:
+    with case.engine.db.transaction(write=False) as session:
+        return [e.summary for e in register.timeline(session, case.crn)]
+
+
+def _add_registration(case: Case, code: str, *, started_on: Any = None) -> int:
+    with case.engine.db.transaction() as session:
+        reg = register.add_registration(
+            session, case.crn, code, at=case.engine.clock.now(), by="om.north.po.e", started_on=started_on
+        )
+        return reg.id
+
+
+def _complete_reviews(case: Case) -> None:
+    """The SPO does each oversight review that is open, and the OM each registration review."""
+    while "oversight_review" in case.open_elements():
+        case.review(case.data().get("rosh", "HIGH"))
+    while "review_registration" in case.open_elements():
+        case.complete(
+            "review_registration", {"registration_decision": "KEEP", "registration_notes": "Applies."}
+        )
+
+
+def test_a_new_child_protection_registration_brings_oversight_forward(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    assert case.review_due() == START + timedelta(weeks=17)
+    clock.set(START + timedelta(weeks=3))
+    _add_registration(case, "RCPR")
+    delivery = events.registration_added(case.engine, CRN, "RCPR", sender="om.north.po.e")
+    assert delivery is not None and delivery.status == "delivered"
+    # The wait is interrupted: the review opens now, due within 5 working days, and says why.
+    review = case.task("oversight_review")
+    assert review.assignee == "spo.north"
+    assert review.due_at is not None and review.due_at.date() == (clock.now() + timedelta(days=7)).date()
+    assert case.review_due() == clock.now()
+    assert "Oversight review brought forward: new child protection or domestic abuse registration (RCPR)" in (
+        _timeline(case)
+    )
+    # The review sees the registration: medium RoSH with child protection is every 8 weeks for an
+    # experienced officer, from this review on.
+    case.review("MEDIUM")
+    assert case.plan_reason() == "medium RoSH with a child protection or domestic abuse registration"
+    assert case.review_due() == clock.now() + timedelta(weeks=8)
+
+
+def test_a_registration_that_does_not_change_oversight_sends_nothing(case: Case) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    _add_registration(case, "AMHL")
+    assert events.registration_added(case.engine, CRN, "AMHL", sender="om.north.po.e") is None
+    assert "oversight_review" not in case.open_elements()
+
+
+def test_a_rise_in_rosh_reported_from_outside_brings_the_review_forward_within_2_days_for_very_high(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    with case.engine.db.transaction() as session:
+        register.record_rosh(
+            session, CRN, RoshLevel.VERY_HIGH, at=clock.now(), by="om.north.po.e", source="OASys review"
+        )
+    assert events.rosh_changed(case.engine, CRN, "HIGH", "VERY_HIGH", sender="om.north.po.e") is not None
+    review = case.task("oversight_review")
+    assert review.due_at is not None and review.due_at.date() == (START + timedelta(days=2)).date()
+    assert "Oversight review brought forward: RoSH raised to very high (HIGH to VERY_HIGH)" in _timeline(case)
+    assert events.rosh_changed(case.engine, CRN, "VERY_HIGH", "HIGH", sender="om.north.po.e") is None
+
+
+def test_a_registration_is_reviewed_when_its_period_is_up_and_deregistering_ends_its_reviews(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    weapons = _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    # The registration cycle looks again within 4 weeks, so a registration added meanwhile is seen.
+    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    task = case.task("review_registration")
+    assert (task.candidate_role, task.assignee) == ("OM", "om.north.po.e")
+    assert case.data()["registration_review"]["code"] == "WEAP"
+    case.complete(
+        "review_registration",
+        {"registration_decision": "DEREGISTER", "registration_notes": "Knife surrendered."},
+    )
+    with case.engine.db.transaction(write=False) as session:
+        from casework.models import Registration
+
+        ended = session.get(Registration, weapons)
+        assert ended is not None and ended.deregistered_at is not None
+        assert ended.deregistration_notes == "Knife surrendered."
+    assert "Deregistered: Weapons (WEAP): Knife surrendered." in _timeline(case)
+    # The ended registration is never reviewed again; the RoSH register falls due at 6 months.
+    fire_at(case.engine, clock, START + timedelta(weeks=16))
+    assert "review_registration" not in case.open_elements()
+
+
+def test_a_kept_registration_falls_due_again_a_review_period_later(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    registration = _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    case.complete(
+        "review_registration", {"registration_decision": "KEEP", "registration_notes": "Still carries."}
+    )
+    with case.engine.db.transaction(write=False) as session:
+        from casework.models import Registration
+
+        kept = session.get(Registration, registration)
+        assert kept is not None and kept.next_review_on == add_months(clock.now().date(), 3)
+
+
+def test_a_mappa_level_2_referral_during_the_order_goes_to_the_coordinator_and_brings_oversight_forward(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    clock.set(START + timedelta(weeks=2))
+    events.refer_to_mappa(
+        case.engine, CRN, reason="Threats to a former partner.", referred_by="om.north.po.e"
+    )
+    task = case.task("set_referred_mappa_level")
+    assert (task.candidate_role, task.lane) == ("MAPPA_COORDINATOR", "MAPPA Coordinator")
+    case.complete("set_referred_mappa_level", {"mappa_category": "CAT2", "mappa_level": 2})
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).mappa_level == 2
+    # The level change brings the oversight review forward.
+    assert case.task("oversight_review")
+    assert "Oversight review brought forward: MAPPA level changed (MAPPA level 2)" in _timeline(case)
+    case.review("HIGH")
+    assert case.plan_reason() == "high RoSH or MAPPA level 2"
+    # Level 2 cases meet every 16 weeks; the coordinator records the level the meeting set.
+    meeting_due = clock.now() + timedelta(weeks=16)
+    while clock.now() < meeting_due - timedelta(days=1):
+        fire_at(case.engine, clock, min(clock.now() + timedelta(weeks=1), meeting_due - timedelta(days=1)))
+        _complete_reviews(case)
+        assert "hold_mappa_meeting" not in case.open_elements()
+    fire_at(case.engine, clock, meeting_due)
+    _complete_reviews(case)
+    case.complete(
+        "hold_mappa_meeting",
+        {"meeting_date": "2027-03-01", "mappa_category": "CAT2", "mappa_level": 3, "minutes": "Escalated."},
+    )
+    review = case.task("oversight_review")
+    assert "Oversight review brought forward: MAPPA level changed to 3 (MAPPA level 3)" in _timeline(case)
+    assert review.due_at is not None and review.due_at <= clock.now() + timedelta(days=4)
+
+
+def test_a_transfer_accepted_by_the_receiving_spo_moves_the_case_and_the_oms_open_tasks(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    old_owner, new_owner = "om.north.po.e", om_username("south", "PO", "E")
+    assert case.task("review_registration").assignee == old_owner
+    events.request_transfer(
+        case.engine, CRN, owner=new_owner, reason="Moved to Kendal.", requested_by="spo.north"
+    )
+    accept = case.task("accept_transfer")
+    assert (accept.candidate_role, accept.assignee) == ("SPO", "spo.south")
+    case.complete("accept_transfer", {"transfer_decision": "ACCEPT"})
+    # The owner changed on the register with its history, and the old owner's open task moved.
+    assert case.task("review_registration").assignee == new_owner
+    with case.engine.db.transaction(write=False) as session:
+        from casework.models import OwnershipChange
+
+        changes = session.scalars(select(OwnershipChange).order_by(OwnershipChange.id)).all()
+        assert [(c.to_staff.username, c.reason) for c in changes][-1] == (new_owner, "Moved to Kendal.")
+        assert changes[-2].ended_at is not None
+    # The new owner brings the oversight review forward, to the new team's SPO.
+    review = case.task("oversight_review")
+    assert review.assignee == "spo.south"
+    assert f"Oversight review brought forward: new Offender Manager (now owned by {new_owner})" in _timeline(
+        case
+    )
+
+
+def test_a_declined_transfer_changes_nothing(case: Case) -> None:
+    under_oversight(case, "HIGH", "E")
+    events.request_transfer(
+        case.engine, CRN, owner=om_username("south", "PO", "E"), reason="Moved.", requested_by="om.north.po.e"
+    )
+    case.complete(
+        "accept_transfer", {"transfer_decision": "DECLINE", "transfer_notes": "Address not confirmed."}
+    )
+    assert case.open_elements() == []
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).owner.username == "om.north.po.e"  # type: ignore[union-attr]
