@@ -692,6 +692,21 @@ def bring_oversight_forward(
     return plan
 
 
+def note_oversight_event(session: Session, crn: str, *, at: datetime, by: str, reason: str) -> CaseEvent:
+    """An event reported while an oversight review is open: kept on the timeline for that review."""
+    case = _open_case(session, crn)
+    return _event(
+        session,
+        case,
+        "oversight_event_noted",
+        f"Reported during the open oversight review: {reason}",
+        code=None,
+        at=at,
+        by=by,
+        reason=reason,
+    )
+
+
 def registration_due_for_review(session: Session, crn: str) -> Registration | None:
     """The case's active registration whose review falls due first (None: none is ever reviewed)."""
     case = _open_case(session, crn)

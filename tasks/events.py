@@ -3,11 +3,16 @@
 The web pages, the CLI and feeds call these; each delivers a message to the case's process (or keeps
 it until the case waits for it). Which registrations and which RoSH changes bring the next oversight
 review forward is decided here (policy 12); how soon it falls due is the decision table
-`oversight_bring_forward` in the model.
+`oversight_bring_forward` in the model. A case not yet under oversight is not told: the oversight
+plan it is about to get is worked out from the register as it then stands.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from casework import register
+from casework.models import Case
 from engine.messaging import Delivery
 from engine.runtime import ProcessEngine
 
@@ -22,7 +27,7 @@ ROSH_ORDER = ("LOW", "MEDIUM", "HIGH", "VERY_HIGH")
 
 def registration_added(engine: ProcessEngine, crn: str, code: str, *, sender: str) -> Delivery | None:
     """Tell the case a registration was added; None when this kind does not bring oversight forward."""
-    if code not in OVERSIGHT_REGISTERS:
+    if code not in OVERSIGHT_REGISTERS or not under_oversight(engine, crn):
         return None
     payload = {"crn": crn, "kind": "NEW_REGISTRATION", "detail": code}
     return engine.deliver_message(OVERSIGHT_EVENT, crn, payload, sender=sender)
@@ -30,7 +35,7 @@ def registration_added(engine: ProcessEngine, crn: str, code: str, *, sender: st
 
 def rosh_changed(engine: ProcessEngine, crn: str, before: str, after: str, *, sender: str) -> Delivery | None:
     """Tell the case its RoSH level changed; None unless it went up."""
-    if ROSH_ORDER.index(after) <= ROSH_ORDER.index(before):
+    if ROSH_ORDER.index(after) <= ROSH_ORDER.index(before) or not under_oversight(engine, crn):
         return None
     payload = {"crn": crn, "kind": "ROSH_UP", "detail": f"{before} to {after}"}
     return engine.deliver_message(OVERSIGHT_EVENT, crn, payload, sender=sender)
@@ -52,3 +57,10 @@ def refer_to_mappa(engine: ProcessEngine, crn: str, *, reason: str, referred_by:
         raise ValueError("A MAPPA referral needs a reason.")
     payload = {"crn": crn, "reason": reason, "referred_by": referred_by}
     return engine.deliver_message(MAPPA_REFERRAL, crn, payload, sender=referred_by)
+
+
+def under_oversight(engine: ProcessEngine, crn: str) -> bool:
+    """Whether the case has a management oversight plan in force."""
+    with engine.db.transaction(write=False) as session:
+        case = session.scalar(select(Case).where(Case.crn == crn))
+        return case is not None and register.current_oversight_plan(session, case) is not None

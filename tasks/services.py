@@ -25,6 +25,13 @@ Result = dict[str, Any]
 
 # Registrations that change how closely a case is overseen (the oversight_frequency table's input).
 CHILD_OR_DOMESTIC_ABUSE = frozenset({"RCPR", "RCHD", "ADVP"})
+# How an oversight event reads on the case's timeline when it is noted for an open review.
+EVENT_WORDS = {
+    "ROSH_UP": "RoSH raised",
+    "NEW_REGISTRATION": "new child protection or domestic abuse registration",
+    "MAPPA_LEVEL_CHANGE": "MAPPA level changed",
+    "OM_CHANGE": "new Offender Manager",
+}
 # The registration review cycle looks again at least this often, so a new registration is not missed.
 REGISTRATION_REVIEW_HORIZON = timedelta(days=28)
 
@@ -223,6 +230,13 @@ def bring_oversight_forward(ctx: StepContext, *, crn: str, reason: str, detail: 
     return {"plan_id": plan.id, "next_review_due": plan.next_review_due.isoformat()}
 
 
+def note_oversight_event(ctx: StepContext, *, crn: str, kind: str, detail: str = "") -> Result:
+    """An event reported while the oversight review is already open: noted on the case for that review."""
+    words = EVENT_WORDS.get(kind, "event reported on the case") + (f" ({detail})" if detail else "")
+    event = register.note_oversight_event(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor, reason=words)
+    return {"noted": event.summary}
+
+
 def registration_review_due(ctx: StepContext, *, crn: str) -> Result:
     """The registration due for review first, and when to look again (`wake_at`, an ISO date-time).
 
@@ -296,6 +310,7 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "close_case": close_case,
     "case_risk": case_risk,
     "bring_oversight_forward": bring_oversight_forward,
+    "note_oversight_event": note_oversight_event,
     "registration_review_due": registration_review_due,
     "keep_or_end_registration": keep_or_end_registration,
 }

@@ -236,6 +236,7 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "close_case",
         "case_risk",
         "bring_oversight_forward",
+        "note_oversight_event",
         "registration_review_due",
         "keep_or_end_registration",
     } == names

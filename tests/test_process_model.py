@@ -895,6 +895,28 @@ def test_a_new_child_protection_registration_brings_oversight_forward(case: Case
     assert case.review_due() == clock.now() + timedelta(weeks=8)
 
 
+def test_an_event_while_the_review_is_open_is_noted_for_it_and_not_replayed(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    fire_at(case.engine, clock, START + timedelta(weeks=6))
+    _add_registration(case, "ADVP")
+    assert events.registration_added(case.engine, CRN, "ADVP", sender="om.north.po.e") is not None
+    assert case.open_elements() == ["oversight_review"]
+    noted = "Reported during the open oversight review: new child protection or domestic abuse registration"
+    assert f"{noted} (ADVP)" in _timeline(case)
+    case.review("HIGH")
+    # The next review waits its interval: the event was dealt with at the review that was open.
+    assert case.open_elements() == []
+    assert case.review_due() == clock.now() + timedelta(weeks=6)
+
+
+def test_a_case_not_yet_under_oversight_is_not_told(case: Case) -> None:
+    to_allocation(case, "MEDIUM")
+    assert events.registration_added(case.engine, CRN, "RCPR", sender="om.north.po.e") is None
+    assert events.rosh_changed(case.engine, CRN, "MEDIUM", "HIGH", sender="om.north.po.e") is None
+
+
 def test_a_registration_that_does_not_change_oversight_sends_nothing(case: Case) -> None:
     under_oversight(case, "MEDIUM", "E")
     _add_registration(case, "AMHL")
