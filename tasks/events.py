@@ -44,9 +44,21 @@ def rosh_changed(engine: ProcessEngine, crn: str, before: str, after: str, *, se
 def request_transfer(
     engine: ProcessEngine, crn: str, *, owner: str, reason: str, requested_by: str
 ) -> Delivery:
-    """Ask for the case to move to `owner`; the receiving team's SPO accepts or declines."""
+    """Ask for the case to move to `owner`; the receiving team's SPO accepts or declines.
+
+    An owner the register would refuse now (unknown, not case-holding, or not fit for the risk) is
+    refused here, with the reason, and nothing is sent (ValueError, or the register's own error).
+    """
     if not reason.strip():
         raise ValueError("A transfer request needs a reason.")
+    with engine.db.transaction(write=False) as session:
+        case = register.find_case(session, crn)
+        staff = register.find_staff(session, owner)
+        problem = register.owner_problem(staff, case)
+        if case.owner is not None and case.owner.username == owner:
+            problem = f"{staff.display_name} already owns {crn}."
+    if problem:
+        raise ValueError(problem)
     payload = {"crn": crn, "owner": owner, "reason": reason, "requested_by": requested_by}
     return engine.deliver_message(TRANSFER_REQUESTED, crn, payload, sender=requested_by)
 

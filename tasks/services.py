@@ -147,6 +147,17 @@ def transfer_case(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Res
     return {"owner": owner, "tasks_moved": moved}
 
 
+def transfer_if_suitable(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Result:
+    """`transfer_case`, except that an owner the register refuses is not an error: nothing changes and
+    the result says why (`transferred` false, `problem` in words), so the process can say so."""
+    try:
+        with ctx.session.begin_nested():
+            moved = transfer_case(ctx, crn=crn, owner=owner, reason=reason)
+    except (OwnerNotSuitable, StaffNotFound) as refused:
+        return {"transferred": False, "problem": str(refused), "owner": owner, "tasks_moved": 0}
+    return {"transferred": True, "problem": "", **moved}
+
+
 def record_oasys_assessment(
     ctx: StepContext, *, crn: str, rosh: str, risk_to: Iterable[str] = (), registrations: Iterable[str] = ()
 ) -> Result:
@@ -304,6 +315,7 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "record_mappa_level": record_mappa_level,
     "allocate_case": allocate_case,
     "transfer_case": transfer_case,
+    "transfer_if_suitable": transfer_if_suitable,
     "record_oasys_assessment": record_oasys_assessment,
     "set_oversight_plan": set_oversight_plan,
     "record_oversight_review": record_oversight_review,

@@ -230,6 +230,7 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "record_mappa_level",
         "allocate_case",
         "transfer_case",
+        "transfer_if_suitable",
         "record_oasys_assessment",
         "set_oversight_plan",
         "record_oversight_review",

@@ -1055,3 +1055,26 @@ def test_a_declined_transfer_changes_nothing(case: Case) -> None:
     assert case.open_elements() == []
     with case.engine.db.transaction(write=False) as session:
         assert register.find_case(session, CRN).owner.username == "om.north.po.e"  # type: ignore[union-attr]
+
+
+def test_a_transfer_to_an_officer_who_cannot_hold_the_risk_is_refused_when_asked(case: Case) -> None:
+    under_oversight(case, "HIGH", "E")
+    pso = om_username("south", "PSO", "E")
+    with pytest.raises(ValueError, match="cannot own a case with High RoSH"):
+        events.request_transfer(case.engine, CRN, owner=pso, reason="Moved.", requested_by="spo.north")
+    assert case.open_elements() == []
+
+
+def test_a_transfer_the_register_refuses_at_acceptance_changes_nothing(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    pso = om_username("south", "PSO", "E")
+    events.request_transfer(case.engine, CRN, owner=pso, reason="Moved.", requested_by="spo.north")
+    with case.engine.db.transaction() as session:  # the risk rises before the SPO decides
+        register.record_rosh(session, CRN, RoshLevel.HIGH, at=clock.now(), by="om.north.po.e", source="OASys")
+    result = case.complete("accept_transfer", {"transfer_decision": "ACCEPT"})
+    assert result.error is None
+    assert case.open_elements() == []
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).owner.username == "om.north.po.e"  # type: ignore[union-attr]
