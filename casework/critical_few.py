@@ -2,20 +2,37 @@
 
 The proposed rule of domain.md 2.4. "Critical" is not only MAPPA level 3: most serious further
 offences are committed by people assessed as medium or low risk, so high RoSH with child protection,
-domestic abuse, risk to staff or weapons counts too. "Watch" is the next band down; everything
-else is background. The other registrations collapse into five lenses instead of ~200 flags.
+domestic abuse, risk to staff or weapons counts too. Which cases are critical, and the words of each
+reason, are the decision table `critical_few` in the offender management bundle
+(processes/offender-management/critical_few.dmn), so the process owner can change the rule without
+changing code; this module reads it. "Watch" is the next band down; everything else is background.
+The other registrations collapse into five lenses instead of ~200 flags.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import functools
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
 from casework.models import Case
 from casework.registers import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
+from engine.scripting import SandboxedEnvironment, ServiceRegistry, compile_sandboxed
+
+# The decision table that says which cases are critical and why.
+CRITICAL_FEW_TABLE = (
+    Path(__file__).resolve().parent.parent / "processes" / "offender-management" / "critical_few.dmn"
+)
+CRITICAL_FEW_DECISION = "critical_few"
 
 # Registrations that make a high-RoSH case critical, with the words the reason uses.
 HIGH_RISK_AGGRAVATING: dict[str, str] = {
@@ -92,24 +109,8 @@ class Assessment:
 
 
 def critical_reasons(profile: RiskProfile, *, today: date | None = None) -> list[str]:
-    """Every reason the case is critical; an empty list if it is not."""
-    reasons: list[str] = []
-    rosh, level, codes = profile.rosh, profile.mappa_level or 0, profile.registrations
-    high = rosh in (RoshLevel.HIGH, RoshLevel.VERY_HIGH)
-    if rosh is RoshLevel.VERY_HIGH:
-        reasons.append("Very High RoSH")
-    if level == 3:
-        reasons.append("MAPPA level 3")
-    elif level == 2 and high:
-        reasons.append(f"MAPPA level 2 with {rosh.display_name if rosh else ''} RoSH")
-    if rosh is RoshLevel.HIGH:
-        reasons.extend(
-            f"High RoSH + {words}" for code, words in HIGH_RISK_AGGRAVATING.items() if code in codes
-        )
-    if profile.open_recall_or_breach and high:
-        reasons.append(f"Open recall or breach on a {rosh.display_name if rosh else ''} RoSH case")
-    if "RPIR" in codes:
-        reasons.append("Public interest case")
+    """Every reason the case is critical (from the decision table, then any override); empty if not."""
+    reasons = list(_critical_table().reasons(_table_inputs(profile)))
     override = profile.override
     if override is not None and (today is None or today <= override.until):
         reasons.append(f"Marked critical by {override.by} until {override.until:%d %B %Y}: {override.reason}")
@@ -148,3 +149,46 @@ def lenses(codes: Collection[str]) -> dict[Lens, list[str]]:
         if kind is not None and kind.lens is not None:
             gathered[kind.lens].append(code)
     return gathered
+
+
+class CriticalFewTable:
+    """The `critical_few` decision table, read once, evaluated in the same sandbox as the models."""
+
+    def __init__(self, path: Path = CRITICAL_FEW_TABLE, decision: str = CRITICAL_FEW_DECISION) -> None:
+        parser = SpiffBpmnParser()
+        parser.add_dmn_file(str(path))
+        self._engine = DMNEngine(parser.get_engine(decision, None).decision_table)
+        self._evaluator = _SandboxEvaluator()
+
+    def reasons(self, inputs: Mapping[str, Any]) -> list[str]:
+        """The reasons of every row that matches `inputs`, in the table's order."""
+        task = SimpleNamespace(data=dict(inputs), workflow=SimpleNamespace(script_engine=self._evaluator))
+        found = self._engine.result(task).get("reason", [])
+        return [str(reason) for reason in found]
+
+
+class _SandboxEvaluator:
+    """What the DMN engine needs of a script engine: the models' sandbox, over plain inputs."""
+
+    def __init__(self) -> None:
+        self._environment = SandboxedEnvironment({}, ServiceRegistry())
+
+    def validate(self, expression: str) -> None:
+        compile_sandboxed(expression.strip(), "eval")
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        return self._environment.evaluate(expression, task.data, external_context)
+
+
+@functools.cache
+def _critical_table() -> CriticalFewTable:
+    return CriticalFewTable()
+
+
+def _table_inputs(profile: RiskProfile) -> dict[str, Any]:
+    return {
+        "rosh": profile.rosh.value if profile.rosh else "",
+        "mappa_level": profile.mappa_level or 0,
+        "registrations": sorted(profile.registrations),
+        "open_recall_or_breach": profile.open_recall_or_breach,
+    }

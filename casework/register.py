@@ -664,6 +664,56 @@ def record_oversight_review(
     return review
 
 
+def bring_oversight_forward(
+    session: Session, crn: str, *, at: datetime, by: str, reason: str
+) -> OversightPlan:
+    """An event brings the next oversight review forward: it falls due now, and the timeline says why."""
+    case = _open_case(session, crn)
+    plan = current_oversight_plan(session, case)
+    if plan is None:
+        raise RegisterError(
+            f"{crn} has no oversight plan to bring forward.", hint="Set the oversight plan first."
+        )
+    previous = plan.next_review_due
+    plan.next_review_due = at
+    session.flush()
+    _event(
+        session,
+        case,
+        "oversight_brought_forward",
+        f"Oversight review brought forward: {reason}",
+        code=None,
+        at=at,
+        by=by,
+        plan_id=plan.id,
+        reason=reason,
+        was_due=previous.isoformat() if previous else None,
+    )
+    return plan
+
+
+def note_oversight_event(session: Session, crn: str, *, at: datetime, by: str, reason: str) -> CaseEvent:
+    """An event reported while an oversight review is open: kept on the timeline for that review."""
+    case = _open_case(session, crn)
+    return _event(
+        session,
+        case,
+        "oversight_event_noted",
+        f"Reported during the open oversight review: {reason}",
+        code=None,
+        at=at,
+        by=by,
+        reason=reason,
+    )
+
+
+def registration_due_for_review(session: Session, crn: str) -> Registration | None:
+    """The case's active registration whose review falls due first (None: none is ever reviewed)."""
+    case = _open_case(session, crn)
+    due = [r for r in case.active_registrations() if r.next_review_on is not None]
+    return min(due, key=lambda r: (r.next_review_on, r.id)) if due else None
+
+
 def record_risk_meeting(
     session: Session,
     crn: str,

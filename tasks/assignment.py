@@ -21,6 +21,9 @@ from casework.roles import Role
 from engine.clock import Clock, SystemClock
 from engine.humantasks import reassign_open_tasks
 
+# Tasks for the SPO of the team a case would move to, not of the team that has it now.
+RECEIVING_SPO_TASKS = frozenset({"accept_transfer"})
+
 
 class CaseAssignment:
     """The AssignmentResolver riskflow runs with: owner and team SPO from the central register."""
@@ -40,6 +43,8 @@ class CaseAssignment:
         """The username the task goes to, or None to leave it for the role's pool."""
         if role not in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER):
             return None
+        if element_id in RECEIVING_SPO_TASKS:
+            return receiving_spo(session, data)
         case = session.scalar(select(Case).where(Case.crn == business_key))
         person = responsible_for(case, role) if case is not None else None
         return covering(session, person, self.clock.now().date()) if person is not None else None
@@ -65,6 +70,15 @@ def responsible_for(case: Case, role: str) -> str | None:
     elif role == Role.SENIOR_PROBATION_OFFICER and case.team is not None:
         person = case.team.spo
     return person.username if person is not None and person.active else None
+
+
+def receiving_spo(session: Session, data: Mapping[str, Any]) -> str | None:
+    """The SPO of the proposed new owner's team (`transfer_request.owner`); None leaves it to the pool."""
+    request = data.get("transfer_request")
+    username = request.get("owner") if isinstance(request, Mapping) else None
+    staff = session.scalar(select(Staff).where(Staff.username == username)) if username else None
+    spo = staff.team.spo if staff is not None and staff.team is not None else None
+    return spo.username if spo is not None and spo.active else None
 
 
 def move_open_tasks(

@@ -9,18 +9,31 @@ model keeps in its result variable. docs/modelling.md lists them for process own
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from casework import register
 from casework.models import Case
 from casework.register import OwnerNotSuitable, StaffNotFound
+from casework.registers import register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.scripting import ServiceRegistry, StepContext
 from tasks.assignment import move_open_tasks, responsible_for
 
 Result = dict[str, Any]
+
+# Registrations that change how closely a case is overseen (the oversight_frequency table's input).
+CHILD_OR_DOMESTIC_ABUSE = frozenset({"RCPR", "RCHD", "ADVP"})
+# How an oversight event reads on the case's timeline when it is noted for an open review.
+EVENT_WORDS = {
+    "ROSH_UP": "RoSH raised",
+    "NEW_REGISTRATION": "new child protection or domestic abuse registration",
+    "MAPPA_LEVEL_CHANGE": "MAPPA level changed",
+    "OM_CHANGE": "new Offender Manager",
+}
+# The registration review cycle looks again at least this often, so a new registration is not missed.
+REGISTRATION_REVIEW_HORIZON = timedelta(days=28)
 
 
 def identify_case(ctx: StepContext, *, crn: str) -> Result:
@@ -134,6 +147,17 @@ def transfer_case(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Res
     return {"owner": owner, "tasks_moved": moved}
 
 
+def transfer_if_suitable(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Result:
+    """`transfer_case`, except that an owner the register refuses is not an error: nothing changes and
+    the result says why (`transferred` false, `problem` in words), so the process can say so."""
+    try:
+        with ctx.session.begin_nested():
+            moved = transfer_case(ctx, crn=crn, owner=owner, reason=reason)
+    except (OwnerNotSuitable, StaffNotFound) as refused:
+        return {"transferred": False, "problem": str(refused), "owner": owner, "tasks_moved": 0}
+    return {"transferred": True, "problem": "", **moved}
+
+
 def record_oasys_assessment(
     ctx: StepContext, *, crn: str, rosh: str, risk_to: Iterable[str] = (), registrations: Iterable[str] = ()
 ) -> Result:
@@ -194,6 +218,82 @@ def record_oversight_review(
     return {"review_id": review.id, "on_time": review.on_time}
 
 
+def case_risk(ctx: StepContext, *, crn: str) -> Result:
+    """The case's risk as the register has it now: what the oversight decision tables read."""
+    case = register.find_case(ctx.session, crn)
+    codes = {r.code for r in case.active_registrations()}
+    experience = case.owner.experience if case.owner is not None else None
+    return {
+        "rosh": case.rosh.value if case.rosh else "LOW",
+        "mappa_level": case.mappa_level or 0,
+        "mappa_category": case.mappa_category.value if case.mappa_category else "NOT_ELIGIBLE",
+        "child_or_da_registration": bool(codes & CHILD_OR_DOMESTIC_ABUSE),
+        "registrations": sorted(codes),
+        "owner": case.owner.username if case.owner else None,
+        "experience": experience.value if experience else "E",
+    }
+
+
+def bring_oversight_forward(ctx: StepContext, *, crn: str, reason: str, detail: str = "") -> Result:
+    """An event brings the next oversight review forward to now, with the reason on the timeline."""
+    words = f"{reason} ({detail})" if detail else reason
+    plan = register.bring_oversight_forward(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor, reason=words)
+    return {"plan_id": plan.id, "next_review_due": plan.next_review_due.isoformat()}
+
+
+def note_oversight_event(ctx: StepContext, *, crn: str, kind: str, detail: str = "") -> Result:
+    """An event reported while the oversight review is already open: noted on the case for that review."""
+    words = EVENT_WORDS.get(kind, "event reported on the case") + (f" ({detail})" if detail else "")
+    event = register.note_oversight_event(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor, reason=words)
+    return {"noted": event.summary}
+
+
+def registration_review_due(ctx: StepContext, *, crn: str) -> Result:
+    """The registration due for review first, and when to look again (`wake_at`, an ISO date-time).
+
+    `due` is true when a review has fallen due; otherwise `wake_at` is the day the next one falls
+    due, or 4 weeks from now if that is sooner (so a registration added meanwhile is not missed).
+    """
+    now = ctx.clock.now()
+    registration = register.registration_due_for_review(ctx.session, crn)
+    wake = now + REGISTRATION_REVIEW_HORIZON
+    if registration is None or registration.next_review_on is None:
+        return {"due": False, "wake_at": wake.isoformat()}
+    falls_due = datetime.combine(registration.next_review_on, time(), tzinfo=UTC)
+    kind = register_type(registration.code)
+    return {
+        "due": falls_due <= now,
+        "wake_at": max(now, min(falls_due, wake)).isoformat(),
+        "registration_id": registration.id,
+        "code": registration.code,
+        "name": kind.name,
+        "due_on": registration.next_review_on.isoformat(),
+    }
+
+
+def keep_or_end_registration(
+    ctx: StepContext, *, crn: str, registration_id: int, decision: str, notes: str
+) -> Result:
+    """The Offender Manager's review of a registration: kept (reviewed again a period on) or ended."""
+    case = register.find_case(ctx.session, crn)
+    if int(registration_id) not in {r.id for r in case.active_registrations()}:
+        raise register.RegistrationRefused(
+            f"Registration {registration_id} is not in force on {crn}.",
+            hint="Review a registration the case has now.",
+        )
+    at, by = ctx.clock.now(), ctx.actor
+    if decision == "DEREGISTER":
+        ended = register.deregister(ctx.session, int(registration_id), at=at, by=by, notes=notes)
+        return {"registration_id": ended.id, "decision": decision, "next_review_on": None}
+    if decision != "KEEP":
+        raise register.RegistrationRefused(
+            f"{decision!r} is not a registration review decision.", hint="Use KEEP or DEREGISTER."
+        )
+    kept = register.review_registration(ctx.session, int(registration_id), at=at, by=by, notes=notes)
+    next_on = kept.next_review_on.isoformat() if kept.next_review_on else None
+    return {"registration_id": kept.id, "decision": decision, "next_review_on": next_on}
+
+
 def close_case(ctx: StepContext, *, crn: str, termination_date: str | date, reason: str) -> Result:
     """Close the case after its termination review: ownership, oversight plan and registrations end."""
     words = reason.replace("_", " ").lower()
@@ -215,10 +315,16 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "record_mappa_level": record_mappa_level,
     "allocate_case": allocate_case,
     "transfer_case": transfer_case,
+    "transfer_if_suitable": transfer_if_suitable,
     "record_oasys_assessment": record_oasys_assessment,
     "set_oversight_plan": set_oversight_plan,
     "record_oversight_review": record_oversight_review,
     "close_case": close_case,
+    "case_risk": case_risk,
+    "bring_oversight_forward": bring_oversight_forward,
+    "note_oversight_event": note_oversight_event,
+    "registration_review_due": registration_review_due,
+    "keep_or_end_registration": keep_or_end_registration,
 }
 
 

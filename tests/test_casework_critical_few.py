@@ -4,13 +4,23 @@ words; a watch band below it; everything else background; the flags collapsed in
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from casework_area import small_area
 from conftest import START
 
 from casework import register
-from casework.critical_few import Band, Override, RiskProfile, assess, critical_reasons, lenses
+from casework.critical_few import (
+    CRITICAL_FEW_TABLE,
+    Band,
+    CriticalFewTable,
+    Override,
+    RiskProfile,
+    assess,
+    critical_reasons,
+    lenses,
+)
 from casework.registers import Lens
 from casework.vocabulary import MappaCategory, RoshLevel
 from engine.db import Database
@@ -107,3 +117,26 @@ def test_the_rule_reads_a_case_on_the_register_by_its_active_registrations(datab
         assert assess(RiskProfile.of(case)).reasons == ["High RoSH + child protection"]
         register.deregister(session, child.id, at=START, by="spo", notes="plan ended")
         assert assess(RiskProfile.of(case)).band is Band.WATCH
+
+
+def test_the_rule_is_the_decision_table_the_process_owner_can_change(tmp_path: Path) -> None:
+    inputs = {"rosh": "HIGH", "mappa_level": 0, "registrations": ["WEAP"], "open_recall_or_breach": False}
+    assert CriticalFewTable().reasons(inputs) == ["High RoSH + weapons"]
+    # The process owner rewords one row and adds one: the rule follows the table, not the code.
+    table = CRITICAL_FEW_TABLE.read_text()
+    table = table.replace('"High RoSH + weapons"', '"High RoSH and a weapons flag"')
+    extra = """      <rule id="critical_few_rule_lifer">
+        <description>Lifer</description>
+        <inputEntry id="critical_few_rule_lifer_in_1"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_2"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_3"><text>"INLL" in ?</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_4"><text>-</text></inputEntry>
+        <outputEntry id="critical_few_rule_lifer_out_1"><text>"Life sentence"</text></outputEntry>
+      </rule>
+    </decisionTable>"""
+    changed = tmp_path / "critical_few.dmn"
+    changed.write_text(table.replace("    </decisionTable>", extra))
+    assert CriticalFewTable(changed).reasons(inputs) == ["High RoSH and a weapons flag"]
+    lifer = {**inputs, "rosh": "LOW", "registrations": ["INLL"]}
+    assert CriticalFewTable(changed).reasons(lifer) == ["Life sentence"]
+    assert CriticalFewTable().reasons(lifer) == []

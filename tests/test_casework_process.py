@@ -230,10 +230,16 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "record_mappa_level",
         "allocate_case",
         "transfer_case",
+        "transfer_if_suitable",
         "record_oasys_assessment",
         "set_oversight_plan",
         "record_oversight_review",
         "close_case",
+        "case_risk",
+        "bring_oversight_forward",
+        "note_oversight_event",
+        "registration_review_due",
+        "keep_or_end_registration",
     } == names
 
 

@@ -13,7 +13,7 @@ Delivering messages and firing timers need `ProcessEngine.deliver_message` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,17 @@ from conftest import START
 from lxml import etree
 from sqlalchemy import select
 
+from casework import register
+from casework.registers import add_months
 from casework.roles import TASK_ROLES
+from casework.vocabulary import RoshLevel
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.errors import InvalidData
 from engine.models import ArchivedSubprocess, HumanTask, MessageWait, OutboxMessage, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
+from tasks import events
 from tasks.wiring import build_engine, build_services
 
 BUNDLE_DIR = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
@@ -127,6 +131,21 @@ class Case:
         with self.engine.db.transaction(write=False) as session:
             rows = session.scalars(select(MessageWait).where(MessageWait.instance_id == self.instance_id))
             return [(w.message_name, w.correlation_value) for w in rows]
+
+    def review_due(self) -> Any:
+        """When the case's next oversight review falls due, by its plan on the register."""
+        with self.engine.db.transaction(write=False) as session:
+            case = register.find_case(session, self.crn)
+            plan = register.current_oversight_plan(session, case)
+            assert plan is not None, f"{self.crn} has no oversight plan"
+            return plan.next_review_due.replace(tzinfo=UTC)
+
+    def plan_reason(self) -> str:
+        """The band the case's oversight plan on the register was chosen for."""
+        with self.engine.db.transaction(write=False) as session:
+            plan = register.current_oversight_plan(session, register.find_case(session, self.crn))
+            assert plan is not None
+            return plan.reason
 
     def outbox(self) -> list[OutboxMessage]:
         with self.engine.db.transaction(write=False) as session:
@@ -388,7 +407,13 @@ def test_the_policy_names_only_steps_that_exist() -> None:
     named = set(re.findall(r"`([a-z_]+)`", policy))
     steps = {name for name in named if "_" in name and not name.endswith("_frequency")}
     assert steps, "the policy links to no steps"
-    decisions = {"risk_meeting_scope", "countersign_required", "oversight_frequency"}
+    decisions = {
+        "risk_meeting_scope",
+        "countersign_required",
+        "oversight_frequency",
+        "oversight_bring_forward",
+        "critical_few",
+    }
     assert steps - ids <= decisions, steps - ids - decisions
 
 
@@ -654,14 +679,14 @@ def test_oversight_frequency_follows_risk_and_the_officers_experience(
     grade: str,
 ) -> None:
     under_oversight(case, rosh, experience, mappa_level=mappa_level, registrations=registrations)
-    assert case.instance().next_timer_at == START + timedelta(weeks=weeks)
+    assert case.review_due() == START + timedelta(weeks=weeks)
     data = case.data()
     assert (data["oversight_weeks"], data["sampled"], data["reviewer_grade"]) == (weeks, sampled, grade)
 
 
 def test_low_risk_with_an_experienced_om_is_reviewed_at_the_four_month_review_by_sample(case: Case) -> None:
     under_oversight(case, "LOW", "E")
-    assert case.instance().next_timer_at == START + timedelta(weeks=17)
+    assert case.review_due() == START + timedelta(weeks=17)
     data = case.data()
     assert (data["oversight_weeks"], data["sampled"], data["oversight_band"]) == (17, True, "low RoSH")
 
@@ -759,7 +784,11 @@ def test_a_missed_oversight_review_escalates_to_the_aco(case: Case, clock: Manua
         },
     )
     # The next turn waits the full interval from the escalated review.
-    assert case.instance().next_timer_at == clock.now() + timedelta(weeks=4)
+    assert case.review_due() == clock.now() + timedelta(weeks=4)
+    fire_at(case.engine, clock, clock.now() + timedelta(weeks=4) - timedelta(minutes=1))
+    assert "oversight_review" not in case.open_elements()
+    fire_at(case.engine, clock, clock.now() + timedelta(minutes=1))
+    assert "oversight_review" in case.open_elements()
     assert case.data()["reviews_done"] == 1
 
 
@@ -788,30 +817,264 @@ def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
         archived = session.scalars(
             select(ArchivedSubprocess.element_id).where(ArchivedSubprocess.instance_id == case.instance_id)
         ).all()
-    assert sorted(archived) == [
-        "allocation",
-        "await_outcome",
-        "oversight_cycle",
-        "oversight_cycle",
-        "oversight_cycle",
-    ]
+    # Every finished turn was archived; ending the case stopped the cycles that run beside oversight.
+    assert {"allocation", "await_outcome", "manage_case", "oversight_cycle"} <= set(archived)
+    assert case.waits() == []
 
 
 def test_a_rise_in_risk_at_review_shortens_the_next_interval(case: Case, clock: ManualClock) -> None:
     under_oversight(case, "MEDIUM", "E")
     fire_at(case.engine, clock, START + timedelta(weeks=17))
     case.review("HIGH")
-    assert case.instance().next_timer_at == clock.now() + timedelta(weeks=6)
+    assert case.review_due() == clock.now() + timedelta(weeks=6)
     assert case.data()["oversight_band"] == "high RoSH or MAPPA level 2"
 
 
 def test_a_case_overseen_for_years_stays_the_same_size(case: Case, clock: ManualClock) -> None:
     under_oversight(case, "VERY_HIGH", "N")
     sizes = []
-    for _ in range(26):  # a year of fortnightly reviews
+    for _ in range(26):  # a year of fortnightly reviews, and the registration reviews that fall due
         fire_at(case.engine, clock, clock.now() + timedelta(weeks=2))
         case.review("VERY_HIGH")
+        while "review_registration" in case.open_elements():
+            case.complete(
+                "review_registration",
+                {"registration_decision": "KEEP", "registration_notes": "Still applies."},
+            )
         sizes.append(len(case.instance().state))
     # Each finished turn is archived, so the live state does not grow with the years.
     assert sizes[-1] <= sizes[0] * 1.02
     assert case.data()["reviews_done"] == 26
+
+
+# ------------------------------------------------- events, registrations, MAPPA and transfers
+
+
+def _timeline(case: Case) -> list[str]:
+    with case.engine.db.transaction(write=False) as session:
+        return [e.summary for e in register.timeline(session, case.crn)]
+
+
+def _add_registration(case: Case, code: str, *, started_on: Any = None) -> int:
+    with case.engine.db.transaction() as session:
+        reg = register.add_registration(
+            session, case.crn, code, at=case.engine.clock.now(), by="om.north.po.e", started_on=started_on
+        )
+        return reg.id
+
+
+def _complete_reviews(case: Case) -> None:
+    """The SPO does each oversight review that is open, and the OM each registration review."""
+    while "oversight_review" in case.open_elements():
+        case.review(case.data().get("rosh", "HIGH"))
+    while "review_registration" in case.open_elements():
+        case.complete(
+            "review_registration", {"registration_decision": "KEEP", "registration_notes": "Applies."}
+        )
+
+
+def test_a_new_child_protection_registration_brings_oversight_forward(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    assert case.review_due() == START + timedelta(weeks=17)
+    clock.set(START + timedelta(weeks=3))
+    _add_registration(case, "RCPR")
+    delivery = events.registration_added(case.engine, CRN, "RCPR", sender="om.north.po.e")
+    assert delivery is not None and delivery.status == "delivered"
+    # The wait is interrupted: the review opens now, due within 5 working days, and says why.
+    review = case.task("oversight_review")
+    assert review.assignee == "spo.north"
+    assert review.due_at is not None and review.due_at.date() == (clock.now() + timedelta(days=7)).date()
+    assert case.review_due() == clock.now()
+    assert "Oversight review brought forward: new child protection or domestic abuse registration (RCPR)" in (
+        _timeline(case)
+    )
+    # The review sees the registration: medium RoSH with child protection is every 8 weeks for an
+    # experienced officer, from this review on.
+    case.review("MEDIUM")
+    assert case.plan_reason() == "medium RoSH with a child protection or domestic abuse registration"
+    assert case.review_due() == clock.now() + timedelta(weeks=8)
+
+
+def test_an_event_while_the_review_is_open_is_noted_for_it_and_not_replayed(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    fire_at(case.engine, clock, START + timedelta(weeks=6))
+    _add_registration(case, "ADVP")
+    assert events.registration_added(case.engine, CRN, "ADVP", sender="om.north.po.e") is not None
+    assert case.open_elements() == ["oversight_review"]
+    noted = "Reported during the open oversight review: new child protection or domestic abuse registration"
+    assert f"{noted} (ADVP)" in _timeline(case)
+    case.review("HIGH")
+    # The next review waits its interval: the event was dealt with at the review that was open.
+    assert case.open_elements() == []
+    assert case.review_due() == clock.now() + timedelta(weeks=6)
+
+
+def test_a_case_not_yet_under_oversight_is_not_told(case: Case) -> None:
+    to_allocation(case, "MEDIUM")
+    assert events.registration_added(case.engine, CRN, "RCPR", sender="om.north.po.e") is None
+    assert events.rosh_changed(case.engine, CRN, "MEDIUM", "HIGH", sender="om.north.po.e") is None
+
+
+def test_a_registration_that_does_not_change_oversight_sends_nothing(case: Case) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    _add_registration(case, "AMHL")
+    assert events.registration_added(case.engine, CRN, "AMHL", sender="om.north.po.e") is None
+    assert "oversight_review" not in case.open_elements()
+
+
+def test_a_rise_in_rosh_reported_from_outside_brings_the_review_forward_within_2_days_for_very_high(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    with case.engine.db.transaction() as session:
+        register.record_rosh(
+            session, CRN, RoshLevel.VERY_HIGH, at=clock.now(), by="om.north.po.e", source="OASys review"
+        )
+    assert events.rosh_changed(case.engine, CRN, "HIGH", "VERY_HIGH", sender="om.north.po.e") is not None
+    review = case.task("oversight_review")
+    assert review.due_at is not None and review.due_at.date() == (START + timedelta(days=2)).date()
+    assert "Oversight review brought forward: RoSH raised to very high (HIGH to VERY_HIGH)" in _timeline(case)
+    assert events.rosh_changed(case.engine, CRN, "VERY_HIGH", "HIGH", sender="om.north.po.e") is None
+
+
+def test_a_registration_is_reviewed_when_its_period_is_up_and_deregistering_ends_its_reviews(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    weapons = _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    # The registration cycle looks again within 4 weeks, so a registration added meanwhile is seen.
+    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    task = case.task("review_registration")
+    assert (task.candidate_role, task.assignee) == ("OM", "om.north.po.e")
+    assert case.data()["registration_review"]["code"] == "WEAP"
+    case.complete(
+        "review_registration",
+        {"registration_decision": "DEREGISTER", "registration_notes": "Knife surrendered."},
+    )
+    with case.engine.db.transaction(write=False) as session:
+        from casework.models import Registration
+
+        ended = session.get(Registration, weapons)
+        assert ended is not None and ended.deregistered_at is not None
+        assert ended.deregistration_notes == "Knife surrendered."
+    assert "Deregistered: Weapons (WEAP): Knife surrendered." in _timeline(case)
+    # The ended registration is never reviewed again; the RoSH register falls due at 6 months.
+    fire_at(case.engine, clock, START + timedelta(weeks=16))
+    assert "review_registration" not in case.open_elements()
+
+
+def test_a_kept_registration_falls_due_again_a_review_period_later(case: Case, clock: ManualClock) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    registration = _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    case.complete(
+        "review_registration", {"registration_decision": "KEEP", "registration_notes": "Still carries."}
+    )
+    with case.engine.db.transaction(write=False) as session:
+        from casework.models import Registration
+
+        kept = session.get(Registration, registration)
+        assert kept is not None and kept.next_review_on == add_months(clock.now().date(), 3)
+
+
+def test_a_mappa_level_2_referral_during_the_order_goes_to_the_coordinator_and_brings_oversight_forward(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    clock.set(START + timedelta(weeks=2))
+    events.refer_to_mappa(
+        case.engine, CRN, reason="Threats to a former partner.", referred_by="om.north.po.e"
+    )
+    task = case.task("set_referred_mappa_level")
+    assert (task.candidate_role, task.lane) == ("MAPPA_COORDINATOR", "MAPPA Coordinator")
+    case.complete("set_referred_mappa_level", {"mappa_category": "CAT2", "mappa_level": 2})
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).mappa_level == 2
+    # The level change brings the oversight review forward.
+    assert case.task("oversight_review")
+    assert "Oversight review brought forward: MAPPA level changed (MAPPA level 2)" in _timeline(case)
+    case.review("HIGH")
+    assert case.plan_reason() == "high RoSH or MAPPA level 2"
+    # Level 2 cases meet every 16 weeks; the coordinator records the level the meeting set.
+    meeting_due = clock.now() + timedelta(weeks=16)
+    while clock.now() < meeting_due - timedelta(days=1):
+        fire_at(case.engine, clock, min(clock.now() + timedelta(weeks=1), meeting_due - timedelta(days=1)))
+        _complete_reviews(case)
+        assert "hold_mappa_meeting" not in case.open_elements()
+    fire_at(case.engine, clock, meeting_due)
+    _complete_reviews(case)
+    case.complete(
+        "hold_mappa_meeting",
+        {"meeting_date": "2027-03-01", "mappa_category": "CAT2", "mappa_level": 3, "minutes": "Escalated."},
+    )
+    review = case.task("oversight_review")
+    assert "Oversight review brought forward: MAPPA level changed to 3 (MAPPA level 3)" in _timeline(case)
+    assert review.due_at is not None and review.due_at <= clock.now() + timedelta(days=4)
+
+
+def test_a_transfer_accepted_by_the_receiving_spo_moves_the_case_and_the_oms_open_tasks(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    old_owner, new_owner = "om.north.po.e", om_username("south", "PO", "E")
+    assert case.task("review_registration").assignee == old_owner
+    events.request_transfer(
+        case.engine, CRN, owner=new_owner, reason="Moved to Kendal.", requested_by="spo.north"
+    )
+    accept = case.task("accept_transfer")
+    assert (accept.candidate_role, accept.assignee) == ("SPO", "spo.south")
+    case.complete("accept_transfer", {"transfer_decision": "ACCEPT"})
+    # The owner changed on the register with its history, and the old owner's open task moved.
+    assert case.task("review_registration").assignee == new_owner
+    with case.engine.db.transaction(write=False) as session:
+        from casework.models import OwnershipChange
+
+        changes = session.scalars(select(OwnershipChange).order_by(OwnershipChange.id)).all()
+        assert [(c.to_staff.username, c.reason) for c in changes][-1] == (new_owner, "Moved to Kendal.")
+        assert changes[-2].ended_at is not None
+    # The new owner brings the oversight review forward, to the new team's SPO.
+    review = case.task("oversight_review")
+    assert review.assignee == "spo.south"
+    assert f"Oversight review brought forward: new Offender Manager (now owned by {new_owner})" in _timeline(
+        case
+    )
+
+
+def test_a_declined_transfer_changes_nothing(case: Case) -> None:
+    under_oversight(case, "HIGH", "E")
+    events.request_transfer(
+        case.engine, CRN, owner=om_username("south", "PO", "E"), reason="Moved.", requested_by="om.north.po.e"
+    )
+    case.complete(
+        "accept_transfer", {"transfer_decision": "DECLINE", "transfer_notes": "Address not confirmed."}
+    )
+    assert case.open_elements() == []
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).owner.username == "om.north.po.e"  # type: ignore[union-attr]
+
+
+def test_a_transfer_to_an_officer_who_cannot_hold_the_risk_is_refused_when_asked(case: Case) -> None:
+    under_oversight(case, "HIGH", "E")
+    pso = om_username("south", "PSO", "E")
+    with pytest.raises(ValueError, match="cannot own a case with High RoSH"):
+        events.request_transfer(case.engine, CRN, owner=pso, reason="Moved.", requested_by="spo.north")
+    assert case.open_elements() == []
+
+
+def test_a_transfer_the_register_refuses_at_acceptance_changes_nothing(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    pso = om_username("south", "PSO", "E")
+    events.request_transfer(case.engine, CRN, owner=pso, reason="Moved.", requested_by="spo.north")
+    with case.engine.db.transaction() as session:  # the risk rises before the SPO decides
+        register.record_rosh(session, CRN, RoshLevel.HIGH, at=clock.now(), by="om.north.po.e", source="OASys")
+    result = case.complete("accept_transfer", {"transfer_decision": "ACCEPT"})
+    assert result.error is None
+    assert case.open_elements() == []
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).owner.username == "om.north.po.e"  # type: ignore[union-attr]

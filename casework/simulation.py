@@ -1,0 +1,300 @@
+"""Cases run through the real offender management process by simulated staff over simulated months.
+
+Every case's history is then real workflow history: the process starts each case, staff complete
+the tasks the process gives them (on the forms, as the assignee or a member of the role's pool), the
+court sends the sentencing outcome as a message, and the clock moves a day at a time so that timers
+fire (oversight reviews, registration reviews, MAPPA meetings). The same seed always gives the same
+cases and the same decisions. The staff must already be on the register (casework.demo_area).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from casework.models import Staff
+from casework.roles import Role
+from casework.vocabulary import CASE_HOLDING_GRADES, QUALIFIED_OFFICER_GRADES, ExperienceBand
+from engine.clock import ManualClock
+from engine.models import HumanTask
+from engine.runtime import Actor, ProcessEngine
+
+PROCESS = "offender_management"
+COURT = "court.results"
+# domain.md 5.3: RoSH at screening, MAPPA eligibility, and the registrations that matter most.
+ROSH_SHARES = (("LOW", 0.30), ("MEDIUM", 0.60), ("HIGH", 0.08), ("VERY_HIGH", 0.02))
+REGISTRATION_SHARES = (("RCPR", 0.05), ("RCHD", 0.04), ("ADVP", 0.10), ("WEAP", 0.03), ("AV2S", 0.02))
+COURTS = ("Carlisle Crown Court", "Workington Magistrates' Court", "Kendal Magistrates' Court")
+
+
+@dataclass
+class CaseProfile:
+    """What a simulated case is like, decided once from the seed."""
+
+    crn: str
+    arrives: datetime
+    rosh: str
+    mappa_category: str
+    mappa_level: int
+    registrations: list[str]
+    order_months: int
+    sentenced_after_days: int
+    psr_written: datetime | None = None
+    ends: datetime | None = None
+    instance_id: int = 0
+
+
+@dataclass
+class SimulationSummary:
+    """What the simulation did: cases started and closed, and the engine's work."""
+
+    cases: int = 0
+    closed: int = 0
+    tasks_completed: int = 0
+    messages: int = 0
+    timers_fired: int = 0
+    days: int = 0
+    seconds: float = 0.0
+    by_element: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def engine_steps(self) -> int:
+        """Every step the engine took: starts, task completions, messages and timers."""
+        return self.cases + self.tasks_completed + self.messages + self.timers_fired
+
+
+class AreaSimulation:
+    """Simulated staff working the real process for `cases` cases arriving over `months` months."""
+
+    def __init__(self, engine: ProcessEngine, clock: ManualClock, *, seed: int = 2008) -> None:
+        self.engine, self.clock = engine, clock
+        self.rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
+        self.summary = SimulationSummary()
+        self.profiles: dict[str, CaseProfile] = {}
+        self._pools: dict[str, list[str]] = {}
+        self._officers: list[tuple[str, bool]] = []
+
+    def run(self, *, cases: int, months: int, crn_prefix: str = "S") -> SimulationSummary:
+        """Start `cases` cases spread over the first `months` months, then run until the last day."""
+        started = time.perf_counter()
+        self._load_staff()
+        begin = self.clock.now()
+        end = begin + timedelta(days=30 * months)
+        arrival_window = max(1, 30 * months - 60)
+        for n in range(cases):
+            crn = f"{crn_prefix}{n + 1:06d}"
+            self.profiles[crn] = self._profile(
+                crn, begin + timedelta(days=self.rng.randrange(arrival_window))
+            )
+        waiting = sorted(self.profiles.values(), key=lambda p: (p.arrives, p.crn))
+        while self.clock.now() < end:
+            today = self.clock.now()
+            while waiting and waiting[0].arrives <= today:
+                self._start(waiting.pop(0))
+            self._deliver_outcomes(today)
+            self.summary.timers_fired += self.engine.fire_due_timers()
+            self._work_open_tasks()
+            self.clock.advance(timedelta(days=1))
+            self.summary.days += 1
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    # ------------------------------------------------------------------------------ the cases
+
+    def _profile(self, crn: str, arrives: datetime) -> CaseProfile:
+        rng = self.rng
+        rosh = _pick(rng, ROSH_SHARES)
+        eligible = rng.random() < 0.12
+        high = rosh in ("HIGH", "VERY_HIGH")
+        level = (3 if rosh == "VERY_HIGH" and rng.random() < 0.5 else 2) if eligible and high else 1
+        return CaseProfile(
+            crn=crn,
+            arrives=arrives,
+            rosh=rosh,
+            mappa_category=rng.choice(("CAT1", "CAT2")) if eligible else "NOT_ELIGIBLE",
+            mappa_level=level if eligible else 0,
+            registrations=[code for code, share in REGISTRATION_SHARES if rng.random() < share],
+            order_months=rng.choice((6, 12, 12, 18, 24)),
+            sentenced_after_days=rng.choice((1, 1, 2, 3)),
+        )
+
+    def _start(self, profile: CaseProfile) -> None:
+        started = self.engine.start(PROCESS, business_key=profile.crn, data={"crn": profile.crn})
+        profile.instance_id = started.instance_id
+        self.summary.cases += 1
+
+    def _deliver_outcomes(self, today: datetime) -> None:
+        for profile in self.profiles.values():
+            if profile.ends is not None or not profile.instance_id:
+                continue
+            written = profile.psr_written
+            if written is None or today < written + timedelta(days=profile.sentenced_after_days):
+                continue
+            payload = {
+                "crn": profile.crn,
+                "outcome": "COMMUNITY_ORDER",
+                "sentence_date": today.date().isoformat(),
+            }
+            self.engine.deliver_message(
+                "sentencing_outcome",
+                profile.crn,
+                payload,
+                idempotency_key=f"{profile.crn}-sentence",
+                sender=COURT,
+            )
+            profile.ends = today + timedelta(days=30 * profile.order_months)
+            self.summary.messages += 1
+
+    # ------------------------------------------------------------------------------ the staff
+
+    def _load_staff(self) -> None:
+        with self.engine.db.transaction(write=False) as session:
+            staff = session.scalars(
+                select(Staff).where(Staff.active.is_(True)).order_by(Staff.username)
+            ).all()
+            for person in staff:
+                for role in person.roles:
+                    self._pools.setdefault(role, []).append(person.username)
+            self._officers = [
+                (p.username, p.grade in QUALIFIED_OFFICER_GRADES)
+                for p in staff
+                if p.grade in CASE_HOLDING_GRADES and p.experience is not ExperienceBand.NEWLY_QUALIFIED
+            ]
+        if not self._officers or Role.SENIOR_PROBATION_OFFICER.value not in self._pools:
+            raise ValueError("The simulation needs the area's staff on the register first.")
+
+    def _work_open_tasks(self) -> None:
+        with self.engine.db.transaction(write=False) as session:
+            rows = session.scalars(
+                select(HumanTask).where(HumanTask.state == "open").order_by(HumanTask.id)
+            ).all()
+            tasks = [(t.id, t.element_id, t.business_key, t.candidate_role, t.assignee) for t in rows]
+        for task_id, element_id, crn, role, assignee in tasks:
+            profile = self.profiles.get(crn)
+            if profile is None or role is None:
+                continue
+            pool = self._pools.get(role) or [f"{role.lower()}.pool"]
+            person = assignee or pool[task_id % len(pool)]
+            form = FORMS[element_id](self, profile)
+            self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
+            self.summary.tasks_completed += 1
+            self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
+            if element_id == "write_psr":
+                profile.psr_written = self.clock.now()
+            if element_id == "termination_review":
+                self.summary.closed += 1
+
+    def owner_for(self, profile: CaseProfile) -> str:
+        """An Offender Manager who may hold the case (a qualified officer for high risk or MAPPA 2-3)."""
+        needs_qualified = profile.rosh in ("HIGH", "VERY_HIGH") or profile.mappa_level >= 2
+        fit = [name for name, qualified in self._officers if qualified or not needs_qualified]
+        return fit[self.rng.randrange(len(fit))]
+
+    def today(self) -> str:
+        """The simulated date, as a form gives it."""
+        return self.clock.now().date().isoformat()
+
+    def ended(self, profile: CaseProfile) -> bool:
+        """Whether the order has run its course."""
+        return profile.ends is not None and self.clock.now() >= profile.ends
+
+
+def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:
+    roll, total = rng.random(), 0.0
+    for value, share in shares:
+        total += share
+        if roll < total:
+            return value
+    return shares[-1][0]
+
+
+Form = Callable[[AreaSimulation, CaseProfile], dict[str, Any]]
+
+FORMS: dict[str, Form] = {
+    "record_first_details": lambda s, p: {
+        "court_name": COURTS[int(p.crn[1:]) % len(COURTS)],
+        "hearing_date": s.today(),
+        "offence": "Assault occasioning actual bodily harm",
+        "report_type": "FAST",
+        "remanded_in_custody": False,
+    },
+    "write_psr": lambda s, p: {
+        "report_date": s.today(),
+        "rosh": p.rosh,
+        "mappa_category": p.mappa_category,
+        "registrations": list(p.registrations),
+        "proposal": "Community order with supervision.",
+    },
+    "chase_outcome": lambda s, p: {"chase_result": "STILL_AWAITED"},
+    "get_overdue_outcome": lambda s, p: {
+        "outcome": "COMMUNITY_ORDER",
+        "sentence_date": s.today(),
+        "how_obtained": "Telephoned the court office.",
+    },
+    "give_risk_advice": lambda s, p: {"rosh_view": p.rosh, "advice": "Agree the level.", "will_attend": True},
+    "hold_risk_meeting": lambda s, p: {
+        "meeting_date": s.today(),
+        "attendees": ["SPO", "OFFENDER_MANAGER"],
+        "rosh": p.rosh,
+        "risk_decision": "Manage under the plan agreed.",
+        "information_shared_with": ["POLICE"],
+        "mappa_referral": p.mappa_level >= 2,
+    },
+    "set_mappa_level": lambda s, p: {"mappa_category": p.mappa_category, "mappa_level": p.mappa_level},
+    "set_referred_mappa_level": lambda s, p: {"mappa_category": "CAT2", "mappa_level": 2},
+    "hold_mappa_meeting": lambda s, p: {
+        "meeting_date": s.today(),
+        "mappa_category": p.mappa_category if p.mappa_category != "NOT_ELIGIBLE" else "CAT2",
+        "mappa_level": p.mappa_level or 1,
+        "minutes": "Risk management plan reviewed.",
+    },
+    "allocate_owner": lambda s, p: {"owner_staff_id": s.owner_for(p), "tier": 4 if p.mappa_level >= 2 else 3},
+    "hold_induction": lambda s, p: {"induction_date": s.today(), "contact_outcome": "ATTENDED"},
+    "assess_oasys": lambda s, p: {
+        "assessment_date": s.today(),
+        "rosh": p.rosh,
+        "risk_to": ["PUBLIC"],
+        "likelihood_of_reoffending": "MEDIUM",
+        "current_registrations": list(p.registrations),
+        "rosh_summary": "Risk to the public when drinking.",
+    },
+    "countersign_spo": lambda s, p: {"decision": "COUNTERSIGNED", "countersign_date": s.today()},
+    "countersign_aco": lambda s, p: {"decision": "COUNTERSIGNED", "countersign_date": s.today()},
+    "write_plans": lambda s, p: {
+        "plans_date": s.today(),
+        "risk_management_plan": "Supervision, police liaison.",
+        "sentence_plan": "Accredited programme.",
+    },
+    "oversight_review": lambda s, p: {
+        "review_date": s.today(),
+        "rosh": p.rosh,
+        "findings": "Plan on track.",
+        "case_ends": s.ended(p),
+    },
+    "escalated_review": lambda s, p: {
+        "review_date": s.today(),
+        "action_taken": "REVIEWED_BY_ACO",
+        "rosh": p.rosh,
+        "findings": "Plan on track.",
+        "reason_missed": "SPO on leave.",
+        "case_ends": s.ended(p),
+    },
+    "review_registration": lambda s, p: {
+        "registration_decision": "KEEP",
+        "registration_notes": "Still applies.",
+    },
+    "accept_transfer": lambda s, p: {"transfer_decision": "ACCEPT"},
+    "termination_review": lambda s, p: {
+        "termination_date": s.today(),
+        "termination_reason": "COMPLETED",
+        "final_rosh": p.rosh,
+        "registrations_reviewed": True,
+        "termination_summary": "Order completed.",
+    },
+}
