@@ -62,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     clock = clock or clock_for(settings, db)
     app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
 
-    from webui import auth, display, errors, health, inbox, processes, security, vendor
+    from webui import auth, cases, display, errors, health, inbox, processes, security, vendor
 
     security.init_app(app)
     csrf.init_app(app)
@@ -71,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     errors.init_app(app)
     auth.init_app(app)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(cases.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(health.bp)
     return app

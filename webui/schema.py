@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+import casework.access_log  # noqa: F401 - the access log's table joins CaseworkBase's metadata
+import casework.case_list  # noqa: F401 - so does the register list's index
 from casework.models import CaseworkBase
 from engine.models import EngineBase
 from webui.credentials import WebuiBase

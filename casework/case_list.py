@@ -1,0 +1,260 @@
+"""The register list: the cases a member of staff may see, searched, filtered, sorted and paged in SQL.
+
+`visible_to` is casework.access.may_view written as a WHERE clause, so that a list of a quarter of a
+million cases never loads a case into Python to ask whether it may be shown; tests hold the two to
+the same answers for every person and case of the demo area. `critical_few` is likewise the
+critical-few rule (casework.critical_few) over what the register stores. Each page is one counted,
+indexed query with LIMIT and OFFSET.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Index, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from casework.critical_few import HIGH_RISK_AGGRAVATING
+from casework.models import AccessLimitation, AccessListEntry, Case, Registration, Staff, Team
+from casework.roles import Role
+from casework.vocabulary import HIGH_ROSH, AccessList, MappaCategory, RoshLevel, Stage
+
+PAGE_SIZE = 25
+SEARCH_LIMIT = 100  # characters of a search kept
+CRN = re.compile(r"^[A-Z][0-9]{6}$")
+PARTIAL_CRN = re.compile(r"^[A-Z][0-9]{1,5}$")
+# Stages in process order, for sorting (the stored values sort alphabetically).
+STAGE_ORDER = {stage.value: i for i, stage in enumerate(Stage)}
+ROSH_ORDER = {level.value: level.rank for level in RoshLevel}
+
+
+class SortKey(StrEnum):
+    """The columns the register list sorts by."""
+
+    NAME = "name"
+    CRN = "crn"
+    STAGE = "stage"
+    ROSH = "rosh"
+    MAPPA = "mappa"
+    TIER = "tier"
+    OWNER = "owner"
+
+
+# Filter values beyond the vocabularies' own.
+OPEN_STAGES = "open"  # every stage but closed (the default)
+ANY = ""
+NONE = "none"
+ME = "me"
+UNALLOCATED = "unallocated"
+
+
+@dataclass(frozen=True)
+class RegisterFilter:
+    """What the person asked the list for; every field has a safe default."""
+
+    search: str = ""
+    stage: str = OPEN_STAGES  # OPEN_STAGES, ANY, or a Stage value
+    rosh: str = ANY  # ANY, NONE (not yet assessed), or a RoshLevel value
+    mappa: str = ANY  # ANY, NONE, "eligible", or a level "1", "2", "3"
+    owner: str = ANY  # ANY, ME, UNALLOCATED, or a staff id
+    critical: bool = False
+    sort: SortKey = SortKey.NAME
+    descending: bool = False
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    """One case as the register list shows it."""
+
+    crn: str
+    name: str | None
+    stage: Stage
+    rosh: RoshLevel | None
+    mappa_category: MappaCategory | None
+    mappa_level: int | None
+    tier: int | None
+    owner: str | None
+    team: str | None
+    critical: bool
+
+
+@dataclass(frozen=True)
+class RegisterPage:
+    """One page of the list, with how many cases match in all."""
+
+    rows: list[RegisterRow]
+    total: int
+    page: int
+    pages: int
+    wanted: RegisterFilter
+
+
+def visible_to(staff: Staff) -> ColumnElement[bool]:
+    """casework.access.may_view as SQL: true for exactly the cases `staff` may see."""
+    if not staff.active:
+        return false()
+    listed = select(AccessLimitation.case_id).join(
+        AccessListEntry, AccessListEntry.limitation_id == AccessLimitation.id
+    )
+    excluded = listed.where(
+        AccessListEntry.on_list == AccessList.EXCLUSION, AccessListEntry.staff_id == staff.id
+    )
+    restricted = listed.where(AccessListEntry.on_list == AccessList.RESTRICTION)
+    restricted_to_me = restricted.where(AccessListEntry.staff_id == staff.id)
+    return and_(
+        Case.id.not_in(excluded),
+        or_(Case.id.in_(restricted_to_me), and_(Case.id.not_in(restricted), _works_on(staff))),
+    )
+
+
+def _works_on(staff: Staff) -> ColumnElement[bool]:
+    """The relationships of access._relationships, as SQL."""
+    if staff.holds(Role.ASSISTANT_CHIEF_OFFICER):
+        return true()
+    clauses: list[ColumnElement[bool]] = [
+        Case.owner_id == staff.id,
+        Case.owner_id.in_(select(Staff.id).where(Staff.line_manager_id == staff.id)),
+    ]
+    in_team = Case.team_id == staff.team_id if staff.team_id is not None else false()
+    if staff.holds(Role.SENIOR_PROBATION_OFFICER):
+        clauses += [in_team, Case.team_id.in_(select(Team.id).where(Team.spo_id == staff.id))]
+    if staff.holds(Role.CASE_ADMINISTRATOR):
+        clauses.append(in_team)
+    if staff.holds(Role.CASE_ADMINISTRATOR) or staff.holds(Role.SENIOR_PROBATION_OFFICER):
+        clauses.append(Case.owner_id.is_(None))
+    if staff.holds(Role.RISK_CONSULTANT):
+        clauses.append(Case.rosh.in_(HIGH_ROSH))
+    if staff.holds(Role.MAPPA_COORDINATOR):
+        clauses.append(Case.mappa_category.is_not(None))
+    return or_(*clauses)
+
+
+def _has_registration(codes: Collection[str]) -> ColumnElement[bool]:
+    return exists().where(
+        Registration.case_id == Case.id,
+        Registration.deregistered_at.is_(None),
+        Registration.code.in_(sorted(codes)),
+    )
+
+
+def critical_few() -> ColumnElement[bool]:
+    """critical_few.critical_reasons as SQL, over what the register stores (no override, no recall)."""
+    return or_(
+        Case.rosh == RoshLevel.VERY_HIGH,
+        Case.mappa_level == 3,
+        and_(Case.mappa_level == 2, Case.rosh.in_(HIGH_ROSH)),
+        and_(Case.rosh == RoshLevel.HIGH, _has_registration(HIGH_RISK_AGGRAVATING)),
+        _has_registration({"RPIR"}),
+    )
+
+
+def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> RegisterPage:
+    """The page of the register list `wanted` asks for, of the cases `staff` may see."""
+    where = and_(visible_to(staff), *_filters(staff, wanted))
+    total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, wanted.page), pages)
+    owner, team = aliased(Staff), aliased(Team)
+    query = (
+        select(Case, owner.display_name, team.name, critical_few().label("critical"))
+        .outerjoin(owner, owner.id == Case.owner_id)
+        .outerjoin(team, team.id == Case.team_id)
+        .where(where)
+        .order_by(*_order(wanted, owner))
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    rows = [
+        RegisterRow(
+            crn=c.crn,
+            name=c.name if (c.forename or c.surname) else None,
+            stage=c.stage,
+            rosh=c.rosh,
+            mappa_category=c.mappa_category,
+            mappa_level=c.mappa_level,
+            tier=c.tier,
+            owner=owner_name,
+            team=team_name,
+            critical=bool(critical),
+        )
+        for c, owner_name, team_name, critical in session.execute(query)
+    ]
+    return RegisterPage(rows=rows, total=total, page=page, pages=pages, wanted=wanted)
+
+
+def _filters(staff: Staff, wanted: RegisterFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if wanted.stage == OPEN_STAGES:
+        clauses.append(Case.stage != Stage.CLOSED)
+    elif wanted.stage != ANY:
+        clauses.append(Case.stage == Stage(wanted.stage))
+    if wanted.rosh == NONE:
+        clauses.append(Case.rosh.is_(None))
+    elif wanted.rosh != ANY:
+        clauses.append(Case.rosh == RoshLevel(wanted.rosh))
+    if wanted.mappa == NONE:
+        clauses.append(Case.mappa_category.is_(None))
+    elif wanted.mappa == "eligible":
+        clauses.append(Case.mappa_category.is_not(None))
+    elif wanted.mappa != ANY:
+        clauses.append(Case.mappa_level == int(wanted.mappa))
+    if wanted.owner == ME:
+        clauses.append(Case.owner_id == staff.id)
+    elif wanted.owner == UNALLOCATED:
+        clauses.append(Case.owner_id.is_(None))
+    elif wanted.owner != ANY:
+        clauses.append(Case.owner_id == int(wanted.owner))
+    if wanted.critical:
+        clauses.append(critical_few())
+    clauses.extend(_search(wanted.search))
+    return clauses
+
+
+def _search(text: str) -> list[ColumnElement[bool]]:
+    """A CRN (whole or its start), or words each starting the forename or surname, in any case."""
+    text = text.strip()[:SEARCH_LIMIT]
+    if not text:
+        return []
+    upper = text.upper()
+    if CRN.match(upper):
+        return [Case.crn == upper]
+    if PARTIAL_CRN.match(upper):
+        return [Case.crn.like(f"{upper}%")]
+    clauses: list[ColumnElement[bool]] = []
+    for word in text.lower().split():
+        pattern = _escape_like(word) + "%"
+        clauses.append(
+            or_(
+                func.lower(Case.surname).like(pattern, escape="\\"),
+                func.lower(Case.forename).like(pattern, escape="\\"),
+            )
+        )
+    return clauses
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _order(wanted: RegisterFilter, owner: type[Staff]) -> list[Any]:
+    orders: dict[SortKey, list[Any]] = {
+        SortKey.NAME: [Case.surname, Case.forename, Case.crn],
+        SortKey.CRN: [Case.crn],
+        SortKey.STAGE: [case(STAGE_ORDER, value=Case.stage, else_=-1), Case.crn],
+        SortKey.ROSH: [case(ROSH_ORDER, value=Case.rosh, else_=-1), Case.crn],
+        SortKey.MAPPA: [func.coalesce(Case.mappa_level, 0), Case.crn],
+        SortKey.TIER: [func.coalesce(Case.tier, 0), Case.crn],
+        SortKey.OWNER: [owner.display_name, Case.crn],
+    }
+    columns = [*orders[wanted.sort], Case.id]
+    return [c.desc() for c in columns] if wanted.descending else [c.asc() for c in columns]
+
+
+# The default order of the list (surname, forename): an index lets a page of it be read without
+# sorting every visible case.
+Index("ix_case_record_name", Case.surname, Case.forename, Case.crn)
