@@ -377,14 +377,15 @@ def _log(
 
 
 def _reason_given(session: Session, user: SignedInStaff, case: Case, now: datetime) -> CaseAccess | None:
-    """The reason this person gave for this case within REASON_LASTS, if any."""
+    """The reason this person gave for this case within REASON_LASTS, if any (a view logged with it
+    does not extend it)."""
     return session.scalar(
         select(CaseAccess)
         .where(
             CaseAccess.case_id == case.id,
             CaseAccess.at >= now - REASON_LASTS,
             CaseAccess.username == user.username,
-            CaseAccess.justification.is_not(None),
+            CaseAccess.outcome == AccessOutcome.REASON_GIVEN.value,
         )
         .order_by(CaseAccess.at.desc(), CaseAccess.id.desc())
         .limit(1)
