@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_webui import table_rows
-from webui_client import add_staff, fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwords, sign_in, web_app
 
 from casework import register
 from casework.access_log import CaseAccess
@@ -400,3 +400,18 @@ def test_no_reason_can_be_recorded_for_a_case_that_needs_none_or_is_out_of_reach
 def test_the_register_link_is_in_the_navigation(app: Flask) -> None:
     page = client_for(app, OM_NORTH).get(f"/cases/{CRN}")
     assert re.search(r'href="/cases"[^>]*aria-current="page"', page.text)
+
+
+def test_a_reason_posted_without_the_forms_token_is_refused(
+    database: Database, clock: ManualClock, app: Flask
+) -> None:
+    guarded = web_app(database, clock, WTF_CSRF_ENABLED=True)
+    client = guarded.test_client()
+    form = client.get("/sign-in").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    client.post("/sign-in", data={"username": OM_NORTH, "password": PASSWORD, "csrf_token": token.group(1)})
+    answer = client.post("/cases/N200002/reason", data={"justification": "COVERING_ABSENCE", "details": "x"})
+    assert answer.status_code == 400
+    assert access_log(database) == []
+    riskflow(guarded).db.dispose()

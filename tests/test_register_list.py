@@ -81,7 +81,7 @@ def test_the_list_shows_each_person_exactly_the_cases_may_view_allows(database: 
         everyone = list(session.scalars(select(Staff)))
         seen_any = 0
         for staff in everyone:
-            in_sql = set(session.scalars(select(Case.crn).where(visible_to(staff))))
+            in_sql = set(session.scalars(select(Case.crn).where(visible_to(session, staff))))
             in_python = {case.crn for case in cases if may_view(staff, case)}
             assert in_sql == in_python, f"{staff.username} ({staff.grade})"
             seen_any += bool(in_sql)

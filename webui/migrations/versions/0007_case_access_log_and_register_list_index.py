@@ -1,5 +1,6 @@
-"""The case access log (every view of a case record, and every refusal, with any reason given) and an
-index for the register list's default order (surname, forename, CRN).
+"""The case access log (every view of a case record, and every refusal, with any reason given), an
+index for the register list's default order (surname, forename, CRN) and one for finding whom a
+member of staff line-manages.
 
 Revision ID: 0007
 Revises: 0005
@@ -39,9 +40,11 @@ def upgrade() -> None:
     op.create_index("ix_case_access_case_at", "case_access", ["case_id", "at"])
     op.create_index("ix_case_access_username_at", "case_access", ["username", "at"])
     op.create_index("ix_case_record_name", "case_record", ["surname", "forename", "crn"])
+    op.create_index("ix_staff_line_manager_id", "staff", ["line_manager_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_staff_line_manager_id", table_name="staff")
     op.drop_index("ix_case_record_name", table_name="case_record")
     op.drop_index("ix_case_access_username_at", table_name="case_access")
     op.drop_index("ix_case_access_case_at", table_name="case_access")
