@@ -10,12 +10,25 @@ indexed query with LIMIT and OFFSET.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Index, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Index,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from casework.critical_few import HIGH_RISK_AGGRAVATING
@@ -153,22 +166,32 @@ def _works_on(session: Session, staff: Staff) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _has_registration(codes: Collection[str]) -> ColumnElement[bool]:
-    return exists().where(
-        Registration.case_id == Case.id,
-        Registration.deregistered_at.is_(None),
-        Registration.code.in_(sorted(codes)),
+def _registered(codes: Collection[str]) -> Select[int]:
+    """The cases with a registration of one of these types in force."""
+    return select(Registration.case_id).where(
+        Registration.code.in_(sorted(codes)), Registration.deregistered_at.is_(None)
     )
 
 
 def critical_few() -> ColumnElement[bool]:
-    """critical_few.critical_reasons as SQL, over what the register stores (no override, no recall)."""
+    """critical_few.critical_reasons as SQL, over what the register stores (no override, no recall).
+
+    The cheap tests come first, so a case's registrations are looked up only for high RoSH cases;
+    the few public interest cases are read once, through the registration code index.
+    """
     return or_(
         Case.rosh == RoshLevel.VERY_HIGH,
         Case.mappa_level == 3,
         and_(Case.mappa_level == 2, Case.rosh.in_(HIGH_ROSH)),
-        and_(Case.rosh == RoshLevel.HIGH, _has_registration(HIGH_RISK_AGGRAVATING)),
-        _has_registration({"RPIR"}),
+        and_(
+            Case.rosh == RoshLevel.HIGH,
+            exists().where(
+                Registration.case_id == Case.id,
+                Registration.deregistered_at.is_(None),
+                Registration.code.in_(sorted(HIGH_RISK_AGGRAVATING)),
+            ),
+        ),
+        Case.id.in_(_registered({"RPIR"})),
     )
 
 
@@ -246,14 +269,17 @@ def _search(text: str) -> list[ColumnElement[bool]]:
         return [Case.crn.like(f"{upper}%")]
     clauses: list[ColumnElement[bool]] = []
     for word in text.lower().split():
-        pattern = _escape_like(word) + "%"
-        clauses.append(
-            or_(
-                func.lower(Case.surname).like(pattern, escape="\\"),
-                func.lower(Case.forename).like(pattern, escape="\\"),
-            )
-        )
+        clauses.append(or_(_starts(Case.surname, word), _starts(Case.forename, word)))
     return clauses
+
+
+def _starts(column: Any, word: str) -> ColumnElement[bool]:
+    """`column` starts with `word` (lower case), as a range the lower(column) index can read."""
+    lowered = func.lower(column)
+    exact = lowered.like(_escape_like(word) + "%", escape="\\")
+    if ord(word[-1]) >= sys.maxunicode:
+        return exact
+    return and_(lowered >= word, lowered < word[:-1] + chr(ord(word[-1]) + 1), exact)
 
 
 def _escape_like(word: str) -> str:
@@ -277,5 +303,8 @@ def _order(wanted: RegisterFilter, owner: type[Staff]) -> list[Any]:
 # The default order of the list (surname, forename): an index lets a page of it be read without
 # sorting every visible case.
 Index("ix_case_record_name", Case.surname, Case.forename, Case.crn)
+# A name search reads surnames and forenames from their start, in any case.
+Index("ix_case_record_surname_lower", func.lower(Case.surname))
+Index("ix_case_record_forename_lower", func.lower(Case.forename))
 # visible_to asks whom a person line-manages on every list.
 Index("ix_staff_line_manager_id", Staff.line_manager_id)

@@ -40,11 +40,15 @@ def upgrade() -> None:
     op.create_index("ix_case_access_case_at", "case_access", ["case_id", "at"])
     op.create_index("ix_case_access_username_at", "case_access", ["username", "at"])
     op.create_index("ix_case_record_name", "case_record", ["surname", "forename", "crn"])
+    op.create_index("ix_case_record_surname_lower", "case_record", [sa.text("lower(surname)")])
+    op.create_index("ix_case_record_forename_lower", "case_record", [sa.text("lower(forename)")])
     op.create_index("ix_staff_line_manager_id", "staff", ["line_manager_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_staff_line_manager_id", table_name="staff")
+    op.drop_index("ix_case_record_forename_lower", table_name="case_record")
+    op.drop_index("ix_case_record_surname_lower", table_name="case_record")
     op.drop_index("ix_case_record_name", table_name="case_record")
     op.drop_index("ix_case_access_username_at", table_name="case_access")
     op.drop_index("ix_case_access_case_at", table_name="case_access")
