@@ -59,6 +59,7 @@ class SortKey(StrEnum):
 
 # Filter values beyond the vocabularies' own.
 OPEN_STAGES = "open"  # every stage but closed (the default)
+ALL_STAGES = "all"  # open and closed
 ANY = ""
 NONE = "none"
 ME = "me"
@@ -70,7 +71,7 @@ class RegisterFilter:
     """What the person asked the list for; every field has a safe default."""
 
     search: str = ""
-    stage: str = OPEN_STAGES  # OPEN_STAGES, ANY, or a Stage value
+    stage: str = OPEN_STAGES  # OPEN_STAGES, ALL_STAGES, or a Stage value
     rosh: str = ANY  # ANY, NONE (not yet assessed), or a RoshLevel value
     mappa: str = ANY  # ANY, NONE, "eligible", or a level "1", "2", "3"
     owner: str = ANY  # ANY, ME, UNALLOCATED, or a staff id
@@ -233,7 +234,7 @@ def _filters(staff: Staff, wanted: RegisterFilter) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if wanted.stage == OPEN_STAGES:
         clauses.append(Case.stage != Stage.CLOSED)
-    elif wanted.stage != ANY:
+    elif wanted.stage != ALL_STAGES:
         clauses.append(Case.stage == Stage(wanted.stage))
     if wanted.rosh == NONE:
         clauses.append(Case.rosh.is_(None))

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from casework.critical_few import HIGH_RISK_AGGRAVATING, Assessment, RiskProfile, assess
-from casework.models import Case, CaseEvent, OversightPlan, OwnershipChange, Registration
+from casework.models import Case, CaseEvent, OversightPlan, OwnershipChange, Registration, Staff
 from casework.register import current_oversight_plan, current_ownership
 from casework.registers import MAPPA_REGISTER, REGISTER_TYPES, ROSH_REGISTERS, Lens, RegisterType
 from casework.vocabulary import HIGH_ROSH, RoshLevel
@@ -52,6 +52,11 @@ class CaseRecord:
     lenses: list[tuple[str, list[RegistrationLine]]]
     timeline: list[CaseEvent]  # newest first, at most TIMELINE_LIMIT
     timeline_total: int
+
+    @property
+    def owner(self) -> Staff | None:
+        """The current owner as the ownership history names it (the open change), else the case's own."""
+        return self.ownership.to_staff if self.ownership is not None else self.case.owner
 
 
 def read_case(session: Session, case: Case, *, now: datetime, today: date) -> CaseRecord:

@@ -20,7 +20,7 @@ from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwo
 
 from casework import register
 from casework.access_log import CaseAccess
-from casework.models import Registration
+from casework.models import Case, Registration, Staff
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.clock import ManualClock
 from engine.db import Database
@@ -415,3 +415,16 @@ def test_a_reason_posted_without_the_forms_token_is_refused(
     assert answer.status_code == 400
     assert access_log(database) == []
     riskflow(guarded).db.dispose()
+
+
+def test_the_owner_shown_is_the_one_the_ownership_history_names(app: Flask, database: Database) -> None:
+    """Even if the case row's owner column were left behind, the record shows the true owner."""
+    with database.transaction() as session:
+        case = session.scalar(select(Case).where(Case.crn == CRN))
+        stale = session.scalar(select(Staff).where(Staff.username == OM_NORTH))
+        assert case is not None and stale is not None
+        case.owner_id = stale.id
+    page = client_for(app, "spo.north").get(f"/cases/{CRN}")
+    owner = re.search(r'id="owner".*?</div>', page.text, flags=re.S)
+    assert owner is not None
+    assert "OM North SENIOR_PRACTITIONER S (Senior Practitioner)" in text_of(owner.group(0))

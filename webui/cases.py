@@ -32,6 +32,7 @@ from casework.access_log import (
     record_access,
 )
 from casework.case_list import (
+    ALL_STAGES,
     ANY,
     ME,
     NONE,
@@ -112,7 +113,10 @@ def parse_filter(args: MultiDict[str, str]) -> tuple[RegisterFilter, dict[str, s
         return value
 
     stage = choice(
-        "stage", {OPEN_STAGES, ANY, *(s.value for s in Stage)}, OPEN_STAGES, "Choose a stage from the list"
+        "stage",
+        {OPEN_STAGES, ALL_STAGES, *(s.value for s in Stage)},
+        OPEN_STAGES,
+        "Choose a stage from the list",
     )
     rosh = choice(
         "rosh", {ANY, NONE, *(r.value for r in RoshLevel)}, ANY, "Choose a RoSH level from the list"
@@ -188,7 +192,7 @@ def _filter_choices(owners: list[tuple[str, str]]) -> dict[str, list[tuple[str, 
         "stage": [
             (OPEN_STAGES, "Any open stage"),
             *((s.value, stage_name(s)) for s in Stage),
-            (ANY, "Any stage, open or closed"),
+            (ALL_STAGES, "Any stage, open or closed"),
         ],
         "rosh": [(ANY, "Any"), *((r.value, r.display_name) for r in RoshLevel), (NONE, "Not yet assessed")],
         "mappa": [(ANY, "Any"), *MAPPA_CHOICES.items(), (NONE, "Not MAPPA eligible")],
