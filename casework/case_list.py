@@ -22,16 +22,16 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     false,
     func,
     or_,
     select,
     true,
+    union,
 )
 from sqlalchemy.orm import Session, aliased
 
-from casework.critical_few import HIGH_RISK_AGGRAVATING
+from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, critical_reasons
 from casework.models import AccessLimitation, AccessListEntry, Case, Registration, Staff, Team
 from casework.roles import Role
 from casework.vocabulary import HIGH_ROSH, AccessList, MappaCategory, RoshLevel, Stage
@@ -177,22 +177,20 @@ def _registered(codes: Collection[str]) -> Select[int]:
 def critical_few() -> ColumnElement[bool]:
     """critical_few.critical_reasons as SQL, over what the register stores (no override, no recall).
 
-    The cheap tests come first, so a case's registrations are looked up only for high RoSH cases;
-    the few public interest cases are read once, through the registration code index.
+    The registrations the rule looks at are read once, as one set of case ids (high RoSH with an
+    aggravating registration, or a public interest case), not looked up case by case.
     """
+    flagged = aliased(Case)
+    high_and_aggravating = (
+        _registered(HIGH_RISK_AGGRAVATING)
+        .join(flagged, flagged.id == Registration.case_id)
+        .where(flagged.rosh == RoshLevel.HIGH)
+    )
     return or_(
         Case.rosh == RoshLevel.VERY_HIGH,
         Case.mappa_level == 3,
         and_(Case.mappa_level == 2, Case.rosh.in_(HIGH_ROSH)),
-        and_(
-            Case.rosh == RoshLevel.HIGH,
-            exists().where(
-                Registration.case_id == Case.id,
-                Registration.deregistered_at.is_(None),
-                Registration.code.in_(sorted(HIGH_RISK_AGGRAVATING)),
-            ),
-        ),
-        Case.id.in_(_registered({"RPIR"})),
+        Case.id.in_(union(high_and_aggravating, _registered({"RPIR"}))),
     )
 
 
@@ -204,7 +202,7 @@ def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> Reg
     page = min(max(1, wanted.page), pages)
     owner, team = aliased(Staff), aliased(Team)
     query = (
-        select(Case, owner.display_name, team.name, critical_few().label("critical"))
+        select(Case, owner.display_name, team.name)
         .outerjoin(owner, owner.id == Case.owner_id)
         .outerjoin(team, team.id == Case.team_id)
         .where(where)
@@ -212,6 +210,8 @@ def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> Reg
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
     )
+    found = session.execute(query).all()
+    in_force = _registrations_in_force(session, [c.id for c, _, _ in found])
     rows = [
         RegisterRow(
             crn=c.crn,
@@ -223,11 +223,25 @@ def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> Reg
             tier=c.tier,
             owner=owner_name,
             team=team_name,
-            critical=bool(critical),
+            critical=bool(
+                critical_reasons(RiskProfile(c.rosh, c.mappa_level, frozenset(in_force.get(c.id, ()))))
+            ),
         )
-        for c, owner_name, team_name, critical in session.execute(query)
+        for c, owner_name, team_name in found
     ]
     return RegisterPage(rows=rows, total=total, page=page, pages=pages, wanted=wanted)
+
+
+def _registrations_in_force(session: Session, case_ids: list[int]) -> dict[int, set[str]]:
+    """The codes of the registrations in force on each of these cases (one query for a page)."""
+    codes: dict[int, set[str]] = {}
+    if case_ids:
+        query = select(Registration.case_id, Registration.code).where(
+            Registration.case_id.in_(case_ids), Registration.deregistered_at.is_(None)
+        )
+        for case_id, code in session.execute(query):
+            codes.setdefault(case_id, set()).add(code)
+    return codes
 
 
 def _filters(staff: Staff, wanted: RegisterFilter) -> list[ColumnElement[bool]]:
