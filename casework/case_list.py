@@ -3,8 +3,9 @@
 `visible_to` is casework.access.may_view written as a WHERE clause, so that a list of a quarter of a
 million cases never loads a case into Python to ask whether it may be shown; tests hold the two to
 the same answers for every person and case of the demo area. `critical_few` is likewise the
-critical-few rule (casework.critical_few) over what the register stores. Each page is one counted,
-indexed query with LIMIT and OFFSET.
+critical-few rule (casework.critical_few) over what the register stores. A page is a count, one
+indexed query with LIMIT and OFFSET, and one read of that page's registrations (for its critical
+flags, which the rule itself decides).
 """
 
 from __future__ import annotations

@@ -190,6 +190,12 @@ def test_a_crn_and_the_start_of_a_name_find_the_case(app: Flask) -> None:
     assert sorted(crns(client.get("/cases?q=N10000").text)) == ["N100001", "N100002", "N100003"]
 
 
+def test_the_critical_few_are_tagged_in_the_list(app: Flask) -> None:
+    rows = table_rows(client_for(app, "spo.north").get("/cases").text)
+    tagged = [row[1] for row in rows if "Critical few" in row[0]]
+    assert tagged == ["N100003"]  # very high RoSH and MAPPA level 3; N100001 is high RoSH alone
+
+
 def test_filters_narrow_the_list(app: Flask) -> None:
     client = client_for(app, "aco.one")
     assert crns(client.get("/cases?rosh=VERY_HIGH").text) == ["N100003"]
