@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -22,13 +22,14 @@ from sqlalchemy import (
     Index,
     Select,
     and_,
-    case,
     false,
     func,
+    literal,
     or_,
     select,
     true,
     union,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -41,9 +42,6 @@ PAGE_SIZE = 25
 SEARCH_LIMIT = 100  # characters of a search kept
 CRN = re.compile(r"^[A-Z][0-9]{6}$")
 PARTIAL_CRN = re.compile(r"^[A-Z][0-9]{1,5}$")
-# Stages in process order, for sorting (the stored values sort alphabetically).
-STAGE_ORDER = {stage.value: i for i, stage in enumerate(Stage)}
-ROSH_ORDER = {level.value: level.rank for level in RoshLevel}
 
 
 class SortKey(StrEnum):
@@ -201,16 +199,7 @@ def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> Reg
     total = session.scalar(select(func.count()).select_from(Case).where(where)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, wanted.page), pages)
-    owner, team = aliased(Staff), aliased(Team)
-    query = (
-        select(Case, owner.display_name, team.name)
-        .outerjoin(owner, owner.id == Case.owner_id)
-        .outerjoin(team, team.id == Case.team_id)
-        .where(where)
-        .order_by(*_order(wanted, owner))
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    )
+    query = _page_query(where, wanted, (page - 1) * PAGE_SIZE)
     found = session.execute(query).all()
     in_force = _registrations_in_force(session, [c.id for c, _, _ in found])
     rows = [
@@ -302,18 +291,59 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _order(wanted: RegisterFilter, owner: type[Staff]) -> list[Any]:
-    orders: dict[SortKey, list[Any]] = {
-        SortKey.NAME: [Case.surname, Case.forename, Case.crn],
-        SortKey.CRN: [Case.crn],
-        SortKey.STAGE: [case(STAGE_ORDER, value=Case.stage, else_=-1), Case.crn],
-        SortKey.ROSH: [case(ROSH_ORDER, value=Case.rosh, else_=-1), Case.crn],
-        SortKey.MAPPA: [func.coalesce(Case.mappa_level, 0), Case.crn],
-        SortKey.TIER: [func.coalesce(Case.tier, 0), Case.crn],
-        SortKey.OWNER: [owner.display_name, Case.crn],
-    }
-    columns = [*orders[wanted.sort], Case.id]
-    return [c.desc() for c in columns] if wanted.descending else [c.asc() for c in columns]
+# Columns with a handful of values, in the order the list sorts them (lowest first): a page sorted by
+# one of them is read band by band, each band in name order through the name index, rather than by
+# sorting every visible case on a computed rank.
+BANDS: dict[SortKey, tuple[Any, list[Any]]] = {
+    SortKey.STAGE: (Case.stage, list(Stage)),
+    SortKey.ROSH: (Case.rosh, [None, *RoshLevel]),
+    SortKey.MAPPA: (Case.mappa_level, [None, 1, 2, 3]),
+    SortKey.TIER: (Case.tier, [None, 1, 2, 3, 4]),
+}
+NAME_ORDER = (Case.surname, Case.forename, Case.crn, Case.id)
+
+
+def _page_query(
+    where: ColumnElement[bool], wanted: RegisterFilter, offset: int
+) -> Select[Case, str | None, str | None]:
+    """The page's cases with their owner's and team's names, in the order asked for."""
+    owner, team = aliased(Staff), aliased(Team)
+    query = select(Case, owner.display_name, team.name)
+    if wanted.sort in BANDS:
+        bands = _banded(where, wanted, offset + PAGE_SIZE)
+        query = query.join(bands, bands.c.id == Case.id)
+        order = [bands.c.band, *_directed(NAME_ORDER, wanted.descending)]
+    else:
+        query = query.where(where)
+        keys = {SortKey.NAME: NAME_ORDER[:3], SortKey.CRN: (Case.crn,), SortKey.OWNER: (owner.display_name,)}
+        order = _directed([*keys[wanted.sort], Case.id], wanted.descending)
+    return (
+        query.outerjoin(owner, owner.id == Case.owner_id)
+        .outerjoin(team, team.id == Case.team_id)
+        .order_by(*order)
+        .limit(PAGE_SIZE)
+        .offset(offset)
+    )
+
+
+def _banded(where: ColumnElement[bool], wanted: RegisterFilter, enough: int) -> Any:
+    """The first `enough` case ids of each band, numbered in the order the bands are shown."""
+    column, values = BANDS[wanted.sort]
+    if wanted.descending:
+        values = list(reversed(values))
+    parts = [
+        select(Case.id, literal(number).label("band"))
+        .where(where, column.is_(None) if value is None else column == value)
+        .order_by(*_directed(NAME_ORDER, wanted.descending))
+        .limit(enough)
+        .subquery()
+        for number, value in enumerate(values)
+    ]
+    return union_all(*(select(part.c.id, part.c.band) for part in parts)).subquery("bands")
+
+
+def _directed(columns: Sequence[Any], descending: bool) -> list[Any]:
+    return [c.desc() for c in columns] if descending else [c.asc() for c in columns]
 
 
 # The default order of the list (surname, forename): an index lets a page of it be read without

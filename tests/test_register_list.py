@@ -20,7 +20,7 @@ from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
 
 from casework import register
 from casework.access import may_view
-from casework.case_list import PAGE_SIZE, RegisterFilter, critical_few, register_page, visible_to
+from casework.case_list import BANDS, PAGE_SIZE, RegisterFilter, critical_few, register_page, visible_to
 from casework.critical_few import RiskProfile, assess
 from casework.demo_area import AS_OF, generate_area
 from casework.models import AccessLimitation, Case, Staff
@@ -278,3 +278,32 @@ def test_the_register_query_pages_in_sql(database: Database) -> None:
     assert page.total == PAGE_SIZE * 2 + 3 and page.pages == 3 and len(page.rows) == 3
     listing = [s for s in statements if "FROM case_record" in s and "count" not in s.lower()]
     assert listing and all(re.search(r"LIMIT", s) for s in listing)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_sort_pages_through_the_same_order_as_sorting_the_whole_list(
+    database: Database, descending: bool
+) -> None:
+    """Banded sorts (stage, RoSH, MAPPA, tier) read each band by name; paged, they give the full order."""
+    with database.transaction() as session:
+        generate_area(session, scale=0.05)
+    with database.transaction(write=False) as session:
+        aco = session.scalar(select(Staff).where(Staff.grade == "ACO").order_by(Staff.id))
+        assert aco is not None
+        cases = list(session.scalars(select(Case).where(Case.stage != "CLOSED")))
+        for key, (column, values) in BANDS.items():
+
+            def rank(
+                case: Case, column: object = column, values: list[object] = values
+            ) -> tuple[object, ...]:
+                value = getattr(case, column.key)  # type: ignore[attr-defined]
+                return (values.index(value), case.surname, case.forename, case.crn, case.id)
+
+            expected = [c.crn for c in sorted(cases, key=rank, reverse=descending)]
+            paged: list[str] = []
+            for number in range(1, len(cases) // PAGE_SIZE + 2):
+                page = register_page(
+                    session, aco, RegisterFilter(sort=key, descending=descending, page=number)
+                )
+                paged += [row.crn for row in page.rows]
+            assert paged == expected, key
