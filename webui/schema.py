@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 import casework.access_log  # noqa: F401 - the access log's table joins CaseworkBase's metadata
-import casework.case_list  # noqa: F401 - so does the register list's index
+import casework.case_list  # noqa: F401 - and the register list's indexes
 from casework.models import CaseworkBase
 from engine.models import EngineBase
 from webui.credentials import WebuiBase
