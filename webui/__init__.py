@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from webui import (
         api,
         auth,
+        cases,
         display,
         errors,
         health,
@@ -87,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.register_blueprint(inbox.bp)
     app.register_blueprint(taskpage.bp)
     app.register_blueprint(policy.bp)
+    app.register_blueprint(cases.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(monitor.bp)
     app.register_blueprint(health.bp)

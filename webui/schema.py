@@ -19,6 +19,8 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+import casework.access_log  # noqa: F401 - the access log's table joins CaseworkBase's metadata
+import casework.case_list  # noqa: F401 - and the register list's indexes
 from casework.models import CaseworkBase
 from engine.models import EngineBase
 from webui.api.tokens import ApiBase
