@@ -116,6 +116,11 @@ class StepChange:
     label: str
     process_id: str
     details: tuple[str, ...] = ()
+    tag: str = ""  # the BPMN element's kind, e.g. "userTask" or "sequenceFlow"
+
+    @property
+    def is_path(self) -> bool:
+        return self.tag == "sequenceFlow"
 
 
 @dataclass(frozen=True)
@@ -276,17 +281,17 @@ def _word(name: str) -> str:
 def _compare_elements(old: Mapping[str, _Element], new: Mapping[str, _Element]) -> Iterator[StepChange]:
     for element_id, element in new.items():
         if element_id not in old:
-            yield StepChange("added", element_id, element.label, element.process_id)
+            yield StepChange("added", element_id, element.label, element.process_id, tag=element.tag)
     for element_id, element in old.items():
         if element_id not in new:
-            yield StepChange("removed", element_id, element.label, element.process_id)
+            yield StepChange("removed", element_id, element.label, element.process_id, tag=element.tag)
     for element_id, after in new.items():
         before = old.get(element_id)
         if before is None:
             continue
         details = tuple(_facet_changes(before, after))
         if details:
-            yield StepChange("changed", element_id, after.label, after.process_id, details)
+            yield StepChange("changed", element_id, after.label, after.process_id, details, after.tag)
 
 
 def _facet_changes(before: _Element, after: _Element) -> Iterator[str]:

@@ -83,6 +83,9 @@ class ProcessDefinition(EngineBase):
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(Text, default="")
+    # The steps this version added or changed from the one before (their element ids), so the staff
+    # who meet them can be shown the change note.
+    changed_steps: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class DefinitionFile(EngineBase):

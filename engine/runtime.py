@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine import migration
 from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
 from engine.clock import Clock, SystemClock, WorkingCalendar
+from engine.compare import compare_files
 from engine.db import Database
 from engine.errors import Conflict, EngineError, ModelFailure, NotFound, NotPermitted
 from engine.events import Waiting, waiting_events
@@ -267,6 +268,7 @@ class ProcessEngine:
             latest = session.scalar(
                 select(func.max(ProcessDefinition.version)).where(ProcessDefinition.name == bundle.name)
             )
+            changed_steps = self._changed_steps(session, bundle, latest) if latest else None
             definition = ProcessDefinition(
                 name=bundle.name,
                 version=(latest or 0) + 1,
@@ -277,6 +279,7 @@ class ProcessEngine:
                 deployed_at=self.clock.now(),
                 deployed_by=actor,
                 note=note,
+                changed_steps=changed_steps,
             )
             session.add(definition)
             session.flush()
@@ -293,6 +296,18 @@ class ProcessEngine:
                 )
             )
             return DeployResult(definition.id, definition.name, definition.version, True, parsed.warnings)
+
+    def _changed_steps(self, session: Session, bundle: Bundle, previous_version: int) -> list[str]:
+        """The steps (not paths) `bundle` adds or changes compared with version `previous_version`."""
+        previous = session.scalar(
+            select(ProcessDefinition.id).where(
+                ProcessDefinition.name == bundle.name, ProcessDefinition.version == previous_version
+            )
+        )
+        query = select(DefinitionFile.path, DefinitionFile.content)
+        rows = session.execute(query.where(DefinitionFile.definition_id == previous))
+        comparison = compare_files({path: bytes(content) for path, content in rows}, bundle.files)
+        return sorted({c.element_id for c in comparison.steps if c.kind != "removed" and not c.is_path})
 
     def latest_definition(self, session: Session, process_id: str) -> ProcessDefinition:
         """The newest deployed definition that contains `process_id`."""

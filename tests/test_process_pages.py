@@ -6,20 +6,21 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from casework_area import small_area
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from webui_client import PASSWORD, add_staff, fast_password_hashing, sign_in, web_app
+from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwords, sign_in, web_app
 
 from casework.models import Staff
 from casework.vocabulary import Grade
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.models import AuditEvent, DefinitionDraft, ProcessDefinition, ProcessInstance
+from engine.models import AuditEvent, DefinitionDraft, HumanTask, ProcessDefinition, ProcessInstance
 from webui import riskflow
 from webui.config import PROJECT_DIR
 from webui.credentials import set_password
@@ -246,3 +247,39 @@ def test_the_diagram_editor_saves_with_the_revision_it_opened_and_reports_proble
     assert unsafe.status_code == 422
     assert owner.get(f"/processes/drafts/{draft_id}/problems.json").json == []
     assert "Record the court details" in owner.get(f"/processes/drafts/{draft_id}").text
+
+
+def test_staff_whose_step_changed_are_shown_the_change_note_for_four_weeks(
+    app: Flask, database: Database, clock: ManualClock
+) -> None:
+    with database.transaction() as session:
+        small_area(session)
+    give_passwords(database, ["admin.north"])
+    owner = signed_in(app, "owner.one")
+    draft_id = start_draft(owner)
+    bpmn = f"/processes/drafts/{draft_id}/raw/{NAME}.bpmn"
+    text = owner.get(bpmn).data.replace(
+        b'<spiffworkflow:property name="dueIn" value="1 working day"',
+        b'<spiffworkflow:property name="dueIn" value="2 working days"',
+        1,
+    )
+    assert owner.put(bpmn, data=text, headers={"X-Draft-Revision": "1"}).status_code == 200
+    owner.post(
+        f"/processes/drafts/{draft_id}/publish", data={"note": "Two working days for the first details"}
+    )
+
+    started = riskflow(app).engine.start(
+        "offender_management", business_key="X100003", data={"crn": "X100003"}
+    )
+    with database.transaction(write=False) as session:
+        task_id = session.scalar(
+            select(HumanTask.id).where(
+                HumanTask.instance_id == started.instance_id, HumanTask.state == "open"
+            )
+        )
+    admin = signed_in(app, "admin.north")
+    page = admin.get(f"/tasks/{task_id}").text
+    assert 'id="step-changed"' in page and "Two working days for the first details" in page
+
+    clock.advance(timedelta(days=29))
+    assert 'id="step-changed"' not in admin.get(f"/tasks/{task_id}").text

@@ -184,3 +184,17 @@ def test_a_migration_needs_a_change_note(engine: ProcessEngine) -> None:
     with pytest.raises(EngineError) as raised:
         engine.migrate([started.instance_id], definition_id(engine, 1), CLERK, note="  ")
     assert raised.value.code == "reason_required"
+
+
+def test_each_new_version_records_the_steps_it_adds_or_changes(engine: ProcessEngine) -> None:
+    v1 = bundle("approval")
+    engine.deploy(v1, actor="owner")
+    v2 = changed(v1, "approval.bpmn", SUBMIT_DUE, SUBMIT_DUE.replace(b"5 working", b"2 working"))
+    engine.deploy(
+        with_lane(changed(v2, "approval.bpmn", FIRST_FLOW, CHECK_STEP), "check_identity"), actor="owner"
+    )
+    with engine.db.transaction(write=False) as session:
+        steps = dict(
+            session.execute(select(ProcessDefinition.version, ProcessDefinition.changed_steps)).all()
+        )
+    assert steps == {1: None, 2: ["check_identity", "submit"]}  # the paths to and from it are not steps

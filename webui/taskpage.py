@@ -11,7 +11,7 @@ the same case, else back to the inbox. Every view of the page is written to the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -30,7 +30,7 @@ from casework.registers import REGISTER_TYPES
 from casework.roles import Role
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
 from engine.forms import validate_form_data
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
 from webui import riskflow
 from webui.auth import SignedInStaff
@@ -46,6 +46,7 @@ from webui.forms_render import (
 from webui.inbox import due_status, with_display_names
 
 bp = Blueprint("task", __name__)
+CHANGE_NOTICE = timedelta(days=28)  # how long staff are told that a step has changed
 
 CHOICE_KINDS = frozenset({"radios", "select", "yes_no", "checkboxes"})
 _instructions = SandboxedEnvironment(autoescape=False)  # the page escapes the result
@@ -80,6 +81,15 @@ class CaseEssentials:
 
 
 @dataclass(frozen=True)
+class StepChange:
+    """A recent change to this step of the process, with the process owner's note."""
+
+    version: int
+    published_at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
 class TaskView:
     """Everything the task page shows, read in one transaction."""
 
@@ -97,6 +107,7 @@ class TaskView:
     draft: dict[str, Any] | None
     case: CaseEssentials
     details: ElementDetails
+    change: StepChange | None = None  # shown for CHANGE_NOTICE after a version changes this step
 
 
 def task_view(session: Session, user: SignedInStaff, task_id: int, now: datetime) -> TaskView | None:
@@ -139,7 +150,19 @@ def task_view(session: Session, user: SignedInStaff, task_id: int, now: datetime
         details=shared.engine.element_details(
             session, instance.definition_id, row.process_id, row.element_id
         ),
+        change=recent_change(session, instance.definition_id, row.element_id, now),
     )
+
+
+def recent_change(session: Session, definition_id: int, element_id: str, now: datetime) -> StepChange | None:
+    """The change note of the version this task runs on, if that version changed this step and
+    was published less than CHANGE_NOTICE ago: staff whose steps changed are told what and why."""
+    definition = session.get(ProcessDefinition, definition_id)
+    if definition is None or not definition.note or element_id not in (definition.changed_steps or []):
+        return None
+    if now - definition.deployed_at > CHANGE_NOTICE:
+        return None
+    return StepChange(definition.version, definition.deployed_at, definition.note)
 
 
 def standing(session: Session, row: HumanTask, user: SignedInStaff) -> tuple[str, str | None]:

@@ -1,4 +1,5 @@
-"""Drafts: a process owner's unpublished edit of a definition's files.
+"""Drafts: a process owner's unpublished edit of a definition's files; and, on each version, the
+steps it changed from the one before (to show staff the change note).
 
 Revision ID: 0011
 Revises: 0009
@@ -32,8 +33,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_definition_draft")),
     )
     op.create_index(op.f("ix_definition_draft_name"), "definition_draft", ["name"], unique=False)
+    with op.batch_alter_table("process_definition") as batch:
+        batch.add_column(sa.Column("changed_steps", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("process_definition") as batch:
+        batch.drop_column("changed_steps")
     op.drop_index(op.f("ix_definition_draft_name"), table_name="definition_draft")
     op.drop_table("definition_draft")
