@@ -185,6 +185,11 @@ def _critical_table() -> CriticalFewTable:
     return CriticalFewTable()
 
 
+def table_inputs(profile: RiskProfile) -> dict[str, Any]:
+    """What the critical-few table reads of a case (for evaluating another version of the table)."""
+    return _table_inputs(profile)
+
+
 def _table_inputs(profile: RiskProfile) -> dict[str, Any]:
     return {
         "rosh": profile.rosh.value if profile.rosh else "",

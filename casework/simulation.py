@@ -22,7 +22,7 @@ from casework.models import Staff
 from casework.roles import Role
 from casework.vocabulary import CASE_HOLDING_GRADES, QUALIFIED_OFFICER_GRADES, ExperienceBand
 from engine.clock import ManualClock
-from engine.models import HumanTask
+from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor, ProcessEngine
 
 PROCESS = "offender_management"
@@ -72,16 +72,37 @@ class SimulationSummary:
 class AreaSimulation:
     """Simulated staff working the real process for `cases` cases arriving over `months` months."""
 
-    def __init__(self, engine: ProcessEngine, clock: ManualClock, *, seed: int = 2008) -> None:
+    def __init__(
+        self,
+        engine: ProcessEngine,
+        clock: ManualClock,
+        *,
+        seed: int = 2008,
+        capacity: int | None = None,
+        weekdays_only: bool = False,
+        pickup: float = 1.0,
+    ) -> None:
+        """`capacity` caps the tasks each person finishes a day, `weekdays_only` keeps staff at home
+        at weekends, and `pickup` is the chance that a person gets to a given task on a given day
+        (their other work takes the rest), so that a heavier model shows as late work."""
         self.engine, self.clock = engine, clock
+        self.capacity, self.weekdays_only, self.pickup = capacity, weekdays_only, pickup
         self.rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         self.summary = SimulationSummary()
         self.profiles: dict[str, CaseProfile] = {}
         self._pools: dict[str, list[str]] = {}
         self._officers: list[tuple[str, bool]] = []
 
-    def run(self, *, cases: int, months: int, crn_prefix: str = "S") -> SimulationSummary:
-        """Start `cases` cases spread over the first `months` months, then run until the last day."""
+    def run(
+        self,
+        *,
+        cases: int,
+        months: int,
+        crn_prefix: str = "S",
+        progress: Callable[[float], None] | None = None,
+    ) -> SimulationSummary:
+        """Start `cases` cases spread over the first `months` months, then run until the last day;
+        `progress` is told the share of the period done after each simulated day."""
         started = time.perf_counter()
         self._load_staff()
         begin = self.clock.now()
@@ -102,6 +123,8 @@ class AreaSimulation:
             self._work_open_tasks()
             self.clock.advance(timedelta(days=1))
             self.summary.days += 1
+            if progress is not None:
+                progress(min(1.0, self.summary.days / (30 * months)))
         self.summary.seconds = time.perf_counter() - started
         return self.summary
 
@@ -170,9 +193,14 @@ class AreaSimulation:
             raise ValueError("The simulation needs the area's staff on the register first.")
 
     def _work_open_tasks(self) -> None:
+        if self.weekdays_only and self.clock.now().weekday() >= 5:
+            return
+        done_today: dict[str, int] = {}
         with self.engine.db.transaction(write=False) as session:
             rows = session.scalars(
-                select(HumanTask).where(HumanTask.state == "open").order_by(HumanTask.id)
+                select(HumanTask)
+                .where(HumanTask.state == "open")
+                .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
             ).all()
             tasks = [(t.id, t.element_id, t.business_key, t.candidate_role, t.assignee) for t in rows]
         for task_id, element_id, crn, role, assignee in tasks:
@@ -181,7 +209,13 @@ class AreaSimulation:
                 continue
             pool = self._pools.get(role) or [f"{role.lower()}.pool"]
             person = assignee or pool[task_id % len(pool)]
-            form = FORMS[element_id](self, profile)
+            if self.capacity is not None and done_today.get(person, 0) >= self.capacity:
+                continue  # this person's day is full: the task waits for tomorrow
+            if self.pickup < 1.0 and random.Random(f"{task_id}:{self.today()}").random() >= self.pickup:  # noqa: S311
+                continue  # other work came first today
+            done_today[person] = done_today.get(person, 0) + 1
+            filler = FORMS.get(element_id)
+            form = filler(self, profile) if filler else self._any_valid_form(task_id)
             self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
             self.summary.tasks_completed += 1
             self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
@@ -189,6 +223,33 @@ class AreaSimulation:
                 profile.psr_written = self.clock.now()
             if element_id == "termination_review":
                 self.summary.closed += 1
+
+    def _any_valid_form(self, task_id: int) -> dict[str, Any]:
+        """Data for a step this simulation does not know (a new step in a draft being measured):
+        every required field of its form given a valid value, the first choice where there are
+        choices."""
+        with self.engine.db.transaction(write=False) as session:
+            row = session.get(HumanTask, task_id)
+            instance = session.get(ProcessInstance, row.instance_id) if row else None
+            if row is None or instance is None or not row.form_file:
+                return {}
+            schema = self.engine.form_schema(session, instance.definition_id, row.form_file)
+        properties = schema.get("properties", {})
+        return {name: self._value_for(properties.get(name, {})) for name in schema.get("required", [])}
+
+    def _value_for(self, prop: dict[str, Any]) -> Any:
+        if prop.get("enum"):
+            return prop["enum"][0]
+        kind = prop.get("type")
+        if kind == "boolean":
+            return False
+        if kind in ("integer", "number"):
+            return prop.get("minimum", 1)
+        if kind == "array":
+            return []
+        if prop.get("format") == "date":
+            return self.today()
+        return "Simulated entry."[: prop.get("maxLength", 200)]
 
     def owner_for(self, profile: CaseProfile) -> str:
         """An Offender Manager who may hold the case (a qualified officer for high risk or MAPPA 2-3)."""

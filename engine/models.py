@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -118,6 +119,29 @@ class DefinitionDraft(EngineBase):
     created_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime]
+
+
+class ImpactRun(EngineBase):
+    """One request to measure a draft's impact against a published version: settings, progress, result.
+
+    What is measured is the application's business (the engine only keeps the row for the draft).
+    """
+
+    __tablename__ = "impact_run"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("definition_draft.id", ondelete="CASCADE"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime]
+    months: Mapped[int] = mapped_column(Integer)
+    cases: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    against_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # queued, running, done, failed
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None]
 
 
 class ProcessInstance(EngineBase):

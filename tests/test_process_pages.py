@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -12,7 +13,7 @@ import pytest
 from casework_area import small_area
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwords, sign_in, web_app
 
 from casework.models import Staff
@@ -20,7 +21,14 @@ from casework.vocabulary import Grade
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.models import AuditEvent, DefinitionDraft, HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import (
+    AuditEvent,
+    DefinitionDraft,
+    HumanTask,
+    ImpactRun,
+    ProcessDefinition,
+    ProcessInstance,
+)
 from webui import riskflow
 from webui.config import PROJECT_DIR
 from webui.credentials import set_password
@@ -283,3 +291,36 @@ def test_staff_whose_step_changed_are_shown_the_change_note_for_four_weeks(
 
     clock.advance(timedelta(days=29))
     assert 'id="step-changed"' not in admin.get(f"/tasks/{task_id}").text
+
+
+def test_the_impact_of_a_draft_is_measured_in_the_background_on_a_scratch_database(
+    app: Flask, database: Database
+) -> None:
+    owner = signed_in(app, "owner.one")
+    draft_id = start_draft(owner)
+    change_first_interval(owner, draft_id, "1")
+    refused = owner.post(f"/processes/drafts/{draft_id}/impact", data={"months": "40", "cases": "5"})
+    assert (
+        refused.status_code == 302
+        and "Enter months from 1 to 12" in owner.get(refused.headers["Location"]).text
+    )
+
+    started = owner.post(f"/processes/drafts/{draft_id}/impact", data={"months": "1", "cases": "5"})
+    assert started.status_code == 302
+    run_url = started.headers["Location"]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with database.transaction(write=False) as session:
+            run = session.scalar(select(ImpactRun))
+            assert run is not None
+            if run.status in ("done", "failed"):
+                break
+        time.sleep(0.5)
+    assert (run.status, run.error) == ("done", None)
+    assert run.result is not None and set(run.result) == {"published", "draft"}
+    assert run.result["published"]["cases"] == run.result["draft"]["cases"] == 5
+    page = owner.get(run_url).text
+    assert "Oversight reviews" in page and "Tasks for the Offender Manager" in page
+    assert 'id="impact-result"' in page
+    with database.transaction(write=False) as session:  # the live register was not touched
+        assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0

@@ -13,7 +13,18 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,9 +36,9 @@ from engine.catalogue import DeployedVersion, deployed_versions
 from engine.compare import compare_files, decision_tables, steps_of
 from engine.dmn_edit import Row, rewrite_rules
 from engine.errors import Conflict, DefinitionError, EngineError, InvalidData, NotFound
-from engine.models import DefinitionDraft, DefinitionFile, ProcessDefinition, ProcessInstance
+from engine.models import DefinitionDraft, DefinitionFile, ImpactRun, ProcessDefinition, ProcessInstance
 from engine.runtime import InstanceStatus
-from webui import riskflow
+from webui import impact, riskflow
 from webui.security import allow_diagram_styles
 
 bp = Blueprint("processes", __name__)
@@ -163,6 +174,7 @@ def draft(draft_id: int) -> str:
             report=report,
             paths=sorted(current.files),
             tables=_tables_by_path(current),
+            runs=_runs(session, draft_id),
             errors=[],
             note="",
         )
@@ -193,6 +205,7 @@ def publish(draft_id: int) -> BaseResponse | tuple[str, int]:
                     report=report,
                     paths=sorted(current.files),
                     tables=_tables_by_path(current),
+                    runs=_runs(session, draft_id),
                     errors=errors,
                     note=note,
                 ),
@@ -382,6 +395,83 @@ def problems(draft_id: int) -> BaseResponse:
     return jsonify([problem.as_dict() for problem in report.problems])
 
 
+# ----------------------------------------------------------------------------- impact
+
+IMPACT_LIMITS = {"months": (1, 12, 6), "cases": (5, 300, 60)}  # (least, most, default)
+
+
+@bp.post("/processes/drafts/<int:draft_id>/impact")
+def measure(draft_id: int) -> BaseResponse | tuple[str, int]:
+    """Start measuring the draft against the published version on the simulated area."""
+    owner_only()
+    settings: dict[str, int] = {}
+    errors = []
+    for name, (least, most, default) in IMPACT_LIMITS.items():
+        value = request.form.get(name, type=int)
+        value = default if value is None and not request.form.get(name) else value
+        if value is None or not least <= value <= most:
+            errors.append(
+                {"field": name, "code": "out_of_range", "message": f"Enter {name} from {least} to {most}"}
+            )
+        else:
+            settings[name] = value
+    if errors:
+        with riskflow().db.transaction(write=False) as session:
+            _draft(session, draft_id)
+        flash(" ".join(e["message"] for e in errors), "error")
+        return redirect(url_for("processes.draft", draft_id=draft_id) + "#impact")
+    try:
+        run_id = impact.start_run(
+            current_app._get_current_object(),  # type: ignore[attr-defined]  # the real app, for the thread
+            draft_id,
+            actor=current_user.username,
+            seed=request.form.get("seed", type=int) or 1,
+            **settings,
+        )
+    except NotFound:
+        abort(404)
+    return redirect(url_for("processes.impact_run", draft_id=draft_id, run_id=run_id))
+
+
+@bp.get("/processes/drafts/<int:draft_id>/impact/<int:run_id>")
+def impact_run(draft_id: int, run_id: int) -> str:
+    """A run's progress while it runs (htmx polls the panel), then both versions side by side."""
+    owner_only()
+    with riskflow().db.transaction(write=False) as session:
+        run = session.get(ImpactRun, run_id)
+        if run is None or run.draft_id != draft_id:
+            abort(404)
+        session.expunge(run)
+    template = (
+        "processes/_impact_panel.html" if request.headers.get("HX-Request") else "processes/impact.html"
+    )
+    return render_template(template, run=run, draft_id=draft_id, rows=_impact_rows(run))
+
+
+def _impact_rows(run: ImpactRun) -> list[tuple[str, object, object]]:
+    """(what, published, draft) for each figure of a finished run."""
+    if run.status != "done" or not run.result:
+        return []
+    published, draft = run.result["published"], run.result["draft"]
+    rows: list[tuple[str, object, object]] = [
+        ("Cases simulated", published["cases"], draft["cases"]),
+        ("Oversight reviews", published["oversight_reviews"], draft["oversight_reviews"]),
+        ("Tasks finished late", published["finished_late"], draft["finished_late"]),
+        ("Tasks overdue at the end", published["overdue_at_end"], draft["overdue_at_end"]),
+        ("Critical few among open cases", published["critical_few"], draft["critical_few"]),
+    ]
+    grades = sorted(set(published["tasks_by_grade"]) | set(draft["tasks_by_grade"]))
+    rows += [
+        (
+            f"Tasks for the {grade}",
+            published["tasks_by_grade"].get(grade, 0),
+            draft["tasks_by_grade"].get(grade, 0),
+        )
+        for grade in grades
+    ]
+    return rows
+
+
 # -------------------------------------------------------------------------- migration
 
 
@@ -472,6 +562,12 @@ def _draft(session: Session, draft_id: int) -> DefinitionDraft:
         return drafts.get_draft(session, draft_id)
     except NotFound:
         abort(404)
+
+
+def _runs(session: Session, draft_id: int) -> list[ImpactRun]:
+    """The draft's latest impact measurements, newest first."""
+    query = select(ImpactRun).where(ImpactRun.draft_id == draft_id).order_by(ImpactRun.id.desc()).limit(5)
+    return list(session.scalars(query))
 
 
 def _tables_by_path(draft: DefinitionDraft) -> dict[str, list[Any]]:
