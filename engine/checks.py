@@ -239,7 +239,7 @@ def _check_forms(bpmn: Mapping[str, etree._Element], forms: Mapping[str, bytes])
                 problems.append(_at(name, prop, message))
             elif key not in checked:
                 checked.add(key)
-                problems += _check_form(key, forms[key])
+                problems += form_schema_problems(key, forms[key])
     return problems
 
 
@@ -251,7 +251,8 @@ def _form_key(forms: Mapping[str, bytes], reference: str) -> str | None:
     return f"forms/{reference}" if f"forms/{reference}" in forms else None
 
 
-def _check_form(key: str, content: bytes) -> list[Problem]:
+def form_schema_problems(key: str, content: bytes) -> list[Problem]:
+    """What is wrong with a form file (JSON, an object schema, a valid JSON Schema); empty if nothing."""
     try:
         schema = parse_json(content, key)
     except DefinitionError as err:

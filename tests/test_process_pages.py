@@ -4,6 +4,7 @@ a change note, compares versions and moves running cases; nobody else may edit, 
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -324,3 +325,31 @@ def test_the_impact_of_a_draft_is_measured_in_the_background_on_a_scratch_databa
     assert 'id="impact-result"' in page
     with database.transaction(write=False) as session:  # the live register was not touched
         assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0
+
+
+def test_a_forms_json_schema_is_previewed_as_staff_will_see_it_without_saving(
+    app: Flask, database: Database
+) -> None:
+    owner = signed_in(app, "owner.one")
+    draft_id = start_draft(owner)
+    url = f"/processes/drafts/{draft_id}/files/forms/induction.json"
+    schema = {
+        "type": "object",
+        "required": ["venue"],
+        "properties": {
+            "venue": {"type": "string", "title": "Where the induction took place", "maxLength": 80}
+        },
+    }
+    page = owner.post(url, data={"content": json.dumps(schema), "revision": "1", "action": "preview"})
+    assert page.status_code == 200
+    assert (
+        "Preview: the form as staff will see it" in page.text
+        and "Where the induction took place" in page.text
+    )
+    broken = owner.post(
+        url, data={"content": '{"type": "object", "required": 3}', "revision": "1", "action": "preview"}
+    )
+    assert broken.status_code == 422 and "not a valid JSON Schema" in broken.text
+    with database.transaction(write=False) as session:
+        draft = session.get(DefinitionDraft, draft_id)
+        assert draft is not None and draft.revision == 1  # previews save nothing

@@ -33,12 +33,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from casework.roles import Role
 from engine import drafts
 from engine.catalogue import DeployedVersion, deployed_versions
+from engine.checks import form_schema_problems
 from engine.compare import compare_files, decision_tables, steps_of
 from engine.dmn_edit import Row, rewrite_rules
 from engine.errors import Conflict, DefinitionError, EngineError, InvalidData, NotFound
 from engine.models import DefinitionDraft, DefinitionFile, ImpactRun, ProcessDefinition, ProcessInstance
 from engine.runtime import InstanceStatus
 from webui import impact, riskflow
+from webui.forms_render import fields_of
 from webui.security import allow_diagram_styles
 
 bp = Blueprint("processes", __name__)
@@ -237,7 +239,10 @@ def edit_file(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
     owner_only()
     shared = riskflow()
     errors: list[dict[str, str]] = []
-    if request.method == "POST":
+    preview: list[Any] | None = None
+    if request.method == "POST" and request.form.get("action") == "preview":
+        preview, errors = _form_preview(request.form.get("content", ""))
+    elif request.method == "POST":
         text = request.form.get("content", "").replace("\r\n", "\n")
         try:
             with shared.db.transaction() as session:
@@ -260,14 +265,17 @@ def edit_file(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
         current = _draft(session, draft_id)
         if path not in current.files and request.method == "GET":
             abort(404)
-        content = request.form.get("content") if errors else current.files.get(path, "")
+        posted = request.method == "POST"
+        content = request.form.get("content") if posted else current.files.get(path, "")
         page = render_template(
             "processes/edit_file.html",
             draft=current,
             path=path,
             content=content,
-            revision=request.form.get("revision", type=int) if errors else current.revision,
+            revision=request.form.get("revision", type=int) if posted else current.revision,
             errors=errors,
+            is_form=path.startswith("forms/") and path.endswith(".json"),
+            preview=preview,
         )
     return (page, 409 if any(e["code"] == "draft_changed" for e in errors) else 422) if errors else page
 
@@ -562,6 +570,14 @@ def _draft(session: Session, draft_id: int) -> DefinitionDraft:
         return drafts.get_draft(session, draft_id)
     except NotFound:
         abort(404)
+
+
+def _form_preview(text: str) -> tuple[list[Any] | None, list[dict[str, str]]]:
+    """The fields a step's form would show for this JSON Schema text (nothing is saved)."""
+    problems = form_schema_problems("the form", text.encode("utf-8"))
+    if problems:
+        return None, [{"field": "content", "code": "invalid_form", "message": p.message} for p in problems]
+    return fields_of(json.loads(text)), []
 
 
 def _runs(session: Session, draft_id: int) -> list[ImpactRun]:
