@@ -127,7 +127,10 @@ def compare(name: str) -> str:
         older = request.args.get("from", type=int) or (numbers[-2] if len(numbers) > 1 else numbers[-1])
         old_definition = _definition(session, name, older)
         new_definition = _definition(session, name, newer)
-        comparison = compare_files(_files(session, old_definition.id), _files(session, new_definition.id))
+        new_files = _files(session, new_definition.id)
+        comparison = compare_files(_files(session, old_definition.id), new_files)
+    diagram = next(iter(sorted(p for p in new_files if p.endswith(".bpmn"))), None)
+    allow_diagram_styles()
     return render_template(
         "processes/compare.html",
         name=name,
@@ -135,7 +138,20 @@ def compare(name: str) -> str:
         old=old_definition,
         new=new_definition,
         comparison=comparison,
+        diagram=diagram,
+        marks={kind: comparison.element_ids(kind) for kind in ("added", "changed")},
     )
+
+
+@bp.get("/processes/<name>/versions/<int:version>/files/<path:path>")
+def version_file(name: str, version: int, path: str) -> Response:
+    """One file of a deployed version as it was published (for the diagrams)."""
+    with riskflow().db.transaction(write=False) as session:
+        files = _files(session, _definition(session, name, version).id)
+    if path not in files:
+        abort(404)
+    kind = "application/xml" if path.endswith((".bpmn", ".dmn")) else "text/plain"
+    return Response(files[path], mimetype=kind)
 
 
 # ----------------------------------------------------------------------------- drafts

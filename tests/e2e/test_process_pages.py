@@ -134,3 +134,32 @@ def test_staff_who_are_not_process_owners_cannot_reach_drafts_publishing_or_migr
         response = page.goto(url)
         assert response is not None and response.status == 403
         expect(page.get_by_text("Only process owners")).to_be_visible()
+
+
+def test_a_published_change_is_marked_on_the_diagram_when_comparing_versions(
+    sign_in: Callable[..., Page],
+) -> None:
+    page = start_draft(sign_in)
+    page.get_by_role("link", name="Edit the diagram").click()
+    expect(page.locator("#modeler-status")).to_have_text("Opened.")
+    page.evaluate(
+        "id => { const m = window.riskflowModeler; m.get('canvas').zoom(1); "
+        "m.get('canvas').scrollToElement(m.get('elementRegistry').get(id), {top: 200, left: 300}); }",
+        "record_first_details",
+    )
+    page.locator('[data-element-id="record_first_details"]').click()
+    page.get_by_label("Due time").fill("2 working days")
+    page.get_by_label("Due time").press("Tab")
+    page.get_by_role("button", name="Save the diagram in the draft").click()
+    expect(page.locator("#modeler-status")).to_contain_text("Saved in the draft")
+    page.get_by_role("link", name="Back to the draft").click()
+    page.get_by_label("Change note").fill("First details within two working days")
+    page.get_by_role("button", name="Publish as the next version").click()
+    page.get_by_role("link", name="What changed from version 1").click()
+
+    expect(page.locator(".riskflow-badge--changed")).to_have_count(1)
+    expect(
+        page.locator('.djs-element.riskflow-changed[data-element-id="record_first_details"]')
+    ).to_have_count(1)
+    expect(page.locator(".bjs-powered-by")).to_be_visible()
+    assert_accessible(page, exclude=["#compare-canvas"])
