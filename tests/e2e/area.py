@@ -9,6 +9,9 @@ the pages show is a real one the engine made.
 - `KEPT_CASE`: also just identified, with the North case administrator on its exclusion list: it
   must never reach that person's pages.
 
+`allocate_another_case` runs one more case to the same OM's induction, for a test that needs an
+officer holding several tasks (an absence whose work moves in bulk).
+
 Fictional people only.
 """
 
