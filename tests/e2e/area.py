@@ -9,6 +9,9 @@ the pages show is a real one the engine made.
 - `KEPT_CASE`: also just identified, with the North case administrator on its exclusion list: it
   must never reach that person's pages.
 
+`allocate_another_case` runs one more case to the same OM's induction, for a test that needs an
+officer holding several tasks (an absence whose work moves in bulk).
+
 Fictional people only.
 """
 
@@ -51,7 +54,10 @@ SPO = "spo.north"
 ADMIN = "admin.north"
 ADMIN_SOUTH = "admin.south"
 OWNER = "process.owner"  # an ACO who is also the area's process owner
-SIGNING_IN = [OM, SPO, ADMIN, ADMIN_SOUTH, om_username("south", "PO", "E"), OWNER]
+ACO = "aco.one"  # the area's ACO, who oversees every team on the monitor
+COVER = om_username("north", "PO", "N")  # the North colleague who covers for the OM
+COVER_NAME = "OM North PO N"
+SIGNING_IN = [OM, SPO, ADMIN, ADMIN_SOUTH, om_username("south", "PO", "E"), OWNER, ACO]
 
 
 @dataclass(frozen=True)
@@ -107,3 +113,15 @@ def build_area(database: Database, clock: ManualClock) -> Area:
             "kept": tasks[f"{KEPT_CASE.crn}:record_first_details"],
         }
     )
+
+
+def allocate_another_case(database: Database, clock: ManualClock, person: Person) -> int:
+    """Run one more case to the OM's induction, so the OM holds several open tasks (as an officer
+    who falls ill does); return the id of that induction task."""
+    inducted = Case(build_engine(database, clock), person.crn)
+    to_allocation(inducted, "LOW")
+    inducted.allocate("E")
+    with database.transaction() as session:
+        record = session.scalars(select(CaseRecord).where(CaseRecord.crn == person.crn)).one()
+        record.forename, record.surname = person.name.split()
+    return inducted.task("hold_induction").id

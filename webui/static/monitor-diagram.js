@@ -1,7 +1,8 @@
 /* riskflow's monitor diagrams: draw a deployed model in the bpmn-js navigated viewer, then add
    counts per step (badges and shading) or one instance's completed, current and failed steps.
    The numbers come from a JSON endpoint; the page's tables hold the same figures for anyone
-   without JavaScript or a screen. The bpmn.io watermark is left as bpmn-js draws it. */
+   without JavaScript or a screen. The bpmn.io watermark is left as bpmn-js draws it. When a model cannot be drawn,
+   a note says so and points to the tables. */
 (function () {
   "use strict";
 
@@ -54,8 +55,21 @@
     });
   }
 
+  /* A model may have no layout to draw (one written by hand, without diagram interchange), or the
+     figures may not load: say so in place of the picture. The page's tables and lists hold the same
+     information, so nothing is lost. */
+  function cannotDraw(container) {
+    return function () {
+      container.textContent = "";
+      const note = document.createElement("p");
+      note.className = "govuk-body riskflow-diagram__note";
+      note.textContent = "The diagram cannot be drawn for this process. " + container.dataset.fallback;
+      container.appendChild(note);
+    };
+  }
+
   const diagram = document.getElementById("monitor-diagram");
-  if (diagram && window.BpmnJS) { counts(diagram).catch(function (err) { console.error(err); }); }
+  if (diagram && window.BpmnJS) { counts(diagram).catch(cannotDraw(diagram)); }
   const instance = document.getElementById("instance-diagram");
-  if (instance && window.BpmnJS) { marks(instance).catch(function (err) { console.error(err); }); }
+  if (instance && window.BpmnJS) { marks(instance).catch(cannotDraw(instance)); }
 })();
