@@ -93,6 +93,7 @@ class TimelineEntry:
 class OpenTask:
     """A task still to do on the case, and who holds it."""
 
+    id: int
     title: str
     holder: str
     due_at: datetime | None
@@ -411,6 +412,7 @@ def _open_tasks(session: Session, crn: str) -> list[OpenTask]:
     names = _names(session, {person for r in rows if (person := r.claimed_by or r.assignee)})
     return [
         OpenTask(
+            id=r.id,
             title=r.title,
             holder=_holder(r, names),
             due_at=r.due_at,
