@@ -45,6 +45,32 @@ def may_view(staff: Staff, case: Case) -> Decision:
     return Decision(False, _no_need_to_know(case))
 
 
+# The relationships that let someone report a change to a case (not only read it).
+CHANGE_REASONS = (
+    "owns the case",
+    "line manager of the case's owner",
+    "SPO of the owning team",
+    "ACO: oversight across the area",
+)
+
+
+def may_change(staff: Staff, case: Case) -> Decision:
+    """Decide whether `staff` may report a change to `case` (a registration, its RoSH, a transfer, a
+    MAPPA referral): its owner, the owner's line manager, the owning team's SPO and the ACOs; for an
+    unallocated case, the SPOs who allocate it. Never anyone the case's access lists keep out."""
+    seen = may_view(staff, case)
+    if not seen:
+        return seen
+    allowed = [r for r in _relationships(staff, case) if r in CHANGE_REASONS]
+    if case.owner is None and staff.holds(Role.SENIOR_PROBATION_OFFICER):
+        allowed.append("SPO: allocates the case")
+    if allowed:
+        return Decision(True, "; ".join(allowed))
+    return Decision(
+        False, "only the case's Offender Manager, their line manager and SPO, and the ACOs report changes"
+    )
+
+
 def _limited_access(staff: Staff, case: Case) -> Decision | None:
     limitation = case.access_limitation
     if limitation is None:

@@ -760,48 +760,73 @@ class ProcessEngine:
         A repeated idempotency key is acknowledged and not applied twice; a message for a case
         nobody knows is kept (status unknown_case) and reported, never dropped.
         """
-        if not name or not correlation_value:
-            raise EngineError("A message needs a name and a correlation value.", code="invalid_message")
+        _check_message(name, correlation_value)
         try:
-            return self._deliver(name, correlation_value, dict(payload or {}), idempotency_key, sender)
+            with self.db.transaction() as session:
+                return self._deliver(
+                    session, name, correlation_value, dict(payload or {}), key=idempotency_key, sender=sender
+                )
         except IntegrityError:
             # Another delivery with the same idempotency key committed first.
             return self._duplicate(idempotency_key)
 
-    def _deliver(
-        self, name: str, value: str, payload: dict[str, Any], key: str | None, sender: str
+    def deliver_message_within(
+        self,
+        session: Session,
+        name: str,
+        correlation_value: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        sender: str = SYSTEM_ACTOR,
     ) -> Delivery:
-        with self.db.transaction() as session:
-            if key is not None:
-                existing = session.scalar(select(InboundMessage).where(InboundMessage.idempotency_key == key))
-                if existing is not None:
-                    return Delivery("duplicate", existing.id, existing.instance_id)
-            now = self.clock.now()
-            message = InboundMessage(
-                message_name=name,
-                correlation_value=value,
-                payload=_jsonable(payload),
-                idempotency_key=key,
-                status="stored",
-                received_at=now,
-                sender=sender,
+        """Deliver a message in the caller's transaction (`session`, from `self.db.transaction()`).
+
+        For a change to the register and the message that tells the case about it: both commit
+        together, or neither does. The step the message causes runs here, as in `deliver_message`.
+        """
+        _check_message(name, correlation_value)
+        return self._deliver(session, name, correlation_value, dict(payload or {}), key=None, sender=sender)
+
+    def _deliver(
+        self,
+        session: Session,
+        name: str,
+        value: str,
+        payload: dict[str, Any],
+        *,
+        key: str | None,
+        sender: str,
+    ) -> Delivery:
+        if key is not None:
+            existing = session.scalar(select(InboundMessage).where(InboundMessage.idempotency_key == key))
+            if existing is not None:
+                return Delivery("duplicate", existing.id, existing.instance_id)
+        now = self.clock.now()
+        message = InboundMessage(
+            message_name=name,
+            correlation_value=value,
+            payload=_jsonable(payload),
+            idempotency_key=key,
+            status="stored",
+            received_at=now,
+            sender=sender,
+        )
+        session.add(message)
+        session.flush()
+        instance = self._waiting_instance(session, name, value)
+        if instance is None:
+            known = session.scalar(
+                select(ProcessInstance.id).where(ProcessInstance.business_key == value).limit(1)
             )
-            session.add(message)
-            session.flush()
-            instance = self._waiting_instance(session, name, value)
-            if instance is None:
-                known = session.scalar(
-                    select(ProcessInstance.id).where(ProcessInstance.business_key == value).limit(1)
-                )
-                if known is None:
-                    message.status = "unknown_case"
-                    log.warning("message %s for unknown case %s kept as unknown_case", name, value)
-                return Delivery(message.status, message.id)
-            workflow = self._load(session, instance)
-            state = StepState(session, instance, Actor(sender), now)
-            state.record("message_received", detail={"message": name, "message_id": message.id})
-            self._run_step(workflow, state, lambda wf, st: None)
-            return Delivery(message.status, message.id, message.instance_id)
+            if known is None:
+                message.status = "unknown_case"
+                log.warning("message %s for unknown case %s kept as unknown_case", name, value)
+            return Delivery(message.status, message.id)
+        workflow = self._load(session, instance)
+        state = StepState(session, instance, Actor(sender), now)
+        state.record("message_received", detail={"message": name, "message_id": message.id})
+        self._run_step(workflow, state, lambda wf, st: None)
+        return Delivery(message.status, message.id, message.instance_id)
 
     def _waiting_instance(self, session: Session, name: str, value: str) -> ProcessInstance | None:
         for instance_id in session.scalars(
@@ -1243,6 +1268,11 @@ def _outbox_dict(message: OutboxMessage) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "attempts": message.attempts,
     }
+
+
+def _check_message(name: str, correlation_value: str) -> None:
+    if not name or not correlation_value:
+        raise EngineError("A message needs a name and a correlation value.", code="invalid_message")
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,7 +1,8 @@
 """Events from outside the process that a running case must hear about, sent as messages by CRN.
 
-The web pages, the CLI and feeds call these; each delivers a message to the case's process (or keeps
-it until the case waits for it). Which registrations and which RoSH changes bring the next oversight
+The case record's "report a change" pages call these (webui/case_changes.py); each records the change
+on the register and delivers a message to the case's process (or keeps it until the case waits for
+it) in one transaction. Which registrations and which RoSH changes bring the next oversight
 review forward is decided here (policy 12); how soon it falls due is the decision table
 `oversight_bring_forward` in the model. A case not yet under oversight is not told: the oversight
 plan it is about to get is worked out from the register as it then stands.
@@ -9,11 +10,17 @@ plan it is about to get is worked out from the register as it then stands.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from casework import register
 from casework.models import Case
+from casework.vocabulary import RoshLevel
 from engine.messaging import Delivery
+from engine.models import MessageWait
 from engine.runtime import ProcessEngine
 
 OVERSIGHT_EVENT = "oversight_event"
@@ -22,23 +29,53 @@ MAPPA_REFERRAL = "mappa_referral"
 # New registrations that bring the next oversight review forward: child protection, risk to
 # children, domestic abuse perpetrator, MARAC.
 OVERSIGHT_REGISTERS = frozenset({"RCPR", "RCHD", "ADVP", "IMAR"})
-ROSH_ORDER = ("LOW", "MEDIUM", "HIGH", "VERY_HIGH")
 
 
-def registration_added(engine: ProcessEngine, crn: str, code: str, *, sender: str) -> Delivery | None:
-    """Tell the case a registration was added; None when this kind does not bring oversight forward."""
-    if code not in OVERSIGHT_REGISTERS or not under_oversight(engine, crn):
-        return None
-    payload = {"crn": crn, "kind": "NEW_REGISTRATION", "detail": code}
-    return engine.deliver_message(OVERSIGHT_EVENT, crn, payload, sender=sender)
+@dataclass(frozen=True)
+class Reported:
+    """A change recorded on the register, and the message that told the case (None: not told)."""
+
+    record_id: int
+    delivery: Delivery | None
 
 
-def rosh_changed(engine: ProcessEngine, crn: str, before: str, after: str, *, sender: str) -> Delivery | None:
-    """Tell the case its RoSH level changed; None unless it went up."""
-    if ROSH_ORDER.index(after) <= ROSH_ORDER.index(before) or not under_oversight(engine, crn):
-        return None
-    payload = {"crn": crn, "kind": "ROSH_UP", "detail": f"{before} to {after}"}
-    return engine.deliver_message(OVERSIGHT_EVENT, crn, payload, sender=sender)
+def add_registration(
+    engine: ProcessEngine,
+    crn: str,
+    code: str,
+    *,
+    by: str,
+    started_on: date | None = None,
+    notes: str = "",
+) -> Reported:
+    """Register a flag on the case and, when it is one that brings oversight forward and the case is
+    under oversight, tell the case's process, in one transaction: both happen or neither does.
+
+    The register's refusal (an unknown code, a registration the case already has, a closed case) is
+    raised as casework.register.RegisterError and changes nothing.
+    """
+    with engine.db.transaction() as session:
+        registration = register.add_registration(
+            session, crn, code, at=engine.clock.now(), by=by, started_on=started_on, notes=notes
+        )
+        delivery = None
+        if code in OVERSIGHT_REGISTERS and under_oversight(session, crn):
+            payload = {"crn": crn, "kind": "NEW_REGISTRATION", "detail": code}
+            delivery = engine.deliver_message_within(session, OVERSIGHT_EVENT, crn, payload, sender=by)
+        return Reported(registration.id, delivery)
+
+
+def change_rosh(engine: ProcessEngine, crn: str, level: RoshLevel, *, by: str, source: str) -> Reported:
+    """Record the case's new RoSH level and, when it went up and the case is under oversight, tell the
+    case's process, in one transaction (a fall in RoSH waits for the next review)."""
+    with engine.db.transaction() as session:
+        before = register.find_case(session, crn).rosh
+        case = register.record_rosh(session, crn, level, at=engine.clock.now(), by=by, source=source)
+        delivery = None
+        if before is not None and level.rank > before.rank and under_oversight(session, crn):
+            payload = {"crn": crn, "kind": "ROSH_UP", "detail": f"{before.value} to {level.value}"}
+            delivery = engine.deliver_message_within(session, OVERSIGHT_EVENT, crn, payload, sender=by)
+        return Reported(case.id, delivery)
 
 
 def request_transfer(
@@ -57,6 +94,10 @@ def request_transfer(
         problem = register.owner_problem(staff, case)
         if case.owner is not None and case.owner.username == owner:
             problem = f"{staff.display_name} already owns {crn}."
+        if not problem and not waits_for(session, TRANSFER_REQUESTED, crn):
+            problem = (
+                f"{crn} cannot be transferred yet: a case moves once it is allocated and under management."
+            )
     if problem:
         raise ValueError(problem)
     payload = {"crn": crn, "owner": owner, "reason": reason, "requested_by": requested_by}
@@ -67,12 +108,28 @@ def refer_to_mappa(engine: ProcessEngine, crn: str, *, reason: str, referred_by:
     """Refer the case to MAPPA during the order; the MAPPA coordinator sets the level."""
     if not reason.strip():
         raise ValueError("A MAPPA referral needs a reason.")
+    with engine.db.transaction(write=False) as session:
+        register.find_case(session, crn)
+        if not waits_for(session, MAPPA_REFERRAL, crn):
+            raise ValueError(
+                f"{crn} cannot be referred from here yet: before allocation the risk meeting decides MAPPA "
+                "referral."
+            )
     payload = {"crn": crn, "reason": reason, "referred_by": referred_by}
     return engine.deliver_message(MAPPA_REFERRAL, crn, payload, sender=referred_by)
 
 
-def under_oversight(engine: ProcessEngine, crn: str) -> bool:
+def waits_for(session: Session, message: str, crn: str) -> bool:
+    """Whether the case's process is waiting now for `message` (it acts on it at once)."""
+    wait = session.scalar(
+        select(MessageWait.id)
+        .where(MessageWait.message_name == message, MessageWait.correlation_value == crn)
+        .limit(1)
+    )
+    return wait is not None
+
+
+def under_oversight(session: Session, crn: str) -> bool:
     """Whether the case has a management oversight plan in force."""
-    with engine.db.transaction(write=False) as session:
-        case = session.scalar(select(Case).where(Case.crn == crn))
-        return case is not None and register.current_oversight_plan(session, case) is not None
+    case = session.scalar(select(Case).where(Case.crn == crn))
+    return case is not None and register.current_oversight_plan(session, case) is not None

@@ -31,7 +31,14 @@ from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.errors import InvalidData
-from engine.models import ArchivedSubprocess, HumanTask, MessageWait, OutboxMessage, ProcessInstance
+from engine.models import (
+    ArchivedSubprocess,
+    HumanTask,
+    InboundMessage,
+    MessageWait,
+    OutboxMessage,
+    ProcessInstance,
+)
 from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
 from tasks import events
 from tasks.wiring import build_engine, build_services
@@ -877,8 +884,7 @@ def test_a_new_child_protection_registration_brings_oversight_forward(case: Case
     under_oversight(case, "MEDIUM", "E")
     assert case.review_due() == START + timedelta(weeks=17)
     clock.set(START + timedelta(weeks=3))
-    _add_registration(case, "RCPR")
-    delivery = events.registration_added(case.engine, CRN, "RCPR", sender="om.north.po.e")
+    delivery = events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e").delivery
     assert delivery is not None and delivery.status == "delivered"
     # The wait is interrupted: the review opens now, due within 5 working days, and says why.
     review = case.task("oversight_review")
@@ -900,8 +906,7 @@ def test_an_event_while_the_review_is_open_is_noted_for_it_and_not_replayed(
 ) -> None:
     under_oversight(case, "HIGH", "E")
     fire_at(case.engine, clock, START + timedelta(weeks=6))
-    _add_registration(case, "ADVP")
-    assert events.registration_added(case.engine, CRN, "ADVP", sender="om.north.po.e") is not None
+    assert events.add_registration(case.engine, CRN, "ADVP", by="om.north.po.e").delivery is not None
     assert case.open_elements() == ["oversight_review"]
     noted = "Reported during the open oversight review: new child protection or domestic abuse registration"
     assert f"{noted} (ADVP)" in _timeline(case)
@@ -913,14 +918,51 @@ def test_an_event_while_the_review_is_open_is_noted_for_it_and_not_replayed(
 
 def test_a_case_not_yet_under_oversight_is_not_told(case: Case) -> None:
     to_allocation(case, "MEDIUM")
-    assert events.registration_added(case.engine, CRN, "RCPR", sender="om.north.po.e") is None
-    assert events.rosh_changed(case.engine, CRN, "MEDIUM", "HIGH", sender="om.north.po.e") is None
+    assert events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e").delivery is None
+    raised = events.change_rosh(case.engine, CRN, RoshLevel.HIGH, by="om.north.po.e", source="OASys review")
+    assert raised.delivery is None
+    # Both are on the register all the same, for the oversight plan the case is about to get.
+    with case.engine.db.transaction(write=False) as session:
+        found = register.find_case(session, CRN)
+        assert found.rosh == RoshLevel.HIGH
+        assert register.active_registration(session, found, "RCPR") is not None
+
+
+def test_a_registration_whose_message_cannot_be_delivered_is_not_kept_either(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+
+    def lost(*_args: Any) -> StepResult:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(case.engine, "_run_step", lost)
+    with pytest.raises(RuntimeError):
+        events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e")
+    monkeypatch.undo()
+    # Neither the registration nor the message: the officer sees the error and reports it again.
+    with case.engine.db.transaction(write=False) as session:
+        assert register.active_registration(session, register.find_case(session, CRN), "RCPR") is None
+        assert (
+            session.scalar(select(InboundMessage).where(InboundMessage.message_name == "oversight_event"))
+            is None
+        )
+    assert events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e").delivery is not None
+    assert "oversight_review" in case.open_elements()
+
+
+def test_a_registration_the_register_refuses_sends_nothing(case: Case) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e")
+    case.review("MEDIUM")
+    with pytest.raises(register.RegisterError, match="already has a .*RCPR"):
+        events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e")
+    assert "oversight_review" not in case.open_elements()
 
 
 def test_a_registration_that_does_not_change_oversight_sends_nothing(case: Case) -> None:
     under_oversight(case, "MEDIUM", "E")
-    _add_registration(case, "AMHL")
-    assert events.registration_added(case.engine, CRN, "AMHL", sender="om.north.po.e") is None
+    assert events.add_registration(case.engine, CRN, "AMHL", by="om.north.po.e").delivery is None
     assert "oversight_review" not in case.open_elements()
 
 
@@ -928,15 +970,15 @@ def test_a_rise_in_rosh_reported_from_outside_brings_the_review_forward_within_2
     case: Case, clock: ManualClock
 ) -> None:
     under_oversight(case, "HIGH", "E")
-    with case.engine.db.transaction() as session:
-        register.record_rosh(
-            session, CRN, RoshLevel.VERY_HIGH, at=clock.now(), by="om.north.po.e", source="OASys review"
-        )
-    assert events.rosh_changed(case.engine, CRN, "HIGH", "VERY_HIGH", sender="om.north.po.e") is not None
+    raised = events.change_rosh(
+        case.engine, CRN, RoshLevel.VERY_HIGH, by="om.north.po.e", source="OASys review"
+    )
+    assert raised.delivery is not None
     review = case.task("oversight_review")
     assert review.due_at is not None and review.due_at.date() == (START + timedelta(days=2)).date()
     assert "Oversight review brought forward: RoSH raised to very high (HIGH to VERY_HIGH)" in _timeline(case)
-    assert events.rosh_changed(case.engine, CRN, "VERY_HIGH", "HIGH", sender="om.north.po.e") is None
+    lowered = events.change_rosh(case.engine, CRN, RoshLevel.HIGH, by="om.north.po.e", source="OASys review")
+    assert lowered.delivery is None
 
 
 def test_a_registration_is_reviewed_when_its_period_is_up_and_deregistering_ends_its_reviews(

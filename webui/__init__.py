@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     from webui import (
         api,
         auth,
+        case_changes,
         cases,
         display,
         errors,
@@ -89,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.register_blueprint(taskpage.bp)
     app.register_blueprint(policy.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(case_changes.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(monitor.bp)
     app.register_blueprint(health.bp)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from casework.access import may_view
+from casework.access import may_change, may_view
 from casework.access_log import (
     JUSTIFICATION_TITLES,
     AccessOutcome,
@@ -44,6 +44,7 @@ from casework.case_list import (
 )
 from casework.case_record import TIMELINE_LIMIT, read_case
 from casework.models import AccessLimitation, Case, Staff, Team
+from casework.registers import REGISTER_TYPES, Lens
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE
 from engine.models import AuditEvent, HumanTask
@@ -234,6 +235,10 @@ def _list_url(wanted: RegisterFilter, **changes: Any) -> str:
     return url_for("cases.register_list", **{k: v for k, v in args.items() if v not in (None, "")})
 
 
+# The RoSH registers follow the RoSH level, and the MAPPA register the MAPPA level: never ended or
+# added by hand.
+NOT_BY_HAND = frozenset(code for code, kind in REGISTER_TYPES.items() if kind.lens == Lens.ROSH) | {"MAPP"}
+
 # ----------------------------------------------------------------------------- the record
 
 
@@ -280,6 +285,8 @@ def record(crn: str) -> str | tuple[str, int]:
             reason_title=_reason_title(given),
             stage_name=stage_name,
             tasks=_open_tasks(session, crn),
+            can_change=case.is_open and bool(may_change(staff, case)),
+            not_by_hand=NOT_BY_HAND,
             timeline=_timeline(session, whole.timeline, crn),
             timeline_capped=whole.timeline_total > TIMELINE_LIMIT,
             now=now,

@@ -94,3 +94,25 @@ def test_the_inbox_reflows_on_a_narrow_screen(sign_in: Callable[..., Page]) -> N
     page = sign_in(SPO)
     expect(page.get_by_role("heading", name="My team's tasks")).to_be_visible()
     fits_the_screen(page)
+
+
+def test_the_owner_adds_a_registration_from_the_record_after_fixing_the_form(
+    sign_in: Callable[..., Page],
+) -> None:
+    page = sign_in(OM)
+    page.goto(f"/cases/{INDUCTION.crn}")
+    page.get_by_role("link", name="Add a registration").click()
+    expect(page.get_by_role("heading", name="Add a registration", level=1)).to_be_visible()
+    page.get_by_label("Notes (optional)").fill("Reported by the police.")
+    page.get_by_role("button", name="Add the registration").click()
+
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
+    expect(page.get_by_label("Notes (optional)")).to_have_value("Reported by the police.")
+    assert_accessible(page)
+
+    page.get_by_label("Type of registration").select_option(label="Weapons (WEAP)")
+    page.get_by_role("button", name="Add the registration").click()
+
+    expect(page.get_by_text("Weapons (WEAP) registered.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(INDUCTION.name)
+    expect(page.get_by_role("region", name="Staff and weapons")).to_contain_text("Weapons")
