@@ -138,6 +138,19 @@ ROSH_REGISTERS: dict[str, str] = {"LOW": "RLRH", "MEDIUM": "RMRH", "HIGH": "RHRH
 MAPPA_REGISTER = "MAPP"
 
 
+# The RoSH registers follow the case's RoSH level, and the MAPPA register its MAPPA level (casework.register
+# keeps them in step): nobody adds or ends one of these by hand.
+FOLLOWS_A_LEVEL = frozenset(code for code, kind in REGISTER_TYPES.items() if kind.lens == Lens.ROSH) | {
+    "MAPP"
+}
+
+
+def chosen_by_hand(code: str) -> bool:
+    """Whether staff (or a feed) may add or end a registration of this type directly."""
+    kind = REGISTER_TYPES.get(code)
+    return kind is not None and kind.selectable and code not in FOLLOWS_A_LEVEL
+
+
 def register_type(code: str) -> RegisterType:
     """The register type with this code; a KeyError names the codes that exist."""
     try:

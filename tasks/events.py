@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework import register
-from casework.models import Case
+from casework.models import Case, Registration
+from casework.registers import REGISTER_TYPES, chosen_by_hand
 from casework.vocabulary import RoshLevel
 from engine.messaging import Delivery
 from engine.models import MessageWait
@@ -51,9 +52,16 @@ def add_registration(
     """Register a flag on the case and, when it is one that brings oversight forward and the case is
     under oversight, tell the case's process, in one transaction: both happen or neither does.
 
-    The register's refusal (an unknown code, a registration the case already has, a closed case) is
-    raised as casework.register.RegisterError and changes nothing.
+    The register's refusal (an unknown code, one that follows the RoSH or MAPPA level, a registration
+    the case already has, a closed case) is raised as casework.register.RegisterError and changes
+    nothing.
     """
+    if code in REGISTER_TYPES and not chosen_by_hand(code):
+        raise register.RegistrationRefused(
+            f"{REGISTER_TYPES[code].name} ({code}) is not added by hand: it follows the case's RoSH or "
+            "MAPPA level.",
+            hint="Record the new level instead.",
+        )
     with engine.db.transaction() as session:
         registration = register.add_registration(
             session, crn, code, at=engine.clock.now(), by=by, started_on=started_on, notes=notes
@@ -63,6 +71,27 @@ def add_registration(
             payload = {"crn": crn, "kind": "NEW_REGISTRATION", "detail": code}
             delivery = engine.deliver_message_within(session, OVERSIGHT_EVENT, crn, payload, sender=by)
         return Reported(registration.id, delivery)
+
+
+def end_registration(
+    engine: ProcessEngine, crn: str, registration_id: int, *, by: str, notes: str
+) -> Reported:
+    """Deregister one of the case's registrations, with the note that says why (the process is not
+    told: an ended registration is simply not reviewed again)."""
+    with engine.db.transaction() as session:
+        case = register.find_case(session, crn)
+        registration = session.get(Registration, registration_id)
+        if registration is None or registration.case_id != case.id:
+            raise register.RegistrationRefused(
+                f"{crn} has no registration {registration_id}.", hint="Read the case for its registrations."
+            )
+        if not chosen_by_hand(registration.code):
+            raise register.RegistrationRefused(
+                f"The {registration.code} registration follows the case's RoSH or MAPPA level.",
+                hint="Record the new level instead.",
+            )
+        register.deregister(session, registration_id, at=engine.clock.now(), by=by, notes=notes)
+        return Reported(registration_id, None)
 
 
 def change_rosh(engine: ProcessEngine, crn: str, level: RoshLevel, *, by: str, source: str) -> Reported:

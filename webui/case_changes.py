@@ -28,13 +28,13 @@ from casework import register
 from casework.access import may_change, may_view
 from casework.access_log import AccessOutcome, record_access
 from casework.models import Case, Registration, Staff, Team
-from casework.registers import REGISTER_TYPES, FlagGroup, RegisterType
+from casework.registers import REGISTER_TYPES, FlagGroup, RegisterType, chosen_by_hand
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel
 from engine.clock import DISPLAY_ZONE
 from engine.messaging import Delivery
 from tasks import events
 from webui import riskflow
-from webui.cases import CRN_LENGTH, NOT_BY_HAND, _case, _not_found, _staff
+from webui.cases import CRN_LENGTH, _case, _not_found, _staff
 
 bp = Blueprint("case_changes", __name__)
 
@@ -119,19 +119,21 @@ def end_registration(crn: str, registration_id: int) -> Response | str | tuple[s
         if case is None:
             return refusal
         registration = session.get(Registration, registration_id)
-        if registration is None or registration.case_id != case.id or registration.deregistered_at:
+        if (
+            registration is None
+            or registration.case_id != case.id
+            or registration.deregistered_at is not None
+            or not chosen_by_hand(registration.code)
+        ):
             abort(404)
         kind = REGISTER_TYPES[registration.code]
         if request.method == "GET":
             return _end_page(case, registration, kind, notes, {})
         if not notes:
-            return _end_page(
-                case, registration, kind, notes, {"notes": "Say why the registration no longer applies"}
-            )
-        register.deregister(
-            session, registration_id, at=shared.clock.now(), by=current_user.username, notes=notes
-        )
-    flash(f"{kind.name} ({registration.code}) deregistered.", "success")
+            errors = {"notes": "Say why the registration no longer applies"}
+            return _end_page(case, registration, kind, notes, errors)
+    events.end_registration(shared.engine, crn, registration_id, by=current_user.username, notes=notes)
+    flash(f"{kind.name} ({kind.code}) deregistered.", "success")
     return redirect(url_for("cases.record", crn=crn))
 
 
@@ -191,7 +193,7 @@ def _choices(session: Session, case: Case, kind: str) -> dict[str, list[tuple[st
             "code": [
                 (t.flag.value, t.code, f"{t.name} ({t.code})")
                 for t in sorted(REGISTER_TYPES.values(), key=_register_order)
-                if t.selectable and t.code not in NOT_BY_HAND and t.code not in held
+                if chosen_by_hand(t.code) and t.code not in held
             ]
         }
     if kind == "rosh":

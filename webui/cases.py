@@ -44,7 +44,7 @@ from casework.case_list import (
 )
 from casework.case_record import TIMELINE_LIMIT, read_case
 from casework.models import AccessLimitation, Case, Staff, Team
-from casework.registers import REGISTER_TYPES, Lens
+from casework.registers import FOLLOWS_A_LEVEL
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE
 from engine.models import AuditEvent, HumanTask
@@ -235,10 +235,6 @@ def _list_url(wanted: RegisterFilter, **changes: Any) -> str:
     return url_for("cases.register_list", **{k: v for k, v in args.items() if v not in (None, "")})
 
 
-# The RoSH registers follow the RoSH level, and the MAPPA register the MAPPA level: never ended or
-# added by hand.
-NOT_BY_HAND = frozenset(code for code, kind in REGISTER_TYPES.items() if kind.lens == Lens.ROSH) | {"MAPP"}
-
 # ----------------------------------------------------------------------------- the record
 
 
@@ -286,7 +282,7 @@ def record(crn: str) -> str | tuple[str, int]:
             stage_name=stage_name,
             tasks=_open_tasks(session, crn),
             can_change=case.is_open and bool(may_change(staff, case)),
-            not_by_hand=NOT_BY_HAND,
+            not_by_hand=FOLLOWS_A_LEVEL,
             timeline=_timeline(session, whole.timeline, crn),
             timeline_capped=whole.timeline_total > TIMELINE_LIMIT,
             now=now,
