@@ -20,6 +20,7 @@ from casework import register
 from casework.models import Case, Registration
 from casework.registers import REGISTER_TYPES, chosen_by_hand
 from casework.vocabulary import RoshLevel
+from engine.clock import DISPLAY_ZONE
 from engine.messaging import Delivery
 from engine.models import MessageWait
 from engine.runtime import ProcessEngine
@@ -30,6 +31,10 @@ MAPPA_REFERRAL = "mappa_referral"
 # New registrations that bring the next oversight review forward: child protection, risk to
 # children, domestic abuse perpetrator, MARAC.
 OVERSIGHT_REGISTERS = frozenset({"RCPR", "RCHD", "ADVP", "IMAR"})
+
+
+class NotNow(ValueError):
+    """The case is not at a stage where this can be done (a transfer before allocation, say)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,12 @@ def add_registration(
             f"{REGISTER_TYPES[code].name} ({code}) is not added by hand: it follows the case's RoSH or "
             "MAPPA level.",
             hint="Record the new level instead.",
+        )
+    today = engine.clock.now().astimezone(DISPLAY_ZONE).date()
+    if started_on is not None and started_on > today:
+        raise register.RegistrationRefused(
+            f"A registration cannot start in the future ({started_on:%d %B %Y}).",
+            hint="Give today or a past date.",
         )
     with engine.db.transaction() as session:
         registration = register.add_registration(
@@ -124,7 +135,7 @@ def request_transfer(
         if case.owner is not None and case.owner.username == owner:
             problem = f"{staff.display_name} already owns {crn}."
         if not problem and not waits_for(session, TRANSFER_REQUESTED, crn):
-            problem = (
+            raise NotNow(
                 f"{crn} cannot be transferred yet: a case moves once it is allocated and under management."
             )
     if problem:
@@ -140,7 +151,7 @@ def refer_to_mappa(engine: ProcessEngine, crn: str, *, reason: str, referred_by:
     with engine.db.transaction(write=False) as session:
         register.find_case(session, crn)
         if not waits_for(session, MAPPA_REFERRAL, crn):
-            raise ValueError(
+            raise NotNow(
                 f"{crn} cannot be referred from here yet: before allocation the risk meeting decides MAPPA "
                 "referral."
             )

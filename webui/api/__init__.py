@@ -26,7 +26,7 @@ NO_TOKEN = "(no token)"  # noqa: S105 - the audit name of a call without one
 def init_app(app: Flask) -> None:
     """Register the API and /openapi.json on `app`."""
     from webui import csrf
-    from webui.api import cases, instances, messages, tasks  # noqa: F401 - their operations join bp
+    from webui.api import cases, changes, instances, messages, tasks  # noqa: F401 - their operations join bp
 
     csrf.exempt(bp)
     if type(app.session_interface) is SecureCookieSessionInterface:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from casework.access import Decision, may_view
+from casework.access import Decision, may_change, may_view
 from casework.models import Case, Staff
 from casework.roles import Role
 from casework.vocabulary import AccessList
@@ -43,6 +43,20 @@ def require_case(session: Session, caller: Caller, case: Case) -> None:
             403,
             "no_need_to_know",
             decision.message or f"You may not see case {case.crn}: {decision.reason}.",
+        )
+
+
+def require_change(session: Session, caller: Caller, case: Case) -> None:
+    """Refuse with 403 unless `caller` may report a change to `case`: a person as on the case record
+    (casework.access.may_change), a system for any case it may see."""
+    require_case(session, caller, case)
+    if caller.staff is None:
+        return
+    staff = session.get(Staff, caller.staff.staff_id)
+    decision = may_change(staff, case) if staff is not None else Decision(False, "not on the staff list")
+    if not decision:
+        raise ApiProblem(
+            403, "may_not_change", f"You may not report changes to {case.crn}: {decision.reason}."
         )
 
 

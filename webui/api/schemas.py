@@ -98,6 +98,62 @@ class CaseCreated(BaseModel):
     task_ids: list[int] = Field(description="The tasks now open on the case (the first details to check).")
 
 
+# ------------------------------------------------------------------------------ changes to a case
+
+
+RegisterCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,6}$")]
+
+
+class RegistrationIn(Input):
+    """A registration (flag) to add to a case."""
+
+    code: RegisterCode = Field(description="The nDelius register code, for example RCPR (child protection).")
+    started_on: date | None = Field(default=None, description="When it started; today when left out.")
+    notes: str = Field(default="", max_length=2000)
+
+
+class RegistrationEnd(Input):
+    """Why a registration no longer applies."""
+
+    notes: Text
+
+
+class RoshIn(Input):
+    """The case's overall risk of serious harm from its latest assessment."""
+
+    level: RoshLevel
+    source: Text = Field(
+        description="Where the level comes from, for example an OASys assessment and its date."
+    )
+
+
+class TransferIn(Input):
+    """A request to move the case to another Offender Manager."""
+
+    owner: Username = Field(description="The username of the Offender Manager the case should move to.")
+    reason: Text
+
+
+class MappaReferralIn(Input):
+    """A referral of the case to MAPPA during the order."""
+
+    reason: Text
+
+
+class ChangeOut(BaseModel):
+    """A change recorded on the case, and what its process made of it."""
+
+    crn: str
+    change: Literal[
+        "registration_added", "registration_ended", "rosh_recorded", "transfer_requested", "mappa_referral"
+    ]
+    record_id: int | None = Field(description="The registration's id, for a registration; else null.")
+    message_status: Literal["delivered", "stored", "unknown_case", "duplicate"] | None = Field(
+        description="What became of the message that told the case's process; null when none was needed."
+    )
+    description: str
+
+
 # --------------------------------------------------------------------------------------- messages
 
 
