@@ -5,7 +5,9 @@ with the exclusion message, and when it has a restriction list only the people o
 it. Otherwise a case is seen by the people who work on it: its owner, the owner's line manager, the
 SPO and case administrators of the owning team, the ACOs (area-wide), the risk consultants (high
 and very high RoSH), the MAPPA coordinator (MAPPA cases); an unallocated case by the case
-administrators and SPOs who record and allocate it. Nobody else.
+administrators and SPOs who record and allocate it, and, until its pre-sentence report is written
+(stage IDENTIFIED), by the Offender Managers who may pick the report up from their pool. Nobody
+else.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 
 from casework.models import Case, Staff
 from casework.roles import Role
-from casework.vocabulary import HIGH_ROSH, AccessList
+from casework.vocabulary import HIGH_ROSH, AccessList, Stage
 
 DEFAULT_EXCLUSION_MESSAGE = "You are excluded from viewing this offender record."
 DEFAULT_RESTRICTION_MESSAGE = "This offender record is restricted to named staff."
@@ -103,6 +105,8 @@ def _relationships(staff: Staff, case: Case) -> list[str]:
         reasons.append("case administrator in the owning team")
     if owner is None and (staff.holds(Role.CASE_ADMINISTRATOR) or staff.holds(Role.SENIOR_PROBATION_OFFICER)):
         reasons.append("the case is not yet allocated: records and allocation")
+    if owner is None and case.stage == Stage.IDENTIFIED and staff.holds(Role.OFFENDER_MANAGER):
+        reasons.append("court work: its pre-sentence report is for an officer on court duty")
     if staff.holds(Role.ASSISTANT_CHIEF_OFFICER):
         reasons.append("ACO: oversight across the area")
     if staff.holds(Role.RISK_CONSULTANT) and case.rosh in HIGH_ROSH:

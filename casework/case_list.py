@@ -159,6 +159,8 @@ def _works_on(session: Session, staff: Staff) -> ColumnElement[bool]:
         clauses.append(Case.team_id.in_(sorted(teams)))
     if staff.holds(Role.CASE_ADMINISTRATOR) or staff.holds(Role.SENIOR_PROBATION_OFFICER):
         clauses.append(Case.owner_id.is_(None))
+    elif staff.holds(Role.OFFENDER_MANAGER):
+        clauses.append(and_(Case.owner_id.is_(None), Case.stage == Stage.IDENTIFIED))
     if staff.holds(Role.RISK_CONSULTANT):
         clauses.append(Case.rosh.in_(HIGH_ROSH))
     if staff.holds(Role.MAPPA_COORDINATOR):

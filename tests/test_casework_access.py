@@ -88,8 +88,13 @@ def test_the_mappa_coordinator_sees_mappa_cases_only(session: Session) -> None:
 def test_an_unallocated_case_is_seen_by_those_who_record_and_allocate_it(session: Session) -> None:
     case = register.identify_case(session, CRN, at=START, by="admin.north")
     assert sees(session, "admin.south", case) and sees(session, "spo.south", case)
+    # Until its pre-sentence report is written, any officer may pick the report up from the pool.
+    decision = may_view(register.find_staff(session, STRANGER), case)
+    assert decision.allowed and "court work" in decision.reason
+    register.mark_awaiting_sentence(session, CRN, at=START, by="court.po")
     decision = may_view(register.find_staff(session, STRANGER), case)
     assert (decision.allowed, decision.reason) == (False, "no need to know: the case is not yet allocated")
+    assert not sees(session, "risk.consultant", case)
 
 
 def test_someone_who_has_left_sees_nothing(session: Session) -> None:

@@ -133,6 +133,7 @@ def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
         add_case(session, "N100003", "Orrin Vardy", owner=OM_NORTH, rosh=RoshLevel.VERY_HIGH, mappa=3)
         add_case(session, "S100001", "Hester Vardy", owner=OM_SOUTH, rosh=RoshLevel.MEDIUM)
         add_case(session, "U100001", "Tamsin Eskrigg", owner=None, rosh=None)
+        register.mark_awaiting_sentence(session, "U100001", at=START, by=BY)  # its report is written
         for i in range(30):  # enough of the South PO's cases for two pages
             add_case(session, f"S2{i:05d}", f"Person Netherby{i:02d}", owner=OM_SOUTH)
     give_passwords(database, [OM_NORTH, PSO_NORTH, OM_SOUTH, "spo.north", "aco.one", "risk.consultant"])
@@ -156,6 +157,17 @@ def test_an_offender_manager_lists_only_their_own_cases(app: Flask) -> None:
     assert page.status_code == 200
     assert crns(page.text) == ["N100001", "N100003"]  # by surname, then forename
     assert "Linnet" not in page.text and "Hester" not in page.text
+
+
+def test_an_officer_lists_a_new_case_whose_pre_sentence_report_is_still_to_write(
+    app: Flask, database: Database
+) -> None:
+    with database.transaction() as session:
+        add_case(session, "C100001", "Quillon Mardale", owner=None, rosh=None)
+    assert crns(client_for(app, OM_SOUTH).get("/cases?q=Mardale").text) == ["C100001"]
+    with database.transaction() as session:
+        register.mark_awaiting_sentence(session, "C100001", at=START, by=BY)
+    assert crns(client_for(app, OM_SOUTH).get("/cases?q=Mardale").text) == []
 
 
 def test_an_spo_lists_their_teams_cases_and_the_unallocated(app: Flask) -> None:

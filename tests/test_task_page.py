@@ -203,6 +203,20 @@ def test_completing_after_a_validation_error_goes_back_to_the_inbox_with_a_banne
     assert riskflow(app).engine.instance_data(case.instance_id)["hearing_date"] == "2026-11-02"
 
 
+def test_the_pre_sentence_report_waits_for_any_officer_to_pick_it_up_and_write_it(
+    app: Flask, case: Case
+) -> None:
+    client, task_id = claimed_first_details(app, case)
+    client.post(f"/tasks/{task_id}", data={**GOOD_FIRST_DETAILS, "action": "complete"})
+    report = case.task("write_psr").id
+
+    # The case has no owner yet: an officer of either team finds the report in their pool.
+    officer = signed_in(app, OM_SOUTH)
+    assert f"/tasks/{report}" in officer.get("/").text
+    claimed = officer.post(f"/tasks/{report}/claim", data={"then": "task"}, follow_redirects=True).text
+    assert "Task claimed" in claimed and 'id="task-form"' in claimed
+
+
 def test_a_draft_keeps_what_was_entered_and_comes_back_when_the_task_is_reopened(
     app: Flask, case: Case, database: Database
 ) -> None:
