@@ -323,11 +323,11 @@ def test_a_task_someone_else_claimed_is_a_conflict(app: Flask, client: FlaskClie
 
 def test_a_task_on_a_case_the_person_may_not_see_is_not_there(app: Flask, client: FlaskClient) -> None:
     court = token(app, "court.results", ["cases:write"])
-    om = token(app, "om", ["tasks:read", "tasks:write"], person=OM_NORTH)
-    created = started_case(client, court)  # unallocated: case administrators and SPOs only
+    consultant = token(app, "rc", ["tasks:read", "tasks:write"], person="risk.consultant")
+    created = started_case(client, court)  # unallocated, no RoSH yet: not a risk consultant's case
     task_id = created["task_ids"][0]  # type: ignore[index]
     for method, path in (("GET", f"/tasks/{task_id}"), ("POST", f"/tasks/{task_id}/claim")):
-        response = call(client, method, path, om)
+        response = call(client, method, path, consultant)
         assert response.status_code == 404
         assert response.json["error"] == "not_found"
 
@@ -371,9 +371,9 @@ def test_a_manager_reassigns_a_case_task_to_someone_who_may_see_the_case(
     call(client, "POST", f"/tasks/{task_id}/claim", admin)
     spo = token(app, "spo", ["instances:manage"], person="spo.north")
     path = f"/instances/{created['instance_id']}/reassign"
-    body = {"from_username": "admin.north", "to_username": OM_NORTH, "reason": "Admin on leave"}
+    body = {"from_username": "admin.north", "to_username": "risk.consultant", "reason": "Admin on leave"}
     refused = call(client, "POST", path, spo, body)
-    assert refused.status_code == 422  # an OM may not see an unallocated case
+    assert refused.status_code == 422  # the risk consultant may not see a case with no RoSH yet
     body["to_username"] = "admin.south"
     moved = call(client, "POST", path, spo, body)
     assert moved.json == {"moved": 1}

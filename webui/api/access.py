@@ -9,10 +9,12 @@ Chief Officers, on cases they may see.
 
 from __future__ import annotations
 
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
 from casework.access import Decision, may_change, may_view
-from casework.models import Case, Staff
+from casework.case_list import visible_to
+from casework.models import AccessLimitation, AccessListEntry, Case, Staff
 from casework.roles import Role
 from casework.vocabulary import AccessList
 from webui.api.callers import Caller
@@ -33,6 +35,20 @@ def case_decision(session: Session, caller: Caller, case: Case) -> Decision:
     if staff is None:
         return Decision(False, "not on the staff list")
     return may_view(staff, case)
+
+
+def visible_cases(session: Session, caller: Caller) -> ColumnElement[bool]:
+    """case_decision as SQL, for lists: a person's need to know (casework.case_list.visible_to), or,
+    for a system, every case but those restricted to named staff."""
+    if caller.staff is None:
+        restricted = (
+            select(AccessLimitation.case_id)
+            .join(AccessListEntry, AccessListEntry.limitation_id == AccessLimitation.id)
+            .where(AccessListEntry.on_list == AccessList.RESTRICTION)
+        )
+        return Case.id.not_in(restricted)
+    staff = session.get(Staff, caller.staff.staff_id)
+    return visible_to(session, staff) if staff is not None else false()
 
 
 def require_case(session: Session, caller: Caller, case: Case) -> None:

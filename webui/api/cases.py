@@ -14,7 +14,7 @@ from casework.roles import Role
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from webui import riskflow
 from webui.api import bp
-from webui.api.access import case_decision, require_case
+from webui.api.access import require_case, visible_cases
 from webui.api.callers import Caller
 from webui.api.problems import ApiProblem
 from webui.api.schemas import CaseCreate, CaseCreated, CaseList, CaseOut, CaseQuery
@@ -41,9 +41,8 @@ def list_cases(caller: Caller, query: CaseQuery) -> CaseList:
     if query.open is not None:
         statement = statement.where(Case.closed_at.is_(None) if query.open else Case.closed_at.is_not(None))
     with riskflow().db.transaction(write=False) as session:
-        visible = [case for case in session.scalars(statement) if case_decision(session, caller, case)]
-        page = visible[query.offset : query.offset + query.limit]
-        return CaseList(cases=[case_out(case) for case in page])
+        statement = statement.where(visible_cases(session, caller)).offset(query.offset).limit(query.limit)
+        return CaseList(cases=[case_out(case) for case in session.scalars(statement).unique()])
 
 
 @operation(bp, "GET", "/cases/<crn>", scope="cases:read", tag="cases", response=CaseOut, errors=(404,))
