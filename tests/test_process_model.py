@@ -1,5 +1,5 @@
 """The offender management process model, run on the engine: each test reads like a point of the area
-risk policy (processes/policy.md).
+risk policy (processes/offender-management/policy.md).
 
 The model is the bundle in processes/offender-management. Tests drive it as staff would: start a case
 with its CRN, complete each open task on its form, deliver the sentencing outcome as a message, and
@@ -409,7 +409,7 @@ def test_every_form_titles_its_fields_and_lists_its_choices() -> None:
 def test_the_policy_names_only_steps_that_exist() -> None:
     import re
 
-    policy = (BUNDLE_DIR.parent / "policy.md").read_text()
+    policy = (BUNDLE_DIR / "policy.md").read_text()
     ids = {el.get("id") for el in _bpmn().iter() if el.get("id")}
     named = set(re.findall(r"`([a-z_]+)`", policy))
     steps = {name for name in named if "_" in name and not name.endswith("_frequency")}

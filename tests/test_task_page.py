@@ -142,7 +142,7 @@ def test_every_step_of_the_model_links_to_a_point_of_the_policy() -> None:
     linked = [re.search(r'name="policySection" value="(\d+)"', task) for task in user_tasks]
 
     assert all(linked), "a user task has no policySection"
-    sections = section_numbers(Path(BUNDLE_DIR).parent / "policy.md")
+    sections = section_numbers((Path(BUNDLE_DIR) / "policy.md").read_text(encoding="utf-8"))
     assert {m.group(1) for m in linked if m} <= sections
 
 
@@ -152,6 +152,24 @@ def test_the_policy_page_has_an_anchor_for_each_point(app: Flask) -> None:
     assert 'id="section-7"' in html
     assert "One owner for every case, matched to the risk" in html
     assert "<code" in html and "allocate_owner" in html
+
+
+def test_the_policy_page_shows_the_policy_as_the_newest_published_version_holds_it(app: Flask) -> None:
+    engine = riskflow(app).engine
+    original = Bundle.from_directory(BUNDLE_DIR)
+    text = original.files["policy.md"].decode()
+    changed = text.replace(
+        "One owner for every case, matched to the risk", "One owner for every case, always"
+    )
+    engine.deploy(
+        Bundle(original.name, {**original.files, "policy.md": changed.encode()}), actor="process.owner"
+    )
+
+    html = signed_in(app, "admin.north").get("/policy").text
+
+    assert "One owner for every case, always" in html
+    assert "One owner for every case, matched to the risk" not in html
+    assert "As published in version 2 of offender-management" in " ".join(html.split())
 
 
 # ---------------------------------------------------------------------------- validation, drafts

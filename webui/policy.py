@@ -1,19 +1,25 @@
-"""The area risk policy (processes/policy.md) as a page, each numbered point with its own anchor.
+"""The area risk policy as a page, each numbered point with its own anchor.
 
-A task page links to the point its step puts into practice (`policySection` on the model's
-element) as `/policy#section-7`. The file is plain Markdown of a few kinds of block (headings,
-paragraphs, lists, tables), so this reads just those and escapes everything else.
+The policy is `policy.md` in the process bundle (processes/offender-management/policy.md), so it is
+versioned, compared, edited in a draft and published with the model whose steps it governs; the
+page shows it as the newest published version holds it. A task page links to the point its step
+puts into practice (`policySection` on the model's element) as `/policy#section-7`. The file is
+plain Markdown of a few kinds of block (headings, paragraphs, lists, tables), so this reads just
+those and escapes everything else.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 
 from flask import Blueprint, render_template
 from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from engine.models import DefinitionFile, ProcessDefinition
 from webui import riskflow
 
 bp = Blueprint("policy", __name__)
@@ -42,13 +48,43 @@ class Policy:
     sections: list[Section]
 
 
-def read_policy(path: Path) -> Policy:
-    """Parse the policy file into sections; a numbered heading `## 7. ...` gets the anchor `section-7`."""
+@dataclass(frozen=True)
+class Published:
+    """The policy as a published version of the model holds it."""
+
+    policy: Policy
+    bundle: str
+    version: int
+    deployed_at: datetime
+
+
+def published_policy(session: Session) -> Published | None:
+    """The policy of the newest published version that has one (None before any is published)."""
+    row = session.execute(
+        select(
+            DefinitionFile.content,
+            ProcessDefinition.name,
+            ProcessDefinition.version,
+            ProcessDefinition.deployed_at,
+        )
+        .join(ProcessDefinition, ProcessDefinition.id == DefinitionFile.definition_id)
+        .where(DefinitionFile.path == POLICY_FILE)
+        .order_by(ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    content, bundle, version, deployed_at = row
+    return Published(read_policy(content.decode("utf-8", errors="replace")), bundle, version, deployed_at)
+
+
+def read_policy(text: str) -> Policy:
+    """Parse the policy's text into sections; a numbered heading `## 7. ...` gets the anchor `section-7`."""
     title = "Area risk policy"
     intro: list[Markup] = []
     sections: list[Section] = []
     target = intro
-    for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
+    for block in re.split(r"\n\s*\n", text):
         text = block.strip()
         if text.startswith("# "):
             title = text[2:].strip()
@@ -63,11 +99,11 @@ def read_policy(path: Path) -> Policy:
     return Policy(title, intro, sections)
 
 
-def section_numbers(path: Path) -> set[str]:
+def section_numbers(text: str) -> set[str]:
     """The numbers of the policy's points, for checking the model's links to them."""
     return {
         s.anchor.removeprefix("section-")
-        for s in read_policy(path).sections
+        for s in read_policy(text).sections
         if s.anchor.startswith("section-")
     }
 
@@ -110,8 +146,9 @@ def _table(lines: list[str]) -> Markup:
 
 @bp.get("/policy")
 def page() -> str:
-    """The area risk policy, as the deployment's processes folder holds it."""
-    path = riskflow().settings.processes_dir / POLICY_FILE
-    if not path.is_file():
-        return render_template("task/policy.html", policy=None)
-    return render_template("task/policy.html", policy=read_policy(path))
+    """The area risk policy, as the newest published version of the model holds it."""
+    with riskflow().db.transaction(write=False) as session:
+        published = published_policy(session)
+    return render_template(
+        "task/policy.html", published=published, policy=published.policy if published else None
+    )
