@@ -8,7 +8,7 @@
   const viewer = new window.BpmnJS({ container: container });
   const xml = await (await fetch(container.dataset.diagramUrl, { credentials: "same-origin" })).text();
   await viewer.importXML(xml);
-  viewer.get("canvas").zoom("fit-viewport");
+  window.riskflowDiagram.show(viewer, container);
   const canvas = viewer.get("canvas");
   const overlays = viewer.get("overlays");
   const registry = viewer.get("elementRegistry");
