@@ -215,8 +215,29 @@ def test_staff_who_are_not_process_owners_may_read_but_not_edit_publish_or_migra
         ("post", f"/processes/drafts/{draft_id}/publish"),
         ("get", f"/processes/drafts/{draft_id}/files/{OVERSIGHT}"),
         ("get", f"/processes/{NAME}/versions/1/migrate"),
+        ("get", f"/processes/drafts/{draft_id}/decision-editor/{OVERSIGHT}"),
     ]:
         assert getattr(other, method)(url).status_code == 403, url
+
+
+def test_the_decision_table_editor_opens_a_dmn_file_of_the_draft_and_names_its_problems(app: Flask) -> None:
+    owner = signed_in(app, "owner.one")
+    draft_id = start_draft(owner)
+    page = owner.get(f"/processes/drafts/{draft_id}/decision-editor/{OVERSIGHT}")
+    assert page.status_code == 200
+    assert "dmn-modeler.production.min.js" in page.text and "decision-editor.js" in page.text
+    assert "None: the last saved version passes every check." in page.text
+    assert owner.get(f"/processes/drafts/{draft_id}/decision-editor/{NAME}.bpmn").status_code == 404
+
+    xml = owner.get(f"/processes/drafts/{draft_id}/raw/{OVERSIGHT}").data
+    broken = xml.replace(b"<text>2</text>", b"<text>2 +</text>", 1)
+    assert broken != xml
+    saved = owner.put(
+        f"/processes/drafts/{draft_id}/raw/{OVERSIGHT}", data=broken, headers={"X-Draft-Revision": "1"}
+    )
+    assert saved.status_code == 200
+    problems = owner.get(f"/processes/drafts/{draft_id}/decision-editor/{OVERSIGHT}").text
+    assert "None: the last saved version passes every check." not in problems
 
 
 def test_the_version_page_lists_steps_and_decision_tables(app: Flask) -> None:

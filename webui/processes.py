@@ -370,6 +370,23 @@ def diagram(draft_id: int, path: str) -> str:
         )
 
 
+@bp.get("/processes/drafts/<int:draft_id>/decision-editor/<path:path>")
+def decision_editor(draft_id: int, path: str) -> str:
+    """The decision table editor (dmn-js) for one DMN file of a draft; the table form is the other way."""
+    owner_only()
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
+        current = _draft(session, draft_id)
+        if path not in current.files or not path.endswith(".dmn"):
+            abort(404)
+        report = drafts.check(shared.engine, current)
+        tables = decision_tables({path: current.files[path].encode()})
+        allow_diagram_styles()
+        return render_template(
+            "processes/decision_editor.html", draft=current, path=path, report=report, tables=tables
+        )
+
+
 @bp.get("/processes/drafts/<int:draft_id>/raw/<path:path>")
 def raw_file(draft_id: int, path: str) -> BaseResponse:
     """One file of a draft as it is saved (for the diagram editor)."""

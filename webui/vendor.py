@@ -66,6 +66,23 @@ PACKAGES = {
     "properties-panel": Package(
         "@bpmn-io/properties-panel", ".", ("dist/assets/properties-panel.css", "LICENSE")
     ),
+    # The decision table editor (global DmnJS) and its stylesheets, for process owners who prefer
+    # it to riskflow's own table form; the same watermark clause as bpmn-js.
+    "dmn-js": Package(
+        "dmn-js",
+        ".",
+        (
+            "dist/dmn-modeler.production.min.js",
+            "dist/assets/diagram-js.css",
+            "dist/assets/dmn-js-shared.css",
+            "dist/assets/dmn-js-drd.css",
+            "dist/assets/dmn-js-decision-table.css",
+            "dist/assets/dmn-js-decision-table-controls.css",
+            "dist/assets/dmn-js-literal-expression.css",
+            "dist/assets/dmn-font/css/dmn-embedded.css",
+            "LICENSE",
+        ),
+    ),
     "htmx": Package("htmx.org", "dist", ("htmx.min.js",)),
 }
 # The stylesheet compiled from both design systems' Sass.
@@ -133,9 +150,30 @@ def modeler_files() -> list[Path]:
     ]
 
 
+def decision_editor_files() -> list[Path]:
+    """The files the decision table editor (dmn-js) loads; the licence last."""
+    root = VENDOR_DIR / folder("dmn-js")
+    return [
+        root / "dist" / "dmn-modeler.production.min.js",
+        *(
+            root / "dist" / "assets" / name
+            for name in (
+                "diagram-js.css",
+                "dmn-js-shared.css",
+                "dmn-js-drd.css",
+                "dmn-js-decision-table.css",
+                "dmn-js-decision-table-controls.css",
+                "dmn-js-literal-expression.css",
+                "dmn-font/css/dmn-embedded.css",
+            )
+        ),
+        root / "LICENSE",
+    ]
+
+
 def diagram_files() -> list[Path]:
     """Every vendored file of the diagram pages."""
-    return viewer_files() + modeler_files()
+    return viewer_files() + modeler_files() + decision_editor_files()
 
 
 def expected_files() -> list[Path]:

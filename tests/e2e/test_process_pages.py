@@ -163,3 +163,26 @@ def test_a_published_change_is_marked_on_the_diagram_when_comparing_versions(
     ).to_have_count(1)
     expect(page.locator(".bjs-powered-by")).to_be_visible()
     assert_accessible(page, exclude=["#compare-canvas"])
+
+
+def test_a_decision_table_edited_in_the_decision_table_editor_is_saved_in_the_draft(
+    sign_in: Callable[..., Page],
+) -> None:
+    page = start_draft(sign_in)
+    page.get_by_role("link", name="Open in the decision table editor (oversight_frequency.dmn)").click()
+    expect(page.get_by_text("Opened.")).to_be_visible()
+    expect(page.locator(".bjs-powered-by")).to_be_visible()  # the bpmn.io watermark, as its licence asks
+    first_row = page.locator("#decision-editor tbody tr").first
+    weeks = first_row.locator("td.output-cell").filter(has_text="2").first
+    weeks.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1")
+    expect(page.get_by_text("Unsaved changes.")).to_be_visible()
+    page.get_by_role("button", name="Save the decision table in the draft").click()
+    expect(page.get_by_text("Saved in the draft.")).to_be_visible()
+
+    # The table form reads the same file: the change is there, and the draft passes its checks.
+    page.get_by_role("link", name=f"Edit “{TABLE}” as a form").click()
+    expect(page.get_by_label("Row 1, then Weeks between reviews")).to_have_value("1")
+    page.get_by_role("link", name="Back to the draft").click()
+    expect(page.get_by_text("then Weeks between reviews: “2” → “1”")).to_be_visible()
