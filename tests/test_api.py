@@ -4,7 +4,7 @@ codes and per-field details, and every call in the audit trail with the token's 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from api_client import ALL_SCOPES, FIRST_DETAILS, api_app, call, token
@@ -19,11 +19,11 @@ from casework.models import AccessLimitation, AccessListEntry, Case, Staff
 from casework.vocabulary import AccessList, RoshLevel, Stage
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.errors import InvalidData
+from engine.errors import EngineError, InvalidData
 from engine.forms import validate_form_data
 from engine.models import AuditEvent, HumanTask
 from webui import riskflow
-from webui.api.tokens import ApiToken, hash_secret, revoke_token
+from webui.api.tokens import ApiToken, hash_secret, issue_token, revoke_token
 
 __all__ = ["fast_password_hashing"]
 
@@ -138,6 +138,40 @@ def test_a_revoked_token_is_refused_from_the_next_call(app: Flask, client: Flask
     response = call(client, "GET", "/cases", court)
     assert response.status_code == 401
     assert response.json["error"] == "invalid_token"
+
+
+def test_a_token_stops_working_when_it_expires(app: Flask, client: FlaskClient, clock: ManualClock) -> None:
+    shared = riskflow(app)
+    with shared.db.transaction() as session:
+        issued = issue_token(
+            session,
+            "oasys",
+            ["cases:read"],
+            username=None,
+            at=clock.now(),
+            by="desk",
+            valid_for=timedelta(days=90),
+        )
+    assert issued.expires_at == clock.now() + timedelta(days=90)
+    clock.set(issued.expires_at - timedelta(minutes=1))
+    assert call(client, "GET", "/cases", issued.secret).status_code == 200
+
+    clock.set(issued.expires_at)
+    response = call(client, "GET", "/cases", issued.secret)
+    assert response.status_code == 401
+    assert response.json["error"] == "expired_token"
+    assert "expired on" in response.json["message"] and "ask for a new one" in response.json["message"]
+
+    with shared.db.transaction() as session, pytest.raises(EngineError, match="at most 730 days"):
+        issue_token(
+            session,
+            "long",
+            ["cases:read"],
+            username=None,
+            at=clock.now(),
+            by="desk",
+            valid_for=timedelta(days=800),
+        )
 
 
 def test_a_person_token_stops_working_when_they_leave(app: Flask, client: FlaskClient) -> None:

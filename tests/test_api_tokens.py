@@ -62,9 +62,10 @@ def test_a_system_token_is_issued_used_listed_and_revoked(riskflow: CliRunner, u
     secret = secret_in(issued.output)
     assert cases_with(upgraded, secret) == 200
 
+    assert "it works until" in issued.output  # a year unless --valid-for says otherwise
     listed = run(riskflow, "token", "list")
     assert "court.results" in listed.output
-    assert "active" in listed.output
+    assert "active until" in listed.output
     assert secret not in listed.output
 
     revoked = run(riskflow, "token", "revoke", "court.results", "--by", "desk")
@@ -108,3 +109,7 @@ def test_mistakes_get_one_clear_line(riskflow: CliRunner, upgraded: str) -> None
         run(riskflow, "token", "issue", "court.results", "--scope", "cases:read"), "already a token"
     )
     assert_clear_error(run(riskflow, "token", "revoke", "nothing"), "no token called 'nothing'")
+    assert_clear_error(
+        run(riskflow, "token", "issue", "x2", "--scope", "cases:read", "--valid-for", "800d"),
+        "at most 730 days",
+    )

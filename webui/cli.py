@@ -351,10 +351,20 @@ def token() -> None:
 @click.option("--scope", "scopes", multiple=True, required=True, help="A scope to grant (repeat for more).")
 @click.option("--person", "username", default=None, help="The staff username the token acts as.")
 @click.option("--by", "actor", default=None, help="Who issues it (recorded; default: your login name).")
-def token_issue(name: str, scopes: tuple[str, ...], username: str | None, actor: str | None) -> None:
+@click.option(
+    "--valid-for",
+    "valid_for",
+    default="365d",
+    show_default=True,
+    help="How long it works: 90d, 12w, up to 730d.",
+)
+def token_issue(
+    name: str, scopes: tuple[str, ...], username: str | None, actor: str | None, valid_for: str
+) -> None:
     """Issue token NAME: to a member of staff with --person, otherwise to the system called NAME.
 
-    The secret is printed once and never stored: give it to the token's holder now.
+    The secret is printed once and never stored: give it to the token's holder now. The token
+    stops working after --valid-for (a year unless told); issue a new one before then.
     """
     from engine.errors import EngineError
     from webui.api.tokens import issue_token
@@ -368,11 +378,13 @@ def token_issue(name: str, scopes: tuple[str, ...], username: str | None, actor:
                 username=username,
                 at=engine.clock.now(),
                 by=actor or _login_name(),
+                valid_for=parse_duration(valid_for),
             )
         except EngineError as err:
             raise click.ClickException(err.message) from None
     holder = f"person {issued.username}" if issued.username else f"system {issued.name}"
     click.echo(f"issued token {issued.name} for {holder} with scopes {', '.join(issued.scopes)}")
+    click.echo(f"it works until {format_local(issued.expires_at)}")
     click.echo(f"secret (shown once, keep it safe): {issued.secret}")
 
 
@@ -383,11 +395,17 @@ def token_list() -> None:
 
     with open_engine(load_settings()) as engine, engine.db.transaction(write=False) as session:
         tokens = list_tokens(session)
+        now = engine.clock.now()
         if not tokens:
             click.echo("no API tokens: issue one with `riskflow token issue NAME --scope ...`")
         for item in tokens:
             holder = f"person {item.username}" if item.username else "system"
-            state = f"revoked {format_local(item.revoked_at)}" if item.revoked_at else "active"
+            if item.revoked_at:
+                state = f"revoked {format_local(item.revoked_at)}"
+            elif not item.works_at(now):
+                state = f"expired {format_local(item.expires_at)}"
+            else:
+                state = f"active until {format_local(item.expires_at)}"
             click.echo(f"{item.name:<24} {holder:<32} {state:<28} {' '.join(item.scopes)}")
 
 

@@ -67,8 +67,15 @@ def authenticate() -> Caller:
         raise ApiProblem(401, "unauthenticated", "Send an API token: Authorization: Bearer <token>.")
     with riskflow().db.transaction(write=False) as session:
         token = token_for_secret(session, secret.strip())
-        if token is None:
+        now = riskflow().clock.now()
+        if token is None or token.revoked_at is not None:
             raise ApiProblem(401, "invalid_token", "The token is not known or has been revoked.")
+        if not token.works_at(now):
+            raise ApiProblem(
+                401,
+                "expired_token",
+                f"The token {token.name} expired on {token.expires_at:%d %B %Y}: ask for a new one.",
+            )
         staff: SignedInStaff | None = None
         if token.kind == PERSON:
             member = session.scalar(

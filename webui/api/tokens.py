@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, MetaData, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -36,6 +36,9 @@ PERSON = "person"
 SYSTEM = "system"
 SECRET_PREFIX = "rf_"  # noqa: S105 - marks a riskflow secret, is not one
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,89}$")
+# A token works for a year unless issued for less; never for more than two (then it is issued again).
+DEFAULT_LIFETIME = timedelta(days=365)
+MAX_LIFETIME = timedelta(days=730)
 
 
 class ApiBase(DeclarativeBase):
@@ -58,11 +61,11 @@ class ApiToken(ApiBase):
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime]
 
-    @property
-    def active(self) -> bool:
-        """Whether the token still works."""
-        return self.revoked_at is None
+    def works_at(self, now: datetime) -> bool:
+        """Whether the token still works at `now`: not revoked and not expired."""
+        return self.revoked_at is None and now < self.expires_at
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class IssuedToken:
     username: str | None
     scopes: list[str]
     secret: str
+    expires_at: datetime
 
 
 def hash_secret(secret: str) -> str:
@@ -82,9 +86,23 @@ def hash_secret(secret: str) -> str:
 
 
 def issue_token(
-    session: Session, name: str, scopes: list[str], *, username: str | None, at: datetime, by: str
+    session: Session,
+    name: str,
+    scopes: list[str],
+    *,
+    username: str | None,
+    at: datetime,
+    by: str,
+    valid_for: timedelta = DEFAULT_LIFETIME,
 ) -> IssuedToken:
-    """Issue a token to `username` (a person token) or, without one, to the system called `name`."""
+    """Issue a token to `username` (a person token) or, without one, to the system called `name`,
+    working for `valid_for` (at most MAX_LIFETIME): a token nobody renews stops working by itself."""
+    if not timedelta(0) < valid_for <= MAX_LIFETIME:
+        raise EngineError(
+            f"A token works for at least a minute and at most {MAX_LIFETIME.days} days; "
+            f"{valid_for} is not allowed.",
+            code="invalid_lifetime",
+        )
     if not NAME_PATTERN.match(name):
         raise EngineError(
             f"{name!r} is not a token name: use 2 to 90 lower-case letters, digits, dots, dashes or "
@@ -115,6 +133,7 @@ def issue_token(
             secret_hash=hash_secret(secret),
             created_at=at,
             created_by=by,
+            expires_at=at + valid_for,
         )
     )
     session.add(
@@ -122,10 +141,16 @@ def issue_token(
             at=at,
             actor=by,
             event="api_token_issued",
-            detail={"token": name, "kind": kind, "username": username, "scopes": ordered},
+            detail={
+                "token": name,
+                "kind": kind,
+                "username": username,
+                "scopes": ordered,
+                "expires_at": (at + valid_for).isoformat(),
+            },
         )
     )
-    return IssuedToken(name, kind, username, ordered, secret)
+    return IssuedToken(name, kind, username, ordered, secret, at + valid_for)
 
 
 def revoke_token(session: Session, name: str, *, at: datetime, by: str) -> ApiToken:
@@ -146,8 +171,7 @@ def list_tokens(session: Session) -> list[ApiToken]:
 
 
 def token_for_secret(session: Session, secret: str) -> ApiToken | None:
-    """The working token with this secret, or None."""
+    """The token with this secret, working or not (the caller says which), or None."""
     if not secret.startswith(SECRET_PREFIX):
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.secret_hash == hash_secret(secret)))
-    return token if token is not None and token.active else None
+    return session.scalar(select(ApiToken).where(ApiToken.secret_hash == hash_secret(secret)))
