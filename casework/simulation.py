@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ COURT = "court.results"
 # domain.md 5.3: RoSH at screening, MAPPA eligibility, and the registrations that matter most.
 ROSH_SHARES = (("LOW", 0.30), ("MEDIUM", 0.60), ("HIGH", 0.08), ("VERY_HIGH", 0.02))
 REGISTRATION_SHARES = (("RCPR", 0.05), ("RCHD", 0.04), ("ADVP", 0.10), ("WEAP", 0.03), ("AV2S", 0.02))
+RECENT_DAYS = 28  # "recent" arrivals: the last four weeks
 COURTS = ("Carlisle Crown Court", "Workington Magistrates' Court", "Kendal Magistrates' Court")
 
 
@@ -90,6 +92,7 @@ class AreaSimulation:
         self.rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         self.summary = SimulationSummary()
         self.profiles: dict[str, CaseProfile] = {}
+        self._awaiting_sentence: dict[str, CaseProfile] = {}  # PSR written, no sentence yet
         self._pools: dict[str, list[str]] = {}
         self._officers: list[tuple[str, bool]] = []
 
@@ -100,31 +103,41 @@ class AreaSimulation:
         months: int,
         crn_prefix: str = "S",
         progress: Callable[[float], None] | None = None,
+        arrivals_to_the_end: bool = False,
+        recent_share: float = 0.0,
     ) -> SimulationSummary:
         """Start `cases` cases spread over the first `months` months, then run until the last day;
-        `progress` is told the share of the period done after each simulated day."""
+        `progress` is told the share of the period done after each simulated day.
+
+        By default the last two months see no new cases, so that most cases get to supervision.
+        With `arrivals_to_the_end` cases keep arriving to the last day (an area as it is on a given
+        day, with cases at every stage), and `recent_share` of them arrive in the last four weeks."""
         started = time.perf_counter()
         self._load_staff()
         begin = self.clock.now()
-        end = begin + timedelta(days=30 * months)
-        arrival_window = max(1, 30 * months - 60)
+        days = 30 * months
+        end = begin + timedelta(days=days)
+        window = days if arrivals_to_the_end else max(1, days - 60)
+        recent = min(window, RECENT_DAYS)
         for n in range(cases):
             crn = f"{crn_prefix}{n + 1:06d}"
-            self.profiles[crn] = self._profile(
-                crn, begin + timedelta(days=self.rng.randrange(arrival_window))
-            )
-        waiting = sorted(self.profiles.values(), key=lambda p: (p.arrives, p.crn))
+            if self.rng.random() < recent_share:
+                day = window - recent + self.rng.randrange(recent)
+            else:
+                day = self.rng.randrange(window)
+            self.profiles[crn] = self._profile(crn, begin + timedelta(days=day))
+        waiting = deque(sorted(self.profiles.values(), key=lambda p: (p.arrives, p.crn)))
         while self.clock.now() < end:
             today = self.clock.now()
             while waiting and waiting[0].arrives <= today:
-                self._start(waiting.pop(0))
+                self._start(waiting.popleft())
             self._deliver_outcomes(today)
             self.summary.timers_fired += self.engine.fire_due_timers()
             self._work_open_tasks()
             self.clock.advance(timedelta(days=1))
             self.summary.days += 1
             if progress is not None:
-                progress(min(1.0, self.summary.days / (30 * months)))
+                progress(min(1.0, self.summary.days / days))
         self.summary.seconds = time.perf_counter() - started
         return self.summary
 
@@ -153,12 +166,11 @@ class AreaSimulation:
         self.summary.cases += 1
 
     def _deliver_outcomes(self, today: datetime) -> None:
-        for profile in self.profiles.values():
-            if profile.ends is not None or not profile.instance_id:
-                continue
+        for profile in list(self._awaiting_sentence.values()):
             written = profile.psr_written
             if written is None or today < written + timedelta(days=profile.sentenced_after_days):
                 continue
+            del self._awaiting_sentence[profile.crn]
             payload = {
                 "crn": profile.crn,
                 "outcome": "COMMUNITY_ORDER",
@@ -219,8 +231,9 @@ class AreaSimulation:
             self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
             self.summary.tasks_completed += 1
             self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
-            if element_id == "write_psr":
+            if element_id == "write_psr" and profile.ends is None:
                 profile.psr_written = self.clock.now()
+                self._awaiting_sentence[profile.crn] = profile
             if element_id == "termination_review":
                 self.summary.closed += 1
 
