@@ -23,6 +23,7 @@ from casework.models import Staff
 from casework.roles import Role
 from casework.vocabulary import CASE_HOLDING_GRADES, QUALIFIED_OFFICER_GRADES, ExperienceBand
 from engine.clock import ManualClock
+from engine.errors import Conflict
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor, ProcessEngine
 
@@ -209,12 +210,18 @@ class AreaSimulation:
             return
         done_today: dict[str, int] = {}
         with self.engine.db.transaction(write=False) as session:
-            rows = session.scalars(
-                select(HumanTask)
+            # The columns alone, not the task objects: this runs every simulated working day.
+            tasks = session.execute(
+                select(
+                    HumanTask.id,
+                    HumanTask.element_id,
+                    HumanTask.business_key,
+                    HumanTask.candidate_role,
+                    HumanTask.assignee,
+                )
                 .where(HumanTask.state == "open")
                 .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
             ).all()
-            tasks = [(t.id, t.element_id, t.business_key, t.candidate_role, t.assignee) for t in rows]
         for task_id, element_id, crn, role, assignee in tasks:
             profile = self.profiles.get(crn)
             if profile is None or role is None:
@@ -225,10 +232,13 @@ class AreaSimulation:
                 continue  # this person's day is full: the task waits for tomorrow
             if self.pickup < 1.0 and random.Random(f"{task_id}:{self.today()}").random() >= self.pickup:  # noqa: S311
                 continue  # other work came first today
-            done_today[person] = done_today.get(person, 0) + 1
             filler = FORMS.get(element_id)
             form = filler(self, profile) if filler else self._any_valid_form(task_id)
-            self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
+            try:
+                self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
+            except Conflict:
+                continue  # an earlier step today withdrew it (the case moved on without it)
+            done_today[person] = done_today.get(person, 0) + 1
             self.summary.tasks_completed += 1
             self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
             if element_id == "write_psr" and profile.ends is None:

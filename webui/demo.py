@@ -7,24 +7,42 @@ demo user who already has a password keeps it.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework.demo_area import generate_area
 from casework.models import Case, Staff
+from casework.simulation import PROCESS, AreaSimulation, SimulationSummary
 from casework.vocabulary import Grade
+from engine.clock import ManualClock
 from engine.db import Database
-from engine.errors import EngineError, NotFound
+from engine.errors import NotFound
 from engine.runtime import ProcessEngine
+from tasks.wiring import build_engine
 from webui.credentials import StaffCredential, set_password
 
 DEMO_SEED = 2008
-DEMO_SCALE = 0.05  # about 95 cases: the whole staff list, a small caseload
-# New cases started in the offender management process, so the inbox has work in it.
-DEMO_PROCESS = "offender_management"
-DEMO_NEW_CASES = ("D900001", "D900002", "D900003")
+# Cases run through the offender management process by simulated staff, over DEMO_MONTHS months
+# ending at the demo deployment's present. 1,900 is the whole Cumbria-like area (domain.md 5.2).
+DEMO_CASES = 1900
+DEMO_MONTHS = 12
+# A share of the cases arrive in the last four weeks, so that the present has cases at every stage.
+DEMO_RECENT_SHARE = 0.1
+# Staff get to a waiting task on a given working day with this chance, so work is in hand at the end.
+DEMO_PICKUP = 0.6
+DEMO_PROCESS = PROCESS
+WORKDAY_START_HOUR = 9
+
+Progress = Callable[[str], None]
+
+
+class DemoProcessMissing(Exception):
+    """The offender management process is not deployed, so the demo cases cannot be run through it."""
 
 
 def demo_password(grade: Grade) -> str:
@@ -43,21 +61,98 @@ class DemoUser:
     new: bool
 
 
-def load_demo(engine: ProcessEngine) -> tuple[bool, list[DemoUser]]:
-    """Generate the area if the register is empty and give each grade's demo user a password.
+def load_demo(
+    engine: ProcessEngine,
+    *,
+    cases: int = DEMO_CASES,
+    months: int = DEMO_MONTHS,
+    seed: int = DEMO_SEED,
+    progress: Progress | None = None,
+) -> tuple[bool, list[DemoUser]]:
+    """Build the area if the register has no staff, and give each grade's demo user a password.
 
-    Returns whether the area was generated now, and the demo users.
+    The staff are written as rows (casework.demo_area without its cases); every case then comes
+    from running the offender management process with simulated staff over `months` months that
+    end at the deployment's present (its clock), so each case's history is real workflow history.
+    Returns whether the area was built now, and the demo users.
     """
     db: Database = engine.db
     with db.transaction() as session:
         generated = not session.scalar(select(func.count()).select_from(Staff))
         if generated:
-            generate_area(session, seed=DEMO_SEED, scale=DEMO_SCALE)
-            session.flush()
-        users = [_give_password(session, staff) for staff in demo_staff(session)]
+            try:
+                engine.latest_definition(session, DEMO_PROCESS)
+            except NotFound:
+                raise DemoProcessMissing(
+                    "the demo cases are run through the offender management process: "
+                    "deploy it first (riskflow deploy processes)"
+                ) from None
+            generate_area(session, seed=seed, cases=False)
     if generated:
-        _start_new_cases(engine)
+        simulate_demo_cases(engine, cases=cases, months=months, seed=seed, progress=progress)
+    with db.transaction() as session:
+        users = [_give_password(session, staff) for staff in demo_staff(session)]
     return generated, users
+
+
+def simulate_demo_cases(
+    engine: ProcessEngine,
+    *,
+    cases: int,
+    months: int,
+    seed: int = DEMO_SEED,
+    progress: Progress | None = None,
+) -> SimulationSummary:
+    """Run `cases` cases through the process over `months` months ending at the engine's present."""
+    present = engine.clock.now()
+    last_day = present.replace(hour=WORKDAY_START_HOUR, minute=0, second=0, microsecond=0)
+    if last_day > present:
+        last_day -= timedelta(days=1)
+    clock = ManualClock(last_day - timedelta(days=30 * months - 1))
+    simulation = AreaSimulation(
+        build_engine(engine.db, clock), clock, seed=seed, weekdays_only=True, pickup=DEMO_PICKUP
+    )
+    report = None
+    if progress is not None:
+        progress(
+            f"building the demo area: {cases:,} cases through the {DEMO_PROCESS} process, simulated staff "
+            f"working a day at a time from {clock.now():%d %b %Y} to {last_day:%d %b %Y}"
+        )
+        report = _Reporter(simulation, clock, progress)
+    summary = simulation.run(
+        cases=cases,
+        months=months,
+        progress=report,
+        arrivals_to_the_end=True,
+        recent_share=DEMO_RECENT_SHARE,
+    )
+    if progress is not None:
+        rate = summary.engine_steps / max(summary.seconds, 1e-9)
+        progress(
+            f"built {summary.cases:,} cases through the process in {summary.seconds:.0f} s: "
+            f"{summary.engine_steps:,} engine steps ({rate:.0f}/s)"
+        )
+    return summary
+
+
+class _Reporter:
+    """Tells `progress` how far the simulation is, every tenth of the period."""
+
+    def __init__(self, simulation: AreaSimulation, clock: ManualClock, progress: Progress) -> None:
+        self.simulation, self.clock, self.progress = simulation, clock, progress
+        self.next_share = 0.1
+        self.started = time.perf_counter()
+
+    def __call__(self, share: float) -> None:
+        if share + 1e-9 < self.next_share:
+            return
+        self.next_share += 0.1
+        summary = self.simulation.summary
+        day: datetime = self.clock.now()
+        self.progress(
+            f"  {share:4.0%}  {day:%d %b %Y}: {summary.cases:,} cases started, "
+            f"{summary.engine_steps:,} engine steps in {time.perf_counter() - self.started:.0f} s"
+        )
 
 
 def demo_staff(session: Session) -> list[Staff]:
@@ -99,14 +194,3 @@ def _give_password(session: Session, staff: Staff) -> DemoUser:
     if new:
         set_password(session, staff.username, password)
     return DemoUser(staff.username, staff.display_name, staff.grade, password, new)
-
-
-def _start_new_cases(engine: ProcessEngine) -> None:
-    """Start the process for a few newly identified cases (skipped when the model is not deployed)."""
-    for crn in DEMO_NEW_CASES:
-        try:
-            engine.start(DEMO_PROCESS, business_key=crn, data={"crn": crn})
-        except NotFound:
-            return
-        except EngineError:
-            continue
