@@ -32,17 +32,18 @@ def test_the_demo_area_is_built_through_the_process(database: Database) -> None:
     engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
     lines: list[str] = []
 
-    generated, users = load_demo(engine, cases=CASES, months=MONTHS, progress=lines.append)
+    generated, users, summary = load_demo(engine, cases=CASES, months=MONTHS, progress=lines.append)
 
     assert generated and {u.grade for u in users} == set(Grade)
+    assert summary is not None and summary.cases == CASES and summary.engine_steps > 10 * CASES
     assert lines[0].startswith(f"building the demo area: {CASES} cases")
     assert lines[-1].startswith(f"built {CASES} cases through the process")
     with database.transaction(write=False) as session:
         _every_case_came_through_the_process(session)
         _cases_at_every_stage_up_to_the_present(session)
         _the_demo_users_have_work(session)
-    again, _ = load_demo(engine, cases=CASES, months=MONTHS)
-    assert not again  # loaded once: a second load keeps the area
+    again = load_demo(engine, cases=CASES, months=MONTHS)
+    assert not again.generated and again.simulation is None  # loaded once: a second load keeps the area
 
 
 def _every_case_came_through_the_process(session: Session) -> None:

@@ -504,7 +504,7 @@ def demo() -> None:
     "--cases",
     type=click.IntRange(min=1),
     default=None,
-    help="Cases to run through the process (default: the whole area, about 1,900).",
+    help="Cases to run through the process (default 400; the whole area is about 1,900).",
 )
 def demo_load(cases: int | None) -> None:
     """Build the synthetic area (once): its staff, then its cases run through the real process by
@@ -521,7 +521,7 @@ def demo_load(cases: int | None) -> None:
     wanted = cases or DEMO_CASES
     with open_engine(settings) as engine:
         try:
-            generated, users = load_demo(engine, cases=wanted, progress=click.echo)
+            generated, users, _ = load_demo(engine, cases=wanted, progress=click.echo)
         except DemoProcessMissing as err:
             raise click.ClickException(str(err)) from None
     click.echo("generated the synthetic demo area" if generated else "the demo area is already loaded")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,8 +29,9 @@ from webui.credentials import StaffCredential, set_password
 
 DEMO_SEED = 2008
 # Cases run through the offender management process by simulated staff, over DEMO_MONTHS months
-# ending at the demo deployment's present. 1,900 is the whole Cumbria-like area (domain.md 5.2).
-DEMO_CASES = 1900
+# ending at the demo deployment's present. The whole Cumbria-like area (domain.md 5.2) has about
+# 1,900 cases (`riskflow demo load --cases 1900`); the default builds in a few minutes.
+DEMO_CASES = 400
 DEMO_MONTHS = 12
 # A share of the cases arrive in the last four weeks, so that the present has cases at every stage.
 DEMO_RECENT_SHARE = 0.1
@@ -61,6 +63,15 @@ class DemoUser:
     new: bool
 
 
+class DemoLoad(NamedTuple):
+    """What `load_demo` did: whether it built the area now, the demo users, and the simulation's
+    figures when it ran."""
+
+    generated: bool
+    users: list[DemoUser]
+    simulation: SimulationSummary | None = None
+
+
 def load_demo(
     engine: ProcessEngine,
     *,
@@ -68,13 +79,13 @@ def load_demo(
     months: int = DEMO_MONTHS,
     seed: int = DEMO_SEED,
     progress: Progress | None = None,
-) -> tuple[bool, list[DemoUser]]:
+) -> DemoLoad:
     """Build the area if the register has no staff, and give each grade's demo user a password.
 
     The staff are written as rows (casework.demo_area without its cases); every case then comes
     from running the offender management process with simulated staff over `months` months that
     end at the deployment's present (its clock), so each case's history is real workflow history.
-    Returns whether the area was built now, and the demo users.
+    Returns whether the area was built now, the demo users and the simulation's figures.
     """
     db: Database = engine.db
     with db.transaction() as session:
@@ -88,11 +99,12 @@ def load_demo(
                     "deploy it first (riskflow deploy processes)"
                 ) from None
             generate_area(session, seed=seed, cases=False)
+    summary = None
     if generated:
-        simulate_demo_cases(engine, cases=cases, months=months, seed=seed, progress=progress)
+        summary = simulate_demo_cases(engine, cases=cases, months=months, seed=seed, progress=progress)
     with db.transaction() as session:
         users = [_give_password(session, staff) for staff in demo_staff(session)]
-    return generated, users
+    return DemoLoad(generated, users, summary)
 
 
 def simulate_demo_cases(
@@ -148,7 +160,7 @@ class _Reporter:
             return
         self.next_share += 0.1
         summary = self.simulation.summary
-        day: datetime = self.clock.now()
+        day: datetime = self.clock.now() - timedelta(days=1)  # the day just simulated
         self.progress(
             f"  {share:4.0%}  {day:%d %b %Y}: {summary.cases:,} cases started, "
             f"{summary.engine_steps:,} engine steps in {time.perf_counter() - self.started:.0f} s"
