@@ -32,6 +32,7 @@ COURT = "court.results"
 # domain.md 5.3: RoSH at screening, MAPPA eligibility, and the registrations that matter most.
 ROSH_SHARES = (("LOW", 0.30), ("MEDIUM", 0.60), ("HIGH", 0.08), ("VERY_HIGH", 0.02))
 REGISTRATION_SHARES = (("RCPR", 0.05), ("RCHD", 0.04), ("ADVP", 0.10), ("WEAP", 0.03), ("AV2S", 0.02))
+CASE_TEAM_NAME = "Case Management"
 RECENT_DAYS = 28  # "recent" arrivals: the last four weeks
 COURTS = ("Carlisle Crown Court", "Workington Magistrates' Court", "Kendal Magistrates' Court")
 
@@ -197,11 +198,15 @@ class AreaSimulation:
             for person in staff:
                 for role in person.roles:
                     self._pools.setdefault(role, []).append(person.username)
-            self._officers = [
-                (p.username, p.grade in QUALIFIED_OFFICER_GRADES)
+            officers = [
+                p
                 for p in staff
                 if p.grade in CASE_HOLDING_GRADES and p.experience is not ExperienceBand.NEWLY_QUALIFIED
             ]
+            # Cases go to the case management teams' officers when the area has such teams (the
+            # courts, programmes and unpaid work teams hold no caseload).
+            holding = [p for p in officers if p.team is not None and CASE_TEAM_NAME in p.team.name]
+            self._officers = [(p.username, p.grade in QUALIFIED_OFFICER_GRADES) for p in holding or officers]
         if not self._officers or Role.SENIOR_PROBATION_OFFICER.value not in self._pools:
             raise ValueError("The simulation needs the area's staff on the register first.")
 
