@@ -198,15 +198,12 @@ class AreaSimulation:
             for person in staff:
                 for role in person.roles:
                     self._pools.setdefault(role, []).append(person.username)
-            officers = [
-                p
-                for p in staff
-                if p.grade in CASE_HOLDING_GRADES and p.experience is not ExperienceBand.NEWLY_QUALIFIED
-            ]
+            officers = [p for p in staff if p.grade in CASE_HOLDING_GRADES]
             # Cases go to the case management teams' officers when the area has such teams (the
             # courts, programmes and unpaid work teams hold no caseload).
             holding = [p for p in officers if p.team is not None and CASE_TEAM_NAME in p.team.name]
-            self._officers = [(p.username, p.grade in QUALIFIED_OFFICER_GRADES) for p in holding or officers]
+            # Newly qualified officers and trainees hold low and medium risk cases only.
+            self._officers = [(p.username, _qualified(p)) for p in holding or officers]
         if not self._officers or Role.SENIOR_PROBATION_OFFICER.value not in self._pools:
             raise ValueError("The simulation needs the area's staff on the register first.")
 
@@ -280,7 +277,8 @@ class AreaSimulation:
         return "Simulated entry."[: prop.get("maxLength", 200)]
 
     def owner_for(self, profile: CaseProfile) -> str:
-        """An Offender Manager who may hold the case (a qualified officer for high risk or MAPPA 2-3)."""
+        """An Offender Manager who may hold the case (an experienced qualified officer for high risk or
+        MAPPA 2-3)."""
         needs_qualified = profile.rosh in ("HIGH", "VERY_HIGH") or profile.mappa_level >= 2
         fit = [name for name, qualified in self._officers if qualified or not needs_qualified]
         return fit[self.rng.randrange(len(fit))]
@@ -292,6 +290,12 @@ class AreaSimulation:
     def ended(self, profile: CaseProfile) -> bool:
         """Whether the order has run its course."""
         return profile.ends is not None and self.clock.now() >= profile.ends
+
+
+def _qualified(person: Staff) -> bool:
+    """An experienced or senior qualified officer (who may hold high risk and MAPPA 2-3 cases)."""
+    newly_qualified = person.experience is ExperienceBand.NEWLY_QUALIFIED
+    return person.grade in QUALIFIED_OFFICER_GRADES and not newly_qualified
 
 
 def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:

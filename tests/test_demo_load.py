@@ -80,6 +80,9 @@ def _the_demo_users_have_work(session: Session) -> None:
     assert held, "the demo PO holds cases"
     open_tasks = session.scalars(select(HumanTask).where(HumanTask.state == "open")).all()
     assert open_tasks
+    assert any(t.assignee == po.username for t in open_tasks), "the demo PO has tasks in hand"
+    trainee = users[Grade.TRAINEE_PO]
+    assert session.scalar(select(func.count()).select_from(Case).where(Case.owner_id == trainee.id))
     assert (session.scalar(select(func.count()).select_from(Staff)) or 0) > 150
 
 

@@ -23,6 +23,7 @@ from casework.vocabulary import Grade
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.errors import NotFound
+from engine.models import HumanTask
 from engine.runtime import ProcessEngine
 from tasks.wiring import build_engine
 from webui.credentials import StaffCredential, set_password
@@ -168,9 +169,10 @@ class _Reporter:
 
 
 def demo_staff(session: Session) -> list[Staff]:
-    """One member of staff per grade: the busiest case holder of each OM grade, their SPO and
-    case administrator, and the first of each area-wide grade (always the same people for one area)."""
-    load: dict[int | None, int] = {
+    """One member of staff per grade: the busiest case holder of each OM grade (the most open tasks,
+    then the most open cases), their SPO and case administrator, and the first of each area-wide
+    grade (always the same people for one area)."""
+    cases: dict[int | None, int] = {
         owner_id: count
         for owner_id, count in session.execute(
             select(Case.owner_id, func.count())
@@ -178,12 +180,22 @@ def demo_staff(session: Session) -> list[Staff]:
             .group_by(Case.owner_id)
         )
     }
+    tasks: dict[str | None, int] = {
+        assignee: count
+        for assignee, count in session.execute(
+            select(HumanTask.assignee, func.count())
+            .where(HumanTask.state == "open", HumanTask.assignee.is_not(None))
+            .group_by(HumanTask.assignee)
+        )
+    }
     everyone = list(session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.username)))
     chosen: dict[Grade, Staff] = {}
     for grade in (Grade.PO, Grade.PSO, Grade.TRAINEE_PO, Grade.SENIOR_PRACTITIONER):
         holders = [s for s in everyone if s.grade == grade]
         if holders:
-            chosen[grade] = max(holders, key=lambda s: (load.get(s.id, 0), s.username))
+            chosen[grade] = max(
+                holders, key=lambda s: (tasks.get(s.username, 0), cases.get(s.id, 0), s.username)
+            )
     po = chosen.get(Grade.PO)
     team_id = po.team_id if po is not None else None
     for grade in Grade:
