@@ -43,7 +43,9 @@ def test_the_demo_area_is_built_through_the_process(database: Database) -> None:
         _cases_at_every_stage_up_to_the_present(session)
         _the_demo_users_have_work(session)
     again = load_demo(engine, cases=CASES, months=MONTHS)
-    assert not again.generated and again.simulation is None  # loaded once: a second load keeps the area
+    assert not again.generated and again.simulation is None
+    assert [u.username for u in again.users] == [u.username for u in users]  # the same people
+    assert not any(u.new for u in again.users)  # loaded once: a second load keeps the area
 
 
 def _every_case_came_through_the_process(session: Session) -> None:

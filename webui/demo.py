@@ -104,8 +104,22 @@ def load_demo(
     if generated:
         summary = simulate_demo_cases(engine, cases=cases, months=months, seed=seed, progress=progress)
     with db.transaction() as session:
-        users = [_give_password(session, staff) for staff in demo_staff(session)]
+        users = [_give_password(session, staff) for staff in _demo_people(session)]
     return DemoLoad(generated, users, summary)
+
+
+def _demo_people(session: Session) -> list[Staff]:
+    """The demo users: whoever of each grade was given a password before (so that the people stay the
+    same as the area's work moves on), else `demo_staff`'s choice."""
+    earlier: dict[Grade, Staff] = {}
+    for person in session.scalars(
+        select(Staff)
+        .join(StaffCredential, StaffCredential.username == Staff.username)
+        .where(Staff.active.is_(True))
+        .order_by(Staff.username)
+    ):
+        earlier.setdefault(person.grade, person)
+    return [earlier.get(person.grade, person) for person in demo_staff(session)]
 
 
 def simulate_demo_cases(
