@@ -1,4 +1,5 @@
-"""The demo deployment's people: a small synthetic area and one signed-in user per grade.
+"""The demo deployment's area and people: the synthetic staff list, cases built by running the real
+process with simulated staff over the months before the demo's present, and one user per grade.
 
 Demo only (RISKFLOW_DEMO=true): the passwords below are published in the README, so they must never
 exist on a real deployment. Loading is idempotent: an area already on the register is kept, and a
