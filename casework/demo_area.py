@@ -142,11 +142,14 @@ class AreaSummary:
 
 
 def generate_area(
-    session: Session, seed: int = 2008, scale: float = 1.0, *, as_of: datetime = AS_OF
+    session: Session, seed: int = 2008, scale: float = 1.0, *, as_of: datetime = AS_OF, cases: bool = True
 ) -> AreaSummary:
-    """Build the synthetic area in `session` (the caller commits); a seed and scale give one area, always."""
+    """Build the synthetic area in `session` (the caller commits); a seed and scale give one area, always.
+
+    With `cases=False` only the staff and teams are written: the cases then come from running the
+    real process (casework.simulation), as the demo deployment does."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, repeatable on purpose; nothing secret
-    return _Generator(session, rng, scale, as_of).run()
+    return _Generator(session, rng, scale, as_of).run(cases=cases)
 
 
 class _Generator:
@@ -158,8 +161,10 @@ class _Generator:
         self.offenders_managers: list[Staff] = []
         self.load: Counter[int] = Counter()
 
-    def run(self) -> AreaSummary:
+    def run(self, *, cases: bool = True) -> AreaSummary:
         self._staff()
+        if not cases:
+            return self.summary
         for _ in range(max(1, round(1900 * self.scale))):
             self._case()
         self.session.flush()

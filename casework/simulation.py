@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from casework.models import Staff
 from casework.roles import Role
 from casework.vocabulary import CASE_HOLDING_GRADES, QUALIFIED_OFFICER_GRADES, ExperienceBand
 from engine.clock import ManualClock
+from engine.errors import Conflict
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor, ProcessEngine
 
@@ -30,6 +32,8 @@ COURT = "court.results"
 # domain.md 5.3: RoSH at screening, MAPPA eligibility, and the registrations that matter most.
 ROSH_SHARES = (("LOW", 0.30), ("MEDIUM", 0.60), ("HIGH", 0.08), ("VERY_HIGH", 0.02))
 REGISTRATION_SHARES = (("RCPR", 0.05), ("RCHD", 0.04), ("ADVP", 0.10), ("WEAP", 0.03), ("AV2S", 0.02))
+CASE_TEAM_NAME = "Case Management"
+RECENT_DAYS = 28  # "recent" arrivals: the last four weeks
 COURTS = ("Carlisle Crown Court", "Workington Magistrates' Court", "Kendal Magistrates' Court")
 
 
@@ -90,6 +94,7 @@ class AreaSimulation:
         self.rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         self.summary = SimulationSummary()
         self.profiles: dict[str, CaseProfile] = {}
+        self._awaiting_sentence: dict[str, CaseProfile] = {}  # PSR written, no sentence yet
         self._pools: dict[str, list[str]] = {}
         self._officers: list[tuple[str, bool]] = []
 
@@ -100,31 +105,41 @@ class AreaSimulation:
         months: int,
         crn_prefix: str = "S",
         progress: Callable[[float], None] | None = None,
+        arrivals_to_the_end: bool = False,
+        recent_share: float = 0.0,
     ) -> SimulationSummary:
         """Start `cases` cases spread over the first `months` months, then run until the last day;
-        `progress` is told the share of the period done after each simulated day."""
+        `progress` is told the share of the period done after each simulated day.
+
+        By default the last two months see no new cases, so that most cases get to supervision.
+        With `arrivals_to_the_end` cases keep arriving to the last day (an area as it is on a given
+        day, with cases at every stage), and `recent_share` of them arrive in the last four weeks."""
         started = time.perf_counter()
         self._load_staff()
         begin = self.clock.now()
-        end = begin + timedelta(days=30 * months)
-        arrival_window = max(1, 30 * months - 60)
+        days = 30 * months
+        end = begin + timedelta(days=days)
+        window = days if arrivals_to_the_end else max(1, days - 60)
+        recent = min(window, RECENT_DAYS)
         for n in range(cases):
             crn = f"{crn_prefix}{n + 1:06d}"
-            self.profiles[crn] = self._profile(
-                crn, begin + timedelta(days=self.rng.randrange(arrival_window))
-            )
-        waiting = sorted(self.profiles.values(), key=lambda p: (p.arrives, p.crn))
+            if self.rng.random() < recent_share:
+                day = window - recent + self.rng.randrange(recent)
+            else:
+                day = self.rng.randrange(window)
+            self.profiles[crn] = self._profile(crn, begin + timedelta(days=day))
+        waiting = deque(sorted(self.profiles.values(), key=lambda p: (p.arrives, p.crn)))
         while self.clock.now() < end:
             today = self.clock.now()
             while waiting and waiting[0].arrives <= today:
-                self._start(waiting.pop(0))
+                self._start(waiting.popleft())
             self._deliver_outcomes(today)
             self.summary.timers_fired += self.engine.fire_due_timers()
             self._work_open_tasks()
             self.clock.advance(timedelta(days=1))
             self.summary.days += 1
             if progress is not None:
-                progress(min(1.0, self.summary.days / (30 * months)))
+                progress(min(1.0, self.summary.days / days))
         self.summary.seconds = time.perf_counter() - started
         return self.summary
 
@@ -153,12 +168,11 @@ class AreaSimulation:
         self.summary.cases += 1
 
     def _deliver_outcomes(self, today: datetime) -> None:
-        for profile in self.profiles.values():
-            if profile.ends is not None or not profile.instance_id:
-                continue
+        for profile in list(self._awaiting_sentence.values()):
             written = profile.psr_written
             if written is None or today < written + timedelta(days=profile.sentenced_after_days):
                 continue
+            del self._awaiting_sentence[profile.crn]
             payload = {
                 "crn": profile.crn,
                 "outcome": "COMMUNITY_ORDER",
@@ -184,11 +198,12 @@ class AreaSimulation:
             for person in staff:
                 for role in person.roles:
                     self._pools.setdefault(role, []).append(person.username)
-            self._officers = [
-                (p.username, p.grade in QUALIFIED_OFFICER_GRADES)
-                for p in staff
-                if p.grade in CASE_HOLDING_GRADES and p.experience is not ExperienceBand.NEWLY_QUALIFIED
-            ]
+            officers = [p for p in staff if p.grade in CASE_HOLDING_GRADES]
+            # Cases go to the case management teams' officers when the area has such teams (the
+            # courts, programmes and unpaid work teams hold no caseload).
+            holding = [p for p in officers if p.team is not None and CASE_TEAM_NAME in p.team.name]
+            # Newly qualified officers and trainees hold low and medium risk cases only.
+            self._officers = [(p.username, _qualified(p)) for p in holding or officers]
         if not self._officers or Role.SENIOR_PROBATION_OFFICER.value not in self._pools:
             raise ValueError("The simulation needs the area's staff on the register first.")
 
@@ -197,12 +212,18 @@ class AreaSimulation:
             return
         done_today: dict[str, int] = {}
         with self.engine.db.transaction(write=False) as session:
-            rows = session.scalars(
-                select(HumanTask)
+            # The columns alone, not the task objects: this runs every simulated working day.
+            tasks = session.execute(
+                select(
+                    HumanTask.id,
+                    HumanTask.element_id,
+                    HumanTask.business_key,
+                    HumanTask.candidate_role,
+                    HumanTask.assignee,
+                )
                 .where(HumanTask.state == "open")
                 .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
             ).all()
-            tasks = [(t.id, t.element_id, t.business_key, t.candidate_role, t.assignee) for t in rows]
         for task_id, element_id, crn, role, assignee in tasks:
             profile = self.profiles.get(crn)
             if profile is None or role is None:
@@ -213,14 +234,18 @@ class AreaSimulation:
                 continue  # this person's day is full: the task waits for tomorrow
             if self.pickup < 1.0 and random.Random(f"{task_id}:{self.today()}").random() >= self.pickup:  # noqa: S311
                 continue  # other work came first today
-            done_today[person] = done_today.get(person, 0) + 1
             filler = FORMS.get(element_id)
             form = filler(self, profile) if filler else self._any_valid_form(task_id)
-            self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
+            try:
+                self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
+            except Conflict:
+                continue  # an earlier step today withdrew it (the case moved on without it)
+            done_today[person] = done_today.get(person, 0) + 1
             self.summary.tasks_completed += 1
             self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
-            if element_id == "write_psr":
+            if element_id == "write_psr" and profile.ends is None:
                 profile.psr_written = self.clock.now()
+                self._awaiting_sentence[profile.crn] = profile
             if element_id == "termination_review":
                 self.summary.closed += 1
 
@@ -252,7 +277,8 @@ class AreaSimulation:
         return "Simulated entry."[: prop.get("maxLength", 200)]
 
     def owner_for(self, profile: CaseProfile) -> str:
-        """An Offender Manager who may hold the case (a qualified officer for high risk or MAPPA 2-3)."""
+        """An Offender Manager who may hold the case (an experienced qualified officer for high risk or
+        MAPPA 2-3)."""
         needs_qualified = profile.rosh in ("HIGH", "VERY_HIGH") or profile.mappa_level >= 2
         fit = [name for name, qualified in self._officers if qualified or not needs_qualified]
         return fit[self.rng.randrange(len(fit))]
@@ -264,6 +290,12 @@ class AreaSimulation:
     def ended(self, profile: CaseProfile) -> bool:
         """Whether the order has run its course."""
         return profile.ends is not None and self.clock.now() >= profile.ends
+
+
+def _qualified(person: Staff) -> bool:
+    """An experienced or senior qualified officer (who may hold high risk and MAPPA 2-3 cases)."""
+    newly_qualified = person.experience is ExperienceBand.NEWLY_QUALIFIED
+    return person.grade in QUALIFIED_OFFICER_GRADES and not newly_qualified
 
 
 def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:

@@ -868,19 +868,26 @@ class ProcessEngine:
             _advance(workflow)
 
     def _pending_message(self, session: Session, waits: set[tuple[str, str]]) -> InboundMessage | None:
-        for name, value in sorted(waits):
-            message = session.scalar(
-                select(InboundMessage)
-                .where(
-                    InboundMessage.status.in_(("stored", "unknown_case")),
-                    InboundMessage.message_name == name,
-                    InboundMessage.correlation_value == value,
-                )
-                .order_by(InboundMessage.id)
-                .limit(1)
+        """The oldest kept message for the first wait (in name order) that has one: one query for all."""
+        if not waits:
+            return None
+        names = sorted({name for name, _ in waits})
+        values = sorted({value for _, value in waits})
+        candidates = session.scalars(
+            select(InboundMessage)
+            .where(
+                InboundMessage.status.in_(("stored", "unknown_case")),
+                InboundMessage.message_name.in_(names),
+                InboundMessage.correlation_value.in_(values),
             )
-            if message is not None:
-                return message
+            .order_by(InboundMessage.id)
+        ).all()
+        first: dict[tuple[str, str], InboundMessage] = {}
+        for message in candidates:
+            first.setdefault((message.message_name, message.correlation_value), message)
+        for wait in sorted(waits):
+            if wait in first:
+                return first[wait]
         return None
 
     def deliver_outbox(self, handlers: OutboxHandlers, *, limit: int = 100) -> int:

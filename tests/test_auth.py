@@ -14,6 +14,7 @@ from empty_database import empty_database_url
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from test_process_model import BUNDLE_DIR
 from webui_client import PASSWORD, add_staff, fast_password_hashing, sign_in, web_app
 
 from casework.vocabulary import Grade
@@ -237,11 +238,17 @@ def test_demo_load_gives_one_user_per_grade_their_password_once(
 ) -> None:
     runner = CliRunner(env=demo_env)
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    missing = runner.invoke(cli, ["demo", "load", "--cases", "4"])
+    assert missing.exit_code == 1
+    assert "deploy it first (riskflow deploy processes)" in missing.output
+    assert runner.invoke(cli, ["deploy", str(BUNDLE_DIR)]).exit_code == 0
 
-    first = runner.invoke(cli, ["demo", "load"])
+    first = runner.invoke(cli, ["demo", "load", "--cases", "4"])
     again = runner.invoke(cli, ["demo", "load"])
 
     assert first.exit_code == 0, first.output
+    assert "building the demo area: 4 cases" in first.output
+    assert "built 4 cases through the process" in first.output
     assert "generated the synthetic demo area" in first.output
     assert "the demo area is already loaded" in again.output
     assert again.output.count("password already set: kept") == len(Grade)

@@ -518,9 +518,17 @@ def demo() -> None:
 
 
 @demo.command("load")
-def demo_load() -> None:
-    """Load the synthetic area (once) and give one demo user per grade their published password."""
-    from webui.demo import load_demo
+@click.option(
+    "--cases",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cases to run through the process (default 400; the whole area is about 1,900).",
+)
+def demo_load(cases: int | None) -> None:
+    """Build the synthetic area (once): its staff, then its cases run through the real process by
+    simulated staff over the months before today; give one demo user per grade their published
+    password."""
+    from webui.demo import DEMO_CASES, DemoProcessMissing, load_demo
 
     settings = load_settings()
     if not settings.demo:
@@ -528,8 +536,12 @@ def demo_load() -> None:
             "demo users have published passwords, so they are only made on a demo deployment "
             "(RISKFLOW_DEMO=true)"
         )
+    wanted = cases or DEMO_CASES
     with open_engine(settings) as engine:
-        generated, users = load_demo(engine)
+        try:
+            generated, users, _ = load_demo(engine, cases=wanted, progress=click.echo)
+        except DemoProcessMissing as err:
+            raise click.ClickException(str(err)) from None
     click.echo("generated the synthetic demo area" if generated else "the demo area is already loaded")
     for user in users:
         note = "" if user.new else " (password already set: kept)"
