@@ -151,6 +151,8 @@ class Case(CaseworkBase):
     """A case on the register, from the day it is identified at court to its closure."""
 
     __tablename__ = "case_record"
+    # The monitor's open cases by stage, for the area or one team, from the index.
+    __table_args__ = (Index("ix_case_record_open_team_stage", "closed_at", "team_id", "stage"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     crn: Mapped[str] = mapped_column(String(7), unique=True)

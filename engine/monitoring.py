@@ -8,7 +8,8 @@ when it is in error, or when it has waited at a step longer than that step's exp
 human task open too long, a message not received, or a timer the workers have not fired.
 
 Callers narrow every question to the business keys they may see by passing `keys`, a SELECT of
-business keys (None: every instance).
+business keys (None: every instance), or to one team's by passing `team_id`: the team the domain
+keeps on each instance and task row (ProcessInstance.team_id), which the indexes lead with.
 """
 
 from __future__ import annotations
@@ -347,7 +348,7 @@ class Monitor:
     # ---------------------------------------------------------------------- counts
 
     def counts_by_step(
-        self, definition_ids: Collection[int], keys: Select[Any] | None = None
+        self, definition_ids: Collection[int], keys: Select[Any] | None = None, *, team_id: int | None = None
     ) -> dict[str, dict[str, int]]:
         """For each step: open tasks or waiting instances there now (`now`), those past due or past
         the step's expected time (`overdue`), and instances failed there (`errors`)."""
@@ -369,50 +370,58 @@ class Monitor:
             tasks = tasks.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(
                 ProcessInstance.definition_id.in_(definition_ids)
             )
-        for element_id, n, late in self.session.execute(self._scoped(tasks, HumanTask.business_key, keys)):
+        for element_id, n, late in self.session.execute(self._scoped(tasks, HumanTask, keys, team_id)):
             add(element_id, "now", n)
             add(element_id, "overdue", late)
-        for name, element_ids in steps.message_steps.items():
-            cutoffs = [steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids]
-            waits = (
-                select(
-                    func.count(),
-                    func.count(case((ProcessInstance.updated_at < min(cutoffs), 1))),
+        if steps.message_steps:  # one grouped pass over the waits, each message late by its own cutoff
+            late_waits = [
+                and_(
+                    MessageWait.message_name == name,
+                    ProcessInstance.updated_at
+                    < min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids),
                 )
+                for name, element_ids in steps.message_steps.items()
+            ]
+            waits = (
+                select(MessageWait.message_name, func.count(), func.count(case((or_(*late_waits), 1))))
                 .select_from(MessageWait)
                 .join(ProcessInstance, ProcessInstance.id == MessageWait.instance_id)
                 .where(
-                    MessageWait.message_name == name,
+                    MessageWait.message_name.in_(list(steps.message_steps)),
                     ProcessInstance.definition_id.in_(definition_ids),
                     ProcessInstance.status.in_(UNFINISHED),
                 )
+                .group_by(MessageWait.message_name)
             )
-            n, late = self.session.execute(self._scoped(waits, ProcessInstance.business_key, keys)).one()
-            if n:
-                add(element_ids[0], "now", n)
-                add(element_ids[0], "overdue", late)
+            for name, n, late in self.session.execute(self._scoped(waits, ProcessInstance, keys, team_id)):
+                add(steps.message_steps[name][0], "now", n)
+                add(steps.message_steps[name][0], "overdue", late)
         errors = select(ProcessInstance.error).where(
             ProcessInstance.status == ERROR, ProcessInstance.definition_id.in_(definition_ids)
         )
-        for (error,) in self.session.execute(self._scoped(errors, ProcessInstance.business_key, keys)):
+        for (error,) in self.session.execute(self._scoped(errors, ProcessInstance, keys, team_id)):
             failed_at = (error or {}).get("element_id")
             add(failed_at, "now")
             add(failed_at, "errors")
         return counts
 
-    def instances_by_status(self, keys: Select[Any] | None = None) -> dict[str, int]:
+    def instances_by_status(
+        self, keys: Select[Any] | None = None, *, team_id: int | None = None
+    ) -> dict[str, int]:
         """How many instances are in each state."""
         query = select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)
-        rows = self.session.execute(self._scoped(query, ProcessInstance.business_key, keys))
+        rows = self.session.execute(self._scoped(query, ProcessInstance, keys, team_id))
         return {str(status): int(n) for status, n in rows}
 
     # ----------------------------------------------------------------------- stuck
 
-    def stuck(self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT) -> StuckReport:
+    def stuck(
+        self, keys: Select[Any] | None = None, *, team_id: int | None = None, limit: int = STUCK_LIMIT
+    ) -> StuckReport:
         """Instances in error, then instances waiting at a step longer than the step's expected
         time, longest first; `more` says whether there are more than `limit`."""
         steps = self.steps(self.definitions())
-        items, more = self.errored(keys, limit=limit, steps=steps)
+        items, more = self.errored(keys, team_id=team_id, limit=limit, steps=steps)
         tasks = (
             select(*TASK_COLUMNS, ProcessInstance.status)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
@@ -422,7 +431,7 @@ class Monitor:
                 self._task_waited_too_long(steps),
             )
         )
-        tasks = self._scoped(tasks, HumanTask.business_key, keys)
+        tasks = self._scoped(tasks, HumanTask, keys, team_id)
         waiting: list[Waiting] = [
             self._task_item(row, row.status, steps)
             for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit + 1))
@@ -438,13 +447,13 @@ class Monitor:
                     ProcessInstance.updated_at < cutoff,
                 )
             )
-            waits = self._scoped(waits, ProcessInstance.business_key, keys)
+            waits = self._scoped(waits, ProcessInstance, keys, team_id)
             found = self.session.scalars(waits.order_by(ProcessInstance.updated_at).limit(limit + 1))
             waiting.extend(self._message_item(instance, name, element_ids[0], steps) for instance in found)
         late_timers = select(ProcessInstance).where(
             ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
         )
-        late_timers = self._scoped(late_timers, ProcessInstance.business_key, keys)
+        late_timers = self._scoped(late_timers, ProcessInstance, keys, team_id)
         late_first = late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1)
         waiting.extend(self._timer_item(instance) for instance in self.session.scalars(late_first))
         waiting.sort(key=lambda item: item.since or self.now)
@@ -452,12 +461,17 @@ class Monitor:
         return StuckReport(items[:limit], more or len(items) > limit)
 
     def errored(
-        self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT, steps: ModelSteps | None = None
+        self,
+        keys: Select[Any] | None = None,
+        *,
+        team_id: int | None = None,
+        limit: int = STUCK_LIMIT,
+        steps: ModelSteps | None = None,
     ) -> tuple[list[Waiting], bool]:
         """The instances in error (oldest failure first, up to `limit`), and whether there are more."""
         steps = steps or self.steps(self.definitions())
         query = self._scoped(
-            select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance.business_key, keys
+            select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance, keys, team_id
         )
         found = list(self.session.scalars(query.order_by(ProcessInstance.updated_at).limit(limit + 1)))
         return [self._error_item(instance, steps) for instance in found[:limit]], len(found) > limit
@@ -530,8 +544,17 @@ class Monitor:
         return and_(HumanTask.created_at < latest, or_(false(), *conditions))
 
     @staticmethod
-    def _scoped(query: Query, column: Any, keys: Select[Any] | None) -> Query:
-        return query if keys is None else query.where(column.in_(keys))
+    def _scoped(
+        query: Query,
+        model: type[HumanTask] | type[ProcessInstance],
+        keys: Select[Any] | None,
+        team_id: int | None,
+    ) -> Query:
+        if keys is not None:
+            query = query.where(model.business_key.in_(keys))
+        if team_id is not None:
+            query = query.where(model.team_id == team_id)
+        return query
 
     def _error_item(self, instance: ProcessInstance, steps: ModelSteps) -> Waiting:
         error = dict(instance.error or {})
@@ -655,7 +678,7 @@ def reassign_all_tasks(
     query = select(HumanTask).where(
         HumanTask.state == "open", or_(HumanTask.assignee == holder, HumanTask.claimed_by == holder)
     )
-    tasks = list(session.scalars(Monitor._scoped(query, HumanTask.business_key, keys).order_by(HumanTask.id)))
+    tasks = list(session.scalars(Monitor._scoped(query, HumanTask, keys, None).order_by(HumanTask.id)))
     for task in tasks:
         task.assignee = to
         task.claimed_by = None

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
+import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
 from casework import register
 from casework.access import may_view
 from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
@@ -148,7 +149,7 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
             "reason": item.reason(now, calendar, people),
             "since": item.since,
         }
-        for item in monitor.errored(scope.keys(), limit=200)[0]
+        for item in monitor.errored(team_id=scope.team_id, limit=200)[0]
     ]
     by_team, by_person = task_counts(session, scope, now)
     return Overview(
@@ -181,20 +182,19 @@ def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Cou
     """Open tasks overdue and due by the end of this week, by team and by the person holding them.
 
     One grouped pass over the tasks due by the end of the week (the rest never reach either
-    column), by case team and holder; the two tables are summed from it.
+    column), by case team (kept on each task row, tasks.case_team) and holder, read from an index
+    on those columns; the two tables are summed from it.
     """
     holder = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
     overdue = func.count(case((HumanTask.due_at < now, 1)))
     this_week = func.count(case((HumanTask.due_at >= now, 1)))
     query = (
-        select(Case.team_id, holder, overdue, this_week)
-        .select_from(HumanTask)
-        .join(Case, Case.crn == HumanTask.business_key)
+        select(HumanTask.team_id, holder, overdue, this_week)
         .where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
-        .group_by(Case.team_id, holder)
+        .group_by(HumanTask.team_id, holder)
     )
     if not scope.area:
-        query = query.where(Case.team_id == scope.team_id)
+        query = query.where(HumanTask.team_id == scope.team_id)
     teams: dict[int, list[int]] = {}
     people: dict[str, list[int]] = {}
     for team_id, username, late, week in session.execute(query):
