@@ -150,6 +150,8 @@ class ProcessInstance(EngineBase):
     __tablename__ = "process_instance"
     __table_args__ = (
         Index("ix_process_instance_status_timer", "status", "next_timer_at"),
+        # The monitor's stuck list: waiting instances, longest first.
+        Index("ix_process_instance_status_updated", "status", "updated_at"),
         # The monitor narrowed to one team: errors, and waits longest first.
         Index("ix_process_instance_team_status", "team_id", "status", "updated_at"),
     )
@@ -184,10 +186,8 @@ class HumanTask(EngineBase):
         Index("ix_human_task_instance_state", "instance_id", "state"),
         # The monitor's stuck list: open tasks, longest waiting first.
         Index("ix_human_task_open_created", "state", "created_at"),
-        # The monitor's overview (area): open tasks due by a date, by team and holder, from the index.
-        Index("ix_human_task_open_due_team", "state", "due_at", "team_id", "claimed_by", "assignee"),
-        # The same for one team.
-        Index("ix_human_task_open_team_due", "state", "team_id", "due_at", "claimed_by", "assignee"),
+        # The monitor's overview: open tasks by team and holder (in index order: no sort), with due dates.
+        Index("ix_human_task_open_team_holder", "state", "team_id", "claimed_by", "assignee", "due_at"),
         # The diagram's counts per step (area), from the index.
         Index("ix_human_task_open_step", "state", "element_id", "created_at", "due_at"),
         # One team's stuck list (longest waiting first) and counts per step.

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.clock import WorkingCalendar
 from engine.errors import Conflict, EngineError, NotFound
@@ -79,6 +79,9 @@ _STEP_TAGS = frozenset(
     }
 )
 
+
+# Lists of instances never read the workflow state (the largest column).
+_WITHOUT_STATE = defer(ProcessInstance.state)
 
 # The human-task columns a waiting reason needs (lists read these, not whole rows).
 TASK_COLUMNS = (
@@ -438,23 +441,25 @@ class Monitor:
         ]
         for name, element_ids in steps.message_steps.items():
             cutoff = min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
-            waits = (
-                select(ProcessInstance)
-                .join(MessageWait, MessageWait.instance_id == ProcessInstance.id)
-                .where(
-                    MessageWait.message_name == name,
-                    ProcessInstance.status == WAITING,
-                    ProcessInstance.updated_at < cutoff,
-                )
+            # Oldest waiting instances first, from the index on (status, updated_at), each checked
+            # for the message; stops at the limit instead of sorting every wait.
+            waits = select(ProcessInstance).where(
+                ProcessInstance.status == WAITING,
+                ProcessInstance.updated_at < cutoff,
+                select(MessageWait.id)
+                .where(MessageWait.instance_id == ProcessInstance.id, MessageWait.message_name == name)
+                .exists(),
             )
-            waits = self._scoped(waits, ProcessInstance, keys, team_id)
+            waits = self._scoped(waits, ProcessInstance, keys, team_id).options(_WITHOUT_STATE)
             found = self.session.scalars(waits.order_by(ProcessInstance.updated_at).limit(limit + 1))
             waiting.extend(self._message_item(instance, name, element_ids[0], steps) for instance in found)
         late_timers = select(ProcessInstance).where(
             ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
         )
         late_timers = self._scoped(late_timers, ProcessInstance, keys, team_id)
-        late_first = late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1)
+        late_first = (
+            late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1).options(_WITHOUT_STATE)
+        )
         waiting.extend(self._timer_item(instance) for instance in self.session.scalars(late_first))
         waiting.sort(key=lambda item: item.since or self.now)
         items = items + waiting
@@ -473,7 +478,8 @@ class Monitor:
         query = self._scoped(
             select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance, keys, team_id
         )
-        found = list(self.session.scalars(query.order_by(ProcessInstance.updated_at).limit(limit + 1)))
+        query = query.order_by(ProcessInstance.updated_at).limit(limit + 1).options(_WITHOUT_STATE)
+        found = list(self.session.scalars(query))
         return [self._error_item(instance, steps) for instance in found[:limit]], len(found) > limit
 
     def waiting(self, instance: ProcessInstance) -> list[Waiting]:

@@ -18,8 +18,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TASK_INDEXES = {
-    "ix_human_task_open_due_team": ["state", "due_at", "team_id", "claimed_by", "assignee"],
-    "ix_human_task_open_team_due": ["state", "team_id", "due_at", "claimed_by", "assignee"],
+    "ix_human_task_open_team_holder": ["state", "team_id", "claimed_by", "assignee", "due_at"],
     "ix_human_task_open_step": ["state", "element_id", "created_at", "due_at"],
     "ix_human_task_open_team_created": ["state", "team_id", "created_at", "element_id", "due_at"],
 }
@@ -35,20 +34,26 @@ def upgrade() -> None:
             f"(SELECT case_record.team_id FROM case_record WHERE case_record.crn = {table}.business_key)"
         )
     op.create_index(
+        "ix_process_instance_status_updated", "process_instance", ["status", "updated_at"], unique=False
+    )
+    op.create_index(
         "ix_process_instance_team_status", "process_instance", ["team_id", "status", "updated_at"], unique=False
     )
     for name, columns in TASK_INDEXES.items():
         op.create_index(name, "human_task", columns, unique=False)
+    op.create_index("ix_case_record_open_stage", "case_record", ["closed_at", "stage", "team_id"], unique=False)
     op.create_index(
-        "ix_case_record_open_team_stage", "case_record", ["closed_at", "team_id", "stage"], unique=False
+        "ix_oversight_review_done", "oversight_review", ["done_at", "on_time", "case_id"], unique=False
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_case_record_open_team_stage", table_name="case_record")
+    op.drop_index("ix_oversight_review_done", table_name="oversight_review")
+    op.drop_index("ix_case_record_open_stage", table_name="case_record")
     for name in TASK_INDEXES:
         op.drop_index(name, table_name="human_task")
     op.drop_index("ix_process_instance_team_status", table_name="process_instance")
+    op.drop_index("ix_process_instance_status_updated", table_name="process_instance")
     for table in ("human_task", "process_instance"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("team_id")
