@@ -439,20 +439,7 @@ class Monitor:
             self._task_item(row, row.status, steps)
             for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit + 1))
         ]
-        for name, element_ids in steps.message_steps.items():
-            cutoff = min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
-            # Oldest waiting instances first, from the index on (status, updated_at), each checked
-            # for the message; stops at the limit instead of sorting every wait.
-            waits = select(ProcessInstance).where(
-                ProcessInstance.status == WAITING,
-                ProcessInstance.updated_at < cutoff,
-                select(MessageWait.id)
-                .where(MessageWait.instance_id == ProcessInstance.id, MessageWait.message_name == name)
-                .exists(),
-            )
-            waits = self._scoped(waits, ProcessInstance, keys, team_id).options(_WITHOUT_STATE)
-            found = self.session.scalars(waits.order_by(ProcessInstance.updated_at).limit(limit + 1))
-            waiting.extend(self._message_item(instance, name, element_ids[0], steps) for instance in found)
+        waiting.extend(self._late_waits(steps, keys, team_id, limit))
         late_timers = select(ProcessInstance).where(
             ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
         )
@@ -464,6 +451,48 @@ class Monitor:
         waiting.sort(key=lambda item: item.since or self.now)
         items = items + waiting
         return StuckReport(items[:limit], more or len(items) > limit)
+
+    def _late_waits(
+        self, steps: ModelSteps, keys: Select[Any] | None, team_id: int | None, limit: int
+    ) -> list[Waiting]:
+        """The oldest waits for a message longer than the receiving step's expected time.
+
+        One walk over waiting instances oldest first (the index on status and updated_at), each
+        checked for a late wait, stopping at `limit` + 1 instances; then the late messages of those.
+        """
+        if not steps.message_steps:
+            return []
+        cutoffs = {
+            name: min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
+            for name, element_ids in steps.message_steps.items()
+        }
+        late = or_(
+            *(
+                and_(MessageWait.message_name == name, ProcessInstance.updated_at < cutoff)
+                for name, cutoff in cutoffs.items()
+            )
+        )
+        oldest = select(ProcessInstance).where(
+            ProcessInstance.status == WAITING,
+            ProcessInstance.updated_at < max(cutoffs.values()),
+            select(MessageWait.id).where(MessageWait.instance_id == ProcessInstance.id, late).exists(),
+        )
+        oldest = self._scoped(oldest, ProcessInstance, keys, team_id)
+        query = oldest.order_by(ProcessInstance.updated_at).limit(limit + 1).options(_WITHOUT_STATE)
+        found = list(self.session.scalars(query))
+        names: dict[int, set[str]] = {}
+        for instance_id, name in self.session.execute(
+            select(MessageWait.instance_id, MessageWait.message_name)
+            .join(ProcessInstance, ProcessInstance.id == MessageWait.instance_id)
+            .where(MessageWait.instance_id.in_([instance.id for instance in found]), late)
+        ):
+            names.setdefault(instance_id, set()).add(name)
+        return [
+            self._message_item(instance, name, element_ids[0], steps)
+            for instance in found
+            for name, element_ids in steps.message_steps.items()
+            if name in names.get(instance.id, ())
+        ]
 
     def errored(
         self,

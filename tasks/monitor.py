@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
@@ -254,22 +254,39 @@ def oversight_compliance(session: Session, scope: Scope, now: datetime) -> Compl
         first = datetime(year, month, 1, tzinfo=DISPLAY_ZONE)
         after = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=DISPLAY_ZONE)
         months.append((first, after))
-    figures = []
-    for first, after in months:  # one pass over the reviews: two sums per month
-        in_month = (OversightReview.done_at >= first) & (OversightReview.done_at < after)
-        figures += [
-            func.count(case((in_month & OversightReview.on_time.is_(True), 1))),
-            func.count(case((in_month, 1))),
-        ]
-    # The area's figures come from the index on (done_at, on_time) alone; a team's join their cases.
-    query = select(*figures).select_from(OversightReview).where(OversightReview.done_at >= months[0][0])
-    if not scope.area:
-        query = query.join(Case, Case.id == OversightReview.case_id).where(Case.team_id == scope.team_id)
-    row = session.execute(query).one()
     trend = [
-        (f"{first:%b %Y}", int(row[2 * i]), int(row[2 * i + 1])) for i, (first, _after) in enumerate(months)
+        (f"{first:%b %Y}", ok, n)
+        for (first, _after), (ok, n) in zip(months, _monthly(session, scope, months), strict=True)
     ]
     return Compliance(by_team, by_spo, trend)
+
+
+def _monthly(
+    session: Session, scope: Scope, months: list[tuple[datetime, datetime]]
+) -> list[tuple[int, int]]:
+    """Oversight reviews (on time, done) in each month: for the area, one range of the index on
+    (done_at, on_time) per month; for a team, one pass over the reviews of its cases."""
+    on_time = OversightReview.on_time.is_(True)
+    if scope.area:
+        per_month = [
+            select(literal(i), func.count(case((on_time, 1))), func.count())
+            .select_from(OversightReview)
+            .where(OversightReview.done_at >= first, OversightReview.done_at < after)
+            for i, (first, after) in enumerate(months)
+        ]
+        found = {int(i): (int(ok), int(n)) for i, ok, n in session.execute(union_all(*per_month))}
+        return [found.get(i, (0, 0)) for i in range(len(months))]
+    figures = []
+    for first, after in months:
+        in_month = (OversightReview.done_at >= first) & (OversightReview.done_at < after)
+        figures += [func.count(case((in_month & on_time, 1))), func.count(case((in_month, 1)))]
+    team_cases = select(Case.id).where(Case.team_id == scope.team_id)
+    row = session.execute(
+        select(*figures).where(
+            OversightReview.done_at >= months[0][0], OversightReview.case_id.in_(team_cases)
+        )
+    ).one()
+    return [(int(row[2 * i]), int(row[2 * i + 1])) for i in range(len(months))]
 
 
 def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCase]:

@@ -43,12 +43,16 @@ def upgrade() -> None:
         op.create_index(name, "human_task", columns, unique=False)
     op.create_index("ix_case_record_open_stage", "case_record", ["closed_at", "stage", "team_id"], unique=False)
     op.create_index(
+        "ix_case_record_team_open_stage", "case_record", ["team_id", "closed_at", "stage"], unique=False
+    )
+    op.create_index(
         "ix_oversight_review_done", "oversight_review", ["done_at", "on_time", "case_id"], unique=False
     )
 
 
 def downgrade() -> None:
     op.drop_index("ix_oversight_review_done", table_name="oversight_review")
+    op.drop_index("ix_case_record_team_open_stage", table_name="case_record")
     op.drop_index("ix_case_record_open_stage", table_name="case_record")
     for name in TASK_INDEXES:
         op.drop_index(name, table_name="human_task")
