@@ -322,6 +322,7 @@ class Monitor:
         self.session = session
         self.now = now
         self.calendar = calendar
+        self._cutoffs: dict[Expected, datetime] = {}
 
     # ----------------------------------------------------------------- models in use
 
@@ -380,8 +381,7 @@ class Monitor:
             late_waits = [
                 and_(
                     MessageWait.message_name == name,
-                    ProcessInstance.updated_at
-                    < min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids),
+                    ProcessInstance.updated_at < min(self._cutoff(steps.expected(e)) for e in element_ids),
                 )
                 for name, element_ids in steps.message_steps.items()
             ]
@@ -463,7 +463,7 @@ class Monitor:
         if not steps.message_steps:
             return []
         cutoffs = {
-            name: min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
+            name: min(self._cutoff(steps.expected(e)) for e in element_ids)
             for name, element_ids in steps.message_steps.items()
         }
         late = or_(
@@ -556,12 +556,19 @@ class Monitor:
 
     # ------------------------------------------------------------------- internals
 
+    def _cutoff(self, expected: Expected) -> datetime:
+        """The expected time's cutoff at `now`, worked out once per distinct time (a model has many
+        steps and few distinct times; working days are counted a day at a time)."""
+        if expected not in self._cutoffs:
+            self._cutoffs[expected] = expected.cutoff(self.now, self.calendar)
+        return self._cutoffs[expected]
+
     def _task_waited_too_long(self, steps: ModelSteps) -> ColumnElement[bool]:
         """SQL: an open task created before its step's cutoff (one condition per distinct cutoff)."""
         by_cutoff: dict[datetime, list[str]] = {}
         for step in steps.steps.values():
-            by_cutoff.setdefault(step.expected.cutoff(self.now, self.calendar), []).append(step.element_id)
-        default = steps.default.cutoff(self.now, self.calendar)
+            by_cutoff.setdefault(self._cutoff(step.expected), []).append(step.element_id)
+        default = self._cutoff(steps.default)
         known = list(steps.steps)
         conditions = [
             and_(HumanTask.element_id.in_(ids), HumanTask.created_at < cutoff)
