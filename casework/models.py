@@ -151,6 +151,11 @@ class Case(CaseworkBase):
     """A case on the register, from the day it is identified at court to its closure."""
 
     __tablename__ = "case_record"
+    # The monitor's open cases by stage, for the area and for one team, from an index in its order.
+    __table_args__ = (
+        Index("ix_case_record_open_stage", "closed_at", "stage", "team_id"),
+        Index("ix_case_record_team_open_stage", "team_id", "closed_at", "stage"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     crn: Mapped[str] = mapped_column(String(7), unique=True)
@@ -289,6 +294,8 @@ class OversightReview(CaseworkBase):
     """A recorded management oversight review, and whether it was done on time."""
 
     __tablename__ = "oversight_review"
+    # The monitor's oversight compliance: reviews done since a date, from the index.
+    __table_args__ = (Index("ix_oversight_review_done", "done_at", "on_time", "case_id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)

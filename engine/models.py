@@ -148,7 +148,13 @@ class ProcessInstance(EngineBase):
     """A running (or finished) workflow; `state` is the live SpiffWorkflow state without its spec."""
 
     __tablename__ = "process_instance"
-    __table_args__ = (Index("ix_process_instance_status_timer", "status", "next_timer_at"),)
+    __table_args__ = (
+        Index("ix_process_instance_status_timer", "status", "next_timer_at"),
+        # The monitor's stuck list: waiting instances, longest first.
+        Index("ix_process_instance_status_updated", "status", "updated_at"),
+        # The monitor narrowed to one team: errors, and waits longest first.
+        Index("ix_process_instance_team_status", "team_id", "status", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
@@ -164,6 +170,9 @@ class ProcessInstance(EngineBase):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # The team the business key belongs to, as the domain keeps it (tasks.case_team), so the
+    # monitor narrows to one team without a lookup per row; None when the domain names none.
+    team_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class HumanTask(EngineBase):
@@ -177,6 +186,12 @@ class HumanTask(EngineBase):
         Index("ix_human_task_instance_state", "instance_id", "state"),
         # The monitor's stuck list: open tasks, longest waiting first.
         Index("ix_human_task_open_created", "state", "created_at"),
+        # The monitor's overview: open tasks by team and holder (in index order: no sort), with due dates.
+        Index("ix_human_task_open_team_holder", "state", "team_id", "claimed_by", "assignee", "due_at"),
+        # The diagram's counts per step (area), from the index.
+        Index("ix_human_task_open_step", "state", "element_id", "created_at", "due_at"),
+        # One team's stuck list (longest waiting first) and counts per step.
+        Index("ix_human_task_open_team_created", "state", "team_id", "created_at", "element_id", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -199,6 +214,8 @@ class HumanTask(EngineBase):
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(100))
+    # The team of the task's business key, kept by the domain like ProcessInstance.team_id.
+    team_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class MessageWait(EngineBase):

@@ -8,7 +8,8 @@ when it is in error, or when it has waited at a step longer than that step's exp
 human task open too long, a message not received, or a timer the workers have not fired.
 
 Callers narrow every question to the business keys they may see by passing `keys`, a SELECT of
-business keys (None: every instance).
+business keys (None: every instance), or to one team's by passing `team_id`: the team the domain
+keeps on each instance and task row (ProcessInstance.team_id), which the indexes lead with.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.clock import WorkingCalendar
 from engine.errors import Conflict, EngineError, NotFound
@@ -78,6 +79,9 @@ _STEP_TAGS = frozenset(
     }
 )
 
+
+# Lists of instances never read the workflow state (the largest column).
+_WITHOUT_STATE = defer(ProcessInstance.state)
 
 # The human-task columns a waiting reason needs (lists read these, not whole rows).
 TASK_COLUMNS = (
@@ -318,6 +322,7 @@ class Monitor:
         self.session = session
         self.now = now
         self.calendar = calendar
+        self._cutoffs: dict[Expected, datetime] = {}
 
     # ----------------------------------------------------------------- models in use
 
@@ -347,7 +352,7 @@ class Monitor:
     # ---------------------------------------------------------------------- counts
 
     def counts_by_step(
-        self, definition_ids: Collection[int], keys: Select[Any] | None = None
+        self, definition_ids: Collection[int], keys: Select[Any] | None = None, *, team_id: int | None = None
     ) -> dict[str, dict[str, int]]:
         """For each step: open tasks or waiting instances there now (`now`), those past due or past
         the step's expected time (`overdue`), and instances failed there (`errors`)."""
@@ -369,50 +374,57 @@ class Monitor:
             tasks = tasks.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(
                 ProcessInstance.definition_id.in_(definition_ids)
             )
-        for element_id, n, late in self.session.execute(self._scoped(tasks, HumanTask.business_key, keys)):
+        for element_id, n, late in self.session.execute(self._scoped(tasks, HumanTask, keys, team_id)):
             add(element_id, "now", n)
             add(element_id, "overdue", late)
-        for name, element_ids in steps.message_steps.items():
-            cutoffs = [steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids]
-            waits = (
-                select(
-                    func.count(),
-                    func.count(case((ProcessInstance.updated_at < min(cutoffs), 1))),
+        if steps.message_steps:  # one grouped pass over the waits, each message late by its own cutoff
+            late_waits = [
+                and_(
+                    MessageWait.message_name == name,
+                    ProcessInstance.updated_at < min(self._cutoff(steps.expected(e)) for e in element_ids),
                 )
+                for name, element_ids in steps.message_steps.items()
+            ]
+            waits = (
+                select(MessageWait.message_name, func.count(), func.count(case((or_(*late_waits), 1))))
                 .select_from(MessageWait)
                 .join(ProcessInstance, ProcessInstance.id == MessageWait.instance_id)
                 .where(
-                    MessageWait.message_name == name,
+                    MessageWait.message_name.in_(list(steps.message_steps)),
                     ProcessInstance.definition_id.in_(definition_ids),
                     ProcessInstance.status.in_(UNFINISHED),
                 )
+                .group_by(MessageWait.message_name)
             )
-            n, late = self.session.execute(self._scoped(waits, ProcessInstance.business_key, keys)).one()
-            if n:
-                add(element_ids[0], "now", n)
-                add(element_ids[0], "overdue", late)
+            for name, n, late in self.session.execute(self._scoped(waits, ProcessInstance, keys, team_id)):
+                add(steps.message_steps[name][0], "now", n)
+                add(steps.message_steps[name][0], "overdue", late)
         errors = select(ProcessInstance.error).where(
             ProcessInstance.status == ERROR, ProcessInstance.definition_id.in_(definition_ids)
         )
-        for (error,) in self.session.execute(self._scoped(errors, ProcessInstance.business_key, keys)):
+        for (error,) in self.session.execute(self._scoped(errors, ProcessInstance, keys, team_id)):
             failed_at = (error or {}).get("element_id")
             add(failed_at, "now")
             add(failed_at, "errors")
         return counts
 
-    def instances_by_status(self, keys: Select[Any] | None = None) -> dict[str, int]:
+    def instances_by_status(
+        self, keys: Select[Any] | None = None, *, team_id: int | None = None
+    ) -> dict[str, int]:
         """How many instances are in each state."""
         query = select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)
-        rows = self.session.execute(self._scoped(query, ProcessInstance.business_key, keys))
+        rows = self.session.execute(self._scoped(query, ProcessInstance, keys, team_id))
         return {str(status): int(n) for status, n in rows}
 
     # ----------------------------------------------------------------------- stuck
 
-    def stuck(self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT) -> StuckReport:
+    def stuck(
+        self, keys: Select[Any] | None = None, *, team_id: int | None = None, limit: int = STUCK_LIMIT
+    ) -> StuckReport:
         """Instances in error, then instances waiting at a step longer than the step's expected
         time, longest first; `more` says whether there are more than `limit`."""
         steps = self.steps(self.definitions())
-        items, more = self.errored(keys, limit=limit, steps=steps)
+        items, more = self.errored(keys, team_id=team_id, limit=limit, steps=steps)
         tasks = (
             select(*TASK_COLUMNS, ProcessInstance.status)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
@@ -422,44 +434,81 @@ class Monitor:
                 self._task_waited_too_long(steps),
             )
         )
-        tasks = self._scoped(tasks, HumanTask.business_key, keys)
+        tasks = self._scoped(tasks, HumanTask, keys, team_id)
         waiting: list[Waiting] = [
             self._task_item(row, row.status, steps)
             for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit + 1))
         ]
-        for name, element_ids in steps.message_steps.items():
-            cutoff = min(steps.expected(e).cutoff(self.now, self.calendar) for e in element_ids)
-            waits = (
-                select(ProcessInstance)
-                .join(MessageWait, MessageWait.instance_id == ProcessInstance.id)
-                .where(
-                    MessageWait.message_name == name,
-                    ProcessInstance.status == WAITING,
-                    ProcessInstance.updated_at < cutoff,
-                )
-            )
-            waits = self._scoped(waits, ProcessInstance.business_key, keys)
-            found = self.session.scalars(waits.order_by(ProcessInstance.updated_at).limit(limit + 1))
-            waiting.extend(self._message_item(instance, name, element_ids[0], steps) for instance in found)
+        waiting.extend(self._late_waits(steps, keys, team_id, limit))
         late_timers = select(ProcessInstance).where(
             ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
         )
-        late_timers = self._scoped(late_timers, ProcessInstance.business_key, keys)
-        late_first = late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1)
+        late_timers = self._scoped(late_timers, ProcessInstance, keys, team_id)
+        late_first = (
+            late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1).options(_WITHOUT_STATE)
+        )
         waiting.extend(self._timer_item(instance) for instance in self.session.scalars(late_first))
         waiting.sort(key=lambda item: item.since or self.now)
         items = items + waiting
         return StuckReport(items[:limit], more or len(items) > limit)
 
+    def _late_waits(
+        self, steps: ModelSteps, keys: Select[Any] | None, team_id: int | None, limit: int
+    ) -> list[Waiting]:
+        """The oldest waits for a message longer than the receiving step's expected time.
+
+        One walk over waiting instances oldest first (the index on status and updated_at), each
+        checked for a late wait, stopping at `limit` + 1 instances; then the late messages of those.
+        """
+        if not steps.message_steps:
+            return []
+        cutoffs = {
+            name: min(self._cutoff(steps.expected(e)) for e in element_ids)
+            for name, element_ids in steps.message_steps.items()
+        }
+        late = or_(
+            *(
+                and_(MessageWait.message_name == name, ProcessInstance.updated_at < cutoff)
+                for name, cutoff in cutoffs.items()
+            )
+        )
+        oldest = select(ProcessInstance).where(
+            ProcessInstance.status == WAITING,
+            ProcessInstance.updated_at < max(cutoffs.values()),
+            select(MessageWait.id).where(MessageWait.instance_id == ProcessInstance.id, late).exists(),
+        )
+        oldest = self._scoped(oldest, ProcessInstance, keys, team_id)
+        query = oldest.order_by(ProcessInstance.updated_at).limit(limit + 1).options(_WITHOUT_STATE)
+        found = list(self.session.scalars(query))
+        names: dict[int, set[str]] = {}
+        for instance_id, name in self.session.execute(
+            select(MessageWait.instance_id, MessageWait.message_name)
+            .join(ProcessInstance, ProcessInstance.id == MessageWait.instance_id)
+            .where(MessageWait.instance_id.in_([instance.id for instance in found]), late)
+        ):
+            names.setdefault(instance_id, set()).add(name)
+        return [
+            self._message_item(instance, name, element_ids[0], steps)
+            for instance in found
+            for name, element_ids in steps.message_steps.items()
+            if name in names.get(instance.id, ())
+        ]
+
     def errored(
-        self, keys: Select[Any] | None = None, *, limit: int = STUCK_LIMIT, steps: ModelSteps | None = None
+        self,
+        keys: Select[Any] | None = None,
+        *,
+        team_id: int | None = None,
+        limit: int = STUCK_LIMIT,
+        steps: ModelSteps | None = None,
     ) -> tuple[list[Waiting], bool]:
         """The instances in error (oldest failure first, up to `limit`), and whether there are more."""
         steps = steps or self.steps(self.definitions())
         query = self._scoped(
-            select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance.business_key, keys
+            select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance, keys, team_id
         )
-        found = list(self.session.scalars(query.order_by(ProcessInstance.updated_at).limit(limit + 1)))
+        query = query.order_by(ProcessInstance.updated_at).limit(limit + 1).options(_WITHOUT_STATE)
+        found = list(self.session.scalars(query))
         return [self._error_item(instance, steps) for instance in found[:limit]], len(found) > limit
 
     def waiting(self, instance: ProcessInstance) -> list[Waiting]:
@@ -507,12 +556,19 @@ class Monitor:
 
     # ------------------------------------------------------------------- internals
 
+    def _cutoff(self, expected: Expected) -> datetime:
+        """The expected time's cutoff at `now`, worked out once per distinct time (a model has many
+        steps and few distinct times; working days are counted a day at a time)."""
+        if expected not in self._cutoffs:
+            self._cutoffs[expected] = expected.cutoff(self.now, self.calendar)
+        return self._cutoffs[expected]
+
     def _task_waited_too_long(self, steps: ModelSteps) -> ColumnElement[bool]:
         """SQL: an open task created before its step's cutoff (one condition per distinct cutoff)."""
         by_cutoff: dict[datetime, list[str]] = {}
         for step in steps.steps.values():
-            by_cutoff.setdefault(step.expected.cutoff(self.now, self.calendar), []).append(step.element_id)
-        default = steps.default.cutoff(self.now, self.calendar)
+            by_cutoff.setdefault(self._cutoff(step.expected), []).append(step.element_id)
+        default = self._cutoff(steps.default)
         known = list(steps.steps)
         conditions = [
             and_(HumanTask.element_id.in_(ids), HumanTask.created_at < cutoff)
@@ -530,8 +586,17 @@ class Monitor:
         return and_(HumanTask.created_at < latest, or_(false(), *conditions))
 
     @staticmethod
-    def _scoped(query: Query, column: Any, keys: Select[Any] | None) -> Query:
-        return query if keys is None else query.where(column.in_(keys))
+    def _scoped(
+        query: Query,
+        model: type[HumanTask] | type[ProcessInstance],
+        keys: Select[Any] | None,
+        team_id: int | None,
+    ) -> Query:
+        if keys is not None:
+            query = query.where(model.business_key.in_(keys))
+        if team_id is not None:
+            query = query.where(model.team_id == team_id)
+        return query
 
     def _error_item(self, instance: ProcessInstance, steps: ModelSteps) -> Waiting:
         error = dict(instance.error or {})
@@ -655,7 +720,7 @@ def reassign_all_tasks(
     query = select(HumanTask).where(
         HumanTask.state == "open", or_(HumanTask.assignee == holder, HumanTask.claimed_by == holder)
     )
-    tasks = list(session.scalars(Monitor._scoped(query, HumanTask.business_key, keys).order_by(HumanTask.id)))
+    tasks = list(session.scalars(Monitor._scoped(query, HumanTask, keys, None).order_by(HumanTask.id)))
     for task in tasks:
         task.assignee = to
         task.claimed_by = None

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
+import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
 from casework import register
 from casework.access import may_view
 from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
@@ -148,7 +149,7 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
             "reason": item.reason(now, calendar, people),
             "since": item.since,
         }
-        for item in monitor.errored(scope.keys(), limit=200)[0]
+        for item in monitor.errored(team_id=scope.team_id, limit=200)[0]
     ]
     by_team, by_person = task_counts(session, scope, now)
     return Overview(
@@ -181,23 +182,25 @@ def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Cou
     """Open tasks overdue and due by the end of this week, by team and by the person holding them.
 
     One grouped pass over the tasks due by the end of the week (the rest never reach either
-    column), by case team and holder; the two tables are summed from it.
+    column), by case team (kept on each task row, tasks.case_team) and holder, read from an index
+    on those columns; the two tables are summed from it.
     """
-    holder = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
     overdue = func.count(case((HumanTask.due_at < now, 1)))
     this_week = func.count(case((HumanTask.due_at >= now, 1)))
+    # Grouped by the raw holder columns, in the index's order (no sort); the holder is the claimer,
+    # else the assignee, summed below.
+    held = (HumanTask.team_id, HumanTask.claimed_by, HumanTask.assignee)
     query = (
-        select(Case.team_id, holder, overdue, this_week)
-        .select_from(HumanTask)
-        .join(Case, Case.crn == HumanTask.business_key)
+        select(*held, overdue, this_week)
         .where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
-        .group_by(Case.team_id, holder)
+        .group_by(*held)
     )
     if not scope.area:
-        query = query.where(Case.team_id == scope.team_id)
+        query = query.where(HumanTask.team_id == scope.team_id)
     teams: dict[int, list[int]] = {}
     people: dict[str, list[int]] = {}
-    for team_id, username, late, week in session.execute(query):
+    for team_id, claimed_by, assignee, late, week in session.execute(query):
+        username = claimed_by or assignee
         for totals in ([teams.setdefault(team_id, [0, 0])] if team_id is not None else []) + (
             [people.setdefault(username, [0, 0])] if username else []
         ):
@@ -251,26 +254,39 @@ def oversight_compliance(session: Session, scope: Scope, now: datetime) -> Compl
         first = datetime(year, month, 1, tzinfo=DISPLAY_ZONE)
         after = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=DISPLAY_ZONE)
         months.append((first, after))
-    figures = []
-    for first, after in months:  # one pass over the reviews: two sums per month
-        in_month = (OversightReview.done_at >= first) & (OversightReview.done_at < after)
-        figures += [
-            func.count(case((in_month & OversightReview.on_time.is_(True), 1))),
-            func.count(case((in_month, 1))),
-        ]
-    query = (
-        select(*figures)
-        .select_from(OversightReview)
-        .join(Case, Case.id == OversightReview.case_id)
-        .where(OversightReview.done_at >= months[0][0])
-    )
-    if not scope.area:
-        query = query.where(Case.team_id == scope.team_id)
-    row = session.execute(query).one()
     trend = [
-        (f"{first:%b %Y}", int(row[2 * i]), int(row[2 * i + 1])) for i, (first, _after) in enumerate(months)
+        (f"{first:%b %Y}", ok, n)
+        for (first, _after), (ok, n) in zip(months, _monthly(session, scope, months), strict=True)
     ]
     return Compliance(by_team, by_spo, trend)
+
+
+def _monthly(
+    session: Session, scope: Scope, months: list[tuple[datetime, datetime]]
+) -> list[tuple[int, int]]:
+    """Oversight reviews (on time, done) in each month: for the area, one range of the index on
+    (done_at, on_time) per month; for a team, one pass over the reviews of its cases."""
+    on_time = OversightReview.on_time.is_(True)
+    if scope.area:
+        per_month = [
+            select(literal(i), func.count(case((on_time, 1))), func.count())
+            .select_from(OversightReview)
+            .where(OversightReview.done_at >= first, OversightReview.done_at < after)
+            for i, (first, after) in enumerate(months)
+        ]
+        found = {int(i): (int(ok), int(n)) for i, ok, n in session.execute(union_all(*per_month))}
+        return [found.get(i, (0, 0)) for i in range(len(months))]
+    figures = []
+    for first, after in months:
+        in_month = (OversightReview.done_at >= first) & (OversightReview.done_at < after)
+        figures += [func.count(case((in_month & on_time, 1))), func.count(case((in_month, 1)))]
+    team_cases = select(Case.id).where(Case.team_id == scope.team_id)
+    row = session.execute(
+        select(*figures).where(
+            OversightReview.done_at >= months[0][0], OversightReview.case_id.in_(team_cases)
+        )
+    ).one()
+    return [(int(row[2 * i]), int(row[2 * i + 1])) for i in range(len(months))]
 
 
 def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCase]:

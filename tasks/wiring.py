@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tasks.case_team  # noqa: F401  (keeps each case's team on its instances and tasks)
 from casework.roles import TASK_ROLES
 from engine.clock import Clock
 from engine.db import Database

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from empty_database import empty_database_url
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from webui.schema import (
@@ -88,5 +88,57 @@ def test_a_database_never_upgraded_is_refused_with_what_to_run(url: str) -> None
             require_current_schema(engine, url)
         upgrade(url)
         require_current_schema(engine, url)
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_to_0012_gives_existing_instances_and_tasks_their_cases_team(url: str) -> None:
+    upgrade(url, "0011")
+    engine = create_engine(url, poolclass=NullPool)
+    at = "2026-11-02 09:00:00"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO team (id, code, name, office, district) VALUES (7, 'N', 'North', 'o', 'd')")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO case_record (id, crn, stage, team_id, created_at) "
+                    "VALUES (1, 'X100001', 'IDENTIFIED', 7, :at), (2, 'X100002', 'IDENTIFIED', NULL, :at)"
+                ),
+                {"at": at},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO process_definition (id, name, version, content_hash, process_ids, "
+                    "lanes, specs, deployed_at, deployed_by, note) "
+                    "VALUES (1, 'om', 1, 'h', '[]', '{}', '', :at, 'x', '')"
+                ),
+                {"at": at},
+            )
+            for n, crn in ((1, "X100001"), (2, "X100002")):
+                connection.execute(
+                    text(
+                        "INSERT INTO process_instance (id, definition_id, process_id, business_key, status, "
+                        "state, version, started_by, created_at, updated_at) "
+                        "VALUES (:n, 1, 'om', :crn, 'waiting', '', 1, 'x', :at, :at)"
+                    ),
+                    {"n": n, "crn": crn, "at": at},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO human_task (instance_id, task_guid, element_id, process_id, title, "
+                        "business_key, state, created_at, priority) "
+                        "VALUES (:n, :guid, 'a', 'om', 'A', :crn, 'open', :at, 0)"
+                    ),
+                    {"n": n, "guid": f"guid-{n}", "crn": crn, "at": at},
+                )
+        upgrade(url)
+        with engine.connect() as connection:
+            for table in ("process_instance", "human_task"):
+                rows = connection.execute(
+                    text(f"SELECT business_key, team_id FROM {table} ORDER BY business_key")
+                )
+                assert [tuple(row) for row in rows] == [("X100001", 7), ("X100002", None)]
     finally:
         engine.dispose()

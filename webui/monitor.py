@@ -129,7 +129,7 @@ def stuck() -> str | Response:
     now, calendar = shared.clock.now(), shared.engine.calendar
     with shared.db.transaction(write=False) as session:
         scope = _scope(session)
-        report = Monitor(session, now, calendar).stuck(scope.keys())
+        report = Monitor(session, now, calendar).stuck(team_id=scope.team_id)
         rows = _visible(session, scope, report.items)
         people = probation.display_names(session, [r.holder for r in rows], now.date())
         lines = [Line(r, r.reason(now, calendar, people)) for r in rows]
@@ -186,7 +186,7 @@ def diagram() -> str | Response:
         if not definitions:
             return render_template("monitor/diagram.html", definition_id=None, rows=[], step=None, at_step=[])
         steps = monitor.steps(definitions)
-        counts = monitor.counts_by_step(definitions, scope.keys())
+        counts = monitor.counts_by_step(definitions, team_id=scope.team_id)
         rows = [
             {"id": element_id, "name": steps.name(element_id), **figures}
             for element_id, figures in sorted(counts.items(), key=lambda kv: steps.name(kv[0]))
@@ -238,9 +238,8 @@ def _at_step(
         .order_by(ProcessInstance.updated_at)
         .limit(STEP_LIST_LIMIT * 2)
     )
-    keys = scope.keys()
-    if keys is not None:
-        query = query.where(ProcessInstance.business_key.in_(keys))
+    if not scope.area:
+        query = query.where(ProcessInstance.team_id == scope.team_id)
     for instance in session.scalars(query):
         for item in monitor.waiting(instance):
             if item.element_id == step:
@@ -256,7 +255,7 @@ def diagram_counts() -> Response:
         scope = _scope(session)
         monitor = Monitor(session, shared.clock.now(), shared.engine.calendar)
         definitions = monitor.definitions(MAIN_PROCESS)
-        counts = monitor.counts_by_step(definitions, scope.keys()) if definitions else {}
+        counts = monitor.counts_by_step(definitions, team_id=scope.team_id) if definitions else {}
     peak = max((c["now"] for c in counts.values()), default=0)
     return jsonify(
         {
