@@ -16,12 +16,13 @@ function say(message) {
 const editor = new window.DmnJS({ container: root });
 window.riskflowDecisionEditor = editor; // for the browser tests
 
+let opened = "Opened.";
 try {
   const xml = await (await fetch(root.dataset.xmlUrl)).text();
   const { warnings } = await editor.importXML(xml);
   const table = editor.getViews().find((view) => view.type === "decisionTable");
   if (table) await editor.open(table);
-  say(warnings.length ? `Opened, with ${warnings.length} warning(s) from the table reader.` : "Opened.");
+  if (warnings.length) opened = `Opened, with ${warnings.length} warning(s) from the table reader.`;
 } catch (error) {
   say(`The decision table could not be opened: ${error.message}. Use the table form or edit it as text.`);
   throw error;
@@ -65,3 +66,6 @@ saveButton.addEventListener("click", async () => {
     say(`Not saved: ${answer.errors.map((e) => e.message).join(" ")}`);
   }
 });
+
+// Said once every part of the editor answers (changes are noticed, saving works).
+say(opened);

@@ -29,6 +29,7 @@ const moddle = modeler.get("moddle");
 const modeling = modeler.get("modeling");
 const registry = modeler.get("elementRegistry");
 
+let opened = "Opened.";
 try {
   const xml = await (await fetch(root.dataset.xmlUrl)).text();
   const { warnings } = await modeler.importXML(xml);
@@ -40,7 +41,7 @@ try {
     const start = registry.filter((e) => e.type === "bpmn:StartEvent")[0];
     if (start) canvas.scrollToElement(start);
   }
-  say(warnings.length ? `Opened, with ${warnings.length} warning(s) from the diagram reader.` : "Opened.");
+  if (warnings.length) opened = `Opened, with ${warnings.length} warning(s) from the diagram reader.`;
 } catch (error) {
   say(`The diagram could not be opened: ${error.message}. Edit the file as text instead.`);
   throw error;
@@ -59,6 +60,8 @@ modeler.on("selection.changed", ({ newSelection }) => showSettings(newSelection.
 for (const field of settings.querySelectorAll("[data-property], [data-operation], [data-instructions]")) {
   field.addEventListener("change", () => writeSetting(field));
 }
+// Said last: once it shows, every part of the editor answers (selection, settings, saving).
+say(opened);
 
 async function save() {
   const { xml } = await modeler.saveXML({ format: true });
