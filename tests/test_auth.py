@@ -258,9 +258,16 @@ def test_demo_load_gives_one_user_per_grade_their_password_once(
     username = re.search(r"Senior Probation Officer\s+(\S+)\s", first.output)
     assert username is not None
     database = Database(str(demo_env["RISKFLOW_DATABASE_URL"]))
-    app = web_app(database, clock)
+    app = web_app(database, clock, RISKFLOW_DEMO="true")
+    plain = web_app(database, clock, RISKFLOW_DEMO="false")
     try:
+        # The demo deployment's sign-in page lists them, with the published passwords; no other does.
+        listed = app.test_client().get("/sign-in").text
+        assert "Demo users of this demonstration deployment" in listed
+        assert username.group(1) in listed and demo_password(Grade.SPO) in listed
+        assert "Demo users" not in plain.test_client().get("/sign-in").text
         assert sign_in(app.test_client(), username.group(1), demo_password(Grade.SPO)).status_code == 302
     finally:
         database.dispose()
         riskflow(app).db.dispose()
+        riskflow(plain).db.dispose()

@@ -8,6 +8,7 @@ inactive on the staff list is signed out at their next click.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -101,7 +102,7 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("inbox.index"))
     if request.method == "GET":
-        return render_template("auth/sign_in.html", errors={}, username="")
+        return render_template("auth/sign_in.html", errors={}, username="", demo_users=_demo_users())
     username = request.form.get("username", "").strip()[:USERNAME_LIMIT]
     password = request.form.get("password", "")
     errors = {}
@@ -110,14 +111,30 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
     if not password:
         errors["password"] = "Enter your password"  # noqa: S105 - a message, not a password
     if errors:
-        return render_template("auth/sign_in.html", errors=errors, username=username), 400
+        return render_template(
+            "auth/sign_in.html", errors=errors, username=username, demo_users=_demo_users()
+        ), 400
     outcome = _attempt(username, password)
     if isinstance(outcome, SignedInStaff):
         session.clear()  # a fresh session on sign-in: nothing set before it survives
         login_user(outcome)
         session.permanent = True
         return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
-    return render_template("auth/sign_in.html", errors={"username": outcome}, username=username), 401
+    page = render_template(
+        "auth/sign_in.html", errors={"username": outcome}, username=username, demo_users=_demo_users()
+    )
+    return page, 401
+
+
+def _demo_users() -> list[Any]:
+    """On a demo deployment only, its demo users and their published passwords; else nothing."""
+    shared = riskflow()
+    if not shared.settings.demo:
+        return []
+    from webui.demo import signed_up_demo_users
+
+    with shared.db.transaction(write=False) as db_session:
+        return list(signed_up_demo_users(db_session))
 
 
 @bp.post("/sign-out")

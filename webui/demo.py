@@ -109,6 +109,24 @@ def load_demo(
     return DemoLoad(generated, users, summary)
 
 
+def signed_up_demo_users(session: Session) -> list[DemoUser]:
+    """The demo users as the sign-in page of a demo deployment lists them: one per grade, in the
+    order of the grades, with the published password (whoever of a grade first got a password)."""
+    first: dict[Grade, Staff] = {}
+    for person in session.scalars(
+        select(Staff)
+        .join(StaffCredential, StaffCredential.username == Staff.username)
+        .where(Staff.active.is_(True))
+        .order_by(Staff.username)
+    ):
+        first.setdefault(person.grade, person)
+    return [
+        DemoUser(p.username, p.display_name, p.grade, demo_password(p.grade), new=False)
+        for grade in Grade
+        if (p := first.get(grade)) is not None
+    ]
+
+
 def _demo_people(session: Session) -> list[Staff]:
     """The demo users: whoever of each grade was given a password before (so that the people stay the
     same as the area's work moves on), else `demo_staff`'s choice."""
