@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -173,6 +174,11 @@ class Case(CaseworkBase):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Whether the critical-few rule (casework.critical_few) puts the case among the critical few, by
+    # its RoSH, MAPPA level and registrations in force (no override, no recall): stored so that the
+    # register list can filter on it through an index. casework.register keeps it in step whenever
+    # one of those changes; casework.critical_few.recompute_critical_flags after the rule changes.
+    critical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     owner: Mapped[Staff | None] = relationship(foreign_keys=[owner_id])
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
