@@ -32,6 +32,7 @@ from sqlalchemy import Table, func, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from casework.critical_few import recompute_critical_flags
 from casework.demo_area import FORENAMES, REGISTER_PREVALENCE, ROSH_MIX, STAGE_MIX, SURNAMES, generate_area
 from casework.models import (
     Case,
@@ -44,9 +45,11 @@ from casework.models import (
 )
 from casework.registers import REGISTER_TYPES, ROSH_REGISTERS
 from casework.vocabulary import HIGH_ROSH, ExperienceBand, Grade, MappaCategory, Stage
+from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from tasks.wiring import build_engine
 from webui import create_app, riskflow
 from webui.credentials import set_password
 from webui.schema import TARGET_METADATA, upgrade
@@ -57,6 +60,13 @@ NATIONAL_CASES = 250_000
 CHUNK = 10_000
 PASSWORD = "bench pages password"  # noqa: S105 - a throwaway password for a benchmark database
 TASK_SHARE = 0.4  # open cases with an open task
+# The open tasks are steps of the real offender management model, so the task page can draw them:
+# the Offender Manager's "write the plans" (with its form) and, on unallocated cases, the case
+# administrator's "record the first details".
+BUNDLE = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
+PROCESS_ID = "offender_management"
+OM_STEP = ("write_plans", "Write the Risk Management Plan and Sentence Plan", "plans.json")
+POOL_STEP = ("record_first_details", "Record the first details", None)
 OMS_PER_TEAM, TEAMS_PER_ACO, CASES_PER_OM = 6, 10, 34
 
 
@@ -88,7 +98,12 @@ class People:
 
 
 def fresh_schema(url: str) -> None:
-    """Drop riskflow's tables in `url` and build them again with the migrations."""
+    """Drop riskflow's tables in `url` (a SQLite file is removed) and build them again with the migrations."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).unlink(missing_ok=True)
+        upgrade(url)
+        return
     db = Database(url)
     try:
         for metadata in reversed(TARGET_METADATA):
@@ -113,11 +128,18 @@ def case_count(url: str) -> int:
         db.dispose()
 
 
+def deploy_model(db: Database) -> int:
+    """Deploy the offender management bundle; its definition id (the open tasks are its steps)."""
+    result = build_engine(db, ManualClock(NOW)).deploy(Bundle.from_directory(BUNDLE), actor="bench")
+    return result.definition_id
+
+
 def build_demo(url: str) -> None:
     """The Cumbria-like demo area (about 1,900 cases) through the register, plus open tasks."""
     fresh_schema(url)
     db = Database(url)
     try:
+        definition_id = deploy_model(db)
         with db.transaction() as session:
             generate_area(session)
         with db.transaction() as session:
@@ -128,7 +150,7 @@ def build_demo(url: str) -> None:
                 .order_by(Case.id)
             ).all()
             rows = [(crn, owner) for _id, crn, owner in cases]
-            _Bulk(session, random.Random(7)).tasks(rows, first_id=1)  # noqa: S311
+            _Bulk(session, random.Random(7)).tasks(rows, first_id=1, definition_id=definition_id)  # noqa: S311
         analyse(db)
     finally:
         db.dispose()
@@ -139,8 +161,13 @@ def build_national(url: str, cases: int, seed: int = 2008) -> None:
     fresh_schema(url)
     db = Database(url)
     try:
+        definition_id = deploy_model(db)
         with db.transaction() as session:
-            _Bulk(session, random.Random(seed)).national(cases)  # noqa: S311
+            _Bulk(session, random.Random(seed)).national(cases, definition_id)  # noqa: S311
+        with db.transaction() as session:
+            # Bulk inserts bypass the register, which keeps each case's critical-few flag: set them
+            # all by the rule, as after an import.
+            progress(f"  {recompute_critical_flags(session):,} cases marked critical")
         with db.engine.begin() as connection:
             if db.engine.dialect.name == "postgresql":
                 for metadata in TARGET_METADATA:
@@ -181,7 +208,7 @@ class _Bulk:
             count += len(chunk)
         return count
 
-    def national(self, cases: int) -> None:
+    def national(self, cases: int, definition_id: int) -> None:
         rng = self.rng
         oms_needed = max(OMS_PER_TEAM, cases // CASES_PER_OM)
         teams = max(1, oms_needed // OMS_PER_TEAM)
@@ -248,7 +275,7 @@ class _Bulk:
         n += self.write(CaseEvent.__table__, self._events(case_rows, usernames))  # type: ignore[arg-type]
         progress(f"  {n:,} ownership, registration, oversight and timeline rows")
         open_cases = [(c["crn"], usernames.get(c["owner_id"])) for c in case_rows if c["closed_at"] is None]
-        self.tasks(open_cases, first_id=1)
+        self.tasks(open_cases, first_id=1, definition_id=definition_id)
         del owned
 
     def _cases(
@@ -389,20 +416,8 @@ class _Bulk:
                     "detail": {},
                 }
 
-    def tasks(self, cases: Sequence[tuple[str, str | None]], *, first_id: int) -> None:
+    def tasks(self, cases: Sequence[tuple[str, str | None]], *, first_id: int, definition_id: int) -> None:
         """A process instance per case with an open task for TASK_SHARE of them, audited."""
-        definition = ProcessDefinition(
-            name="bench",
-            version=1,
-            content_hash="bench",
-            process_ids=["om"],
-            lanes={},
-            specs="{}",
-            deployed_at=NOW,
-            deployed_by="bench",
-        )
-        self.session.add(definition)
-        self.session.flush()
         chosen = [c for c in cases if self.rng.random() < TASK_SHARE]
         instances, tasks, audit = [], [], []
         for i, (crn, owner) in enumerate(chosen, start=first_id):
@@ -410,8 +425,8 @@ class _Bulk:
             instances.append(
                 {
                     "id": i,
-                    "definition_id": definition.id,
-                    "process_id": "om",
+                    "definition_id": definition_id,
+                    "process_id": PROCESS_ID,
                     "business_key": crn,
                     "status": "waiting",
                     "state": "{}",
@@ -425,19 +440,20 @@ class _Bulk:
                     "ended_at": None,
                 }
             )
+            element_id, title, form_file = OM_STEP if owner else POOL_STEP
             tasks.append(
                 {
                     "id": i,
                     "instance_id": i,
                     "task_guid": f"bench-{i}",
-                    "element_id": "review",
-                    "process_id": "om",
-                    "title": "Review the risk management plan" if owner else "Record court details",
+                    "element_id": element_id,
+                    "process_id": PROCESS_ID,
+                    "title": title,
                     "lane": None,
                     "candidate_role": "OM" if owner else "CASE_ADMIN",
                     "assignee": owner,
                     "claimed_by": None,
-                    "form_file": None,
+                    "form_file": form_file,
                     "due_at": due,
                     "follow_up_at": None,
                     "priority": 0,
@@ -511,7 +527,7 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
 
 
 def task_page_path(app: Flask, task_id: int | None) -> str | None:
-    """The task page's address, if this build has one (GET /tasks/<id>)."""
+    """The task page's address (GET /tasks/<id>), if there is a task and the build has the page."""
     if task_id is None:
         return None
     for rule in app.url_map.iter_rules():
@@ -559,15 +575,13 @@ def measure(url: str, label: str, requests: int) -> list[tuple[str, str, float, 
         ("case page, SPO", people.spo, f"/cases/{people.crn}"),
     ]
     task_path = task_page_path(app, people.task_id)
-    if task_path:
-        pages.append(("task page, OM", people.om, task_path))
+    assert task_path is not None, "no open task assigned to the Offender Manager, or no task page"
+    pages.append(("task page, OM", people.om, task_path))
     results = []
     for name, who, path in pages:
         median, p95, status = time_page(clients[who], path, requests)
         results.append((label, name, median, p95, status))
         progress(f"  {name}: median {median:.1f} ms, p95 {p95:.1f} ms (HTTP {status}), load {load_average()}")
-    if not task_path:
-        progress("  task page: not in this build (no GET /tasks/<id>); not timed")
     riskflow(app).db.dispose()
     return results
 
