@@ -268,24 +268,41 @@ NAME_ORDER = (Case.surname, Case.forename, Case.crn, Case.id)
 def _page_query(
     where: ColumnElement[bool], wanted: RegisterFilter, offset: int
 ) -> Select[Case, str | None, str | None]:
-    """The page's cases with their owner's and team's names, in the order asked for."""
-    owner, team = aliased(Staff), aliased(Team)
-    query = select(Case, owner.display_name, team.name)
+    """The page's cases with their owner's and team's names, in the order asked for.
+
+    The page's ids are found first, in a query that walks an index past `offset` cases without
+    reading their owners and teams; only the page's own cases are then read with those.
+    """
     if wanted.sort in BANDS:
         bands = _banded(where, wanted, offset + PAGE_SIZE)
-        query = query.join(bands, bands.c.id == Case.id)
-        order = [bands.c.band, *_directed(NAME_ORDER, wanted.descending)]
+        ids = select(bands.c.id, bands.c.band).join(Case, Case.id == bands.c.id)
+        ids = ids.order_by(bands.c.band, *_directed(NAME_ORDER, wanted.descending))
     else:
-        query = query.where(where)
-        keys = {SortKey.NAME: NAME_ORDER[:3], SortKey.CRN: (Case.crn,), SortKey.OWNER: (owner.display_name,)}
-        order = _directed([*keys[wanted.sort], Case.id], wanted.descending)
+        sorting_owner = aliased(Staff)
+        ids = select(Case.id, literal(0).label("band")).where(where)
+        if wanted.sort is SortKey.OWNER:
+            ids = ids.outerjoin(sorting_owner, sorting_owner.id == Case.owner_id)
+        ids = ids.order_by(*_order(wanted, sorting_owner))
+    page = ids.limit(PAGE_SIZE).offset(offset).subquery("page")
+    owner, team = aliased(Staff), aliased(Team)
+    order = (
+        [page.c.band, *_directed(NAME_ORDER, wanted.descending)]
+        if wanted.sort in BANDS
+        else _order(wanted, owner)
+    )
     return (
-        query.outerjoin(owner, owner.id == Case.owner_id)
+        select(Case, owner.display_name, team.name)
+        .join(page, page.c.id == Case.id)
+        .outerjoin(owner, owner.id == Case.owner_id)
         .outerjoin(team, team.id == Case.team_id)
         .order_by(*order)
-        .limit(PAGE_SIZE)
-        .offset(offset)
     )
+
+
+def _order(wanted: RegisterFilter, owner: Any) -> list[Any]:
+    """The ORDER BY of a sort that is not by bands (`owner`: the owner's row, for the owner sort)."""
+    keys = {SortKey.NAME: NAME_ORDER[:3], SortKey.CRN: (Case.crn,), SortKey.OWNER: (owner.display_name,)}
+    return _directed([*keys[wanted.sort], Case.id], wanted.descending)
 
 
 def _banded(where: ColumnElement[bool], wanted: RegisterFilter, enough: int) -> Any:
@@ -318,3 +335,5 @@ Index("ix_case_record_forename_lower", func.lower(Case.forename))
 Index("ix_staff_line_manager_id", Staff.line_manager_id)
 # The critical few in name order (the critical-few filter): read through the stored flag.
 Index("ix_case_record_critical_name", Case.critical, Case.surname, Case.forename, Case.crn)
+# A page sorted by RoSH reads each level's cases in name order.
+Index("ix_case_record_rosh_name", Case.rosh, Case.surname, Case.forename, Case.crn)

@@ -162,7 +162,7 @@ class Case(CaseworkBase):
     sentence_outcome: Mapped[SentenceOutcome | None]
     sentence_date: Mapped[date | None]
     tier: Mapped[int | None] = mapped_column(Integer)
-    rosh: Mapped[RoshLevel | None] = mapped_column(index=True)
+    rosh: Mapped[RoshLevel | None]  # indexed with the name (casework.case_list)
     rosh_to_children: Mapped[RoshLevel | None]
     rosh_to_public: Mapped[RoshLevel | None]
     rosh_to_known_adult: Mapped[RoshLevel | None]

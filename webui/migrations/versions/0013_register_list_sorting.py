@@ -1,6 +1,7 @@
 """The register list filters and sorts through indexes: each case stores whether it is one of the
 critical few (filled in here for every case on the register, by the decision table), with an index
-that serves the critical-few list in name order.
+that serves the critical-few list in name order; the RoSH index takes the name after the level,
+so that a page sorted by RoSH reads each level in name order.
 
 Revision ID: 0013
 Revises: 0011
@@ -25,10 +26,16 @@ def upgrade() -> None:
     # expression indexes on lower(surname) and lower(forename).
     op.add_column("case_record", sa.Column("critical", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_index("ix_case_record_critical_name", "case_record", ["critical", "surname", "forename", "crn"])
+    # RoSH with the name (a page sorted by RoSH reads each level in name order); it serves every
+    # query the RoSH index did.
+    op.drop_index("ix_case_record_rosh", table_name="case_record")
+    op.create_index("ix_case_record_rosh_name", "case_record", ["rosh", "surname", "forename", "crn"])
     _backfill()
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_record_rosh_name", table_name="case_record")
+    op.create_index("ix_case_record_rosh", "case_record", ["rosh"])
     op.drop_index("ix_case_record_critical_name", table_name="case_record")
     op.drop_column("case_record", "critical")
 
