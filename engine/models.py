@@ -24,9 +24,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    case,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import Grouping
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -199,6 +202,17 @@ class HumanTask(EngineBase):
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+def pool_role() -> Any:
+    """The role whose pool a task waits in: its candidate role while nobody holds it (no assignee, not
+    claimed), else NULL. Indexed (ix_human_task_pool), so that a pool list reads only the tasks
+    waiting for its roles; the index's statistics also tell the planner how few those are."""
+    unheld = and_(HumanTask.assignee.is_(None), HumanTask.claimed_by.is_(None))
+    return case((unheld, HumanTask.candidate_role))
+
+
+Index("ix_human_task_pool", Grouping(pool_role()), HumanTask.state, HumanTask.due_at)
 
 
 class MessageWait(EngineBase):

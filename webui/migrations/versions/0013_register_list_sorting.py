@@ -1,7 +1,8 @@
 """The register list filters and sorts through indexes: each case stores whether it is one of the
 critical few (filled in here for every case on the register, by the decision table), with an index
 that serves the critical-few list in name order; the RoSH index takes the name after the level,
-so that a page sorted by RoSH reads each level in name order.
+so that a page sorted by RoSH reads each level in name order; open tasks are indexed by the pool
+they wait in, for the inbox's "to claim" list.
 
 Revision ID: 0013
 Revises: 0011
@@ -19,6 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 CHUNK = 10_000
+POOL_ROLE = "(CASE WHEN (assignee IS NULL AND claimed_by IS NULL) THEN candidate_role END)"
 
 
 def upgrade() -> None:
@@ -30,10 +32,14 @@ def upgrade() -> None:
     # query the RoSH index did.
     op.drop_index("ix_case_record_rosh", table_name="case_record")
     op.create_index("ix_case_record_rosh_name", "case_record", ["rosh", "surname", "forename", "crn"])
+    # The pool an open task waits in (its candidate role while nobody holds it): the inbox's "to
+    # claim" list reads it through this index, whose statistics show how few tasks are in a pool.
+    op.create_index("ix_human_task_pool", "human_task", [sa.text(POOL_ROLE), "state", "due_at"])
     _backfill()
 
 
 def downgrade() -> None:
+    op.drop_index("ix_human_task_pool", table_name="human_task")
     op.drop_index("ix_case_record_rosh_name", table_name="case_record")
     op.create_index("ix_case_record_rosh", "case_record", ["rosh"])
     op.drop_index("ix_case_record_critical_name", table_name="case_record")
