@@ -44,6 +44,7 @@ from casework.models import (
     Team,
 )
 from casework.registers import REGISTER_TYPES, ROSH_REGISTERS
+from casework.simulation import AreaSimulation
 from casework.vocabulary import HIGH_ROSH, ExperienceBand, Grade, MappaCategory, Stage
 from engine.bundle import Bundle
 from engine.clock import ManualClock
@@ -94,7 +95,8 @@ class People:
     spo: str
     aco: str
     crn: str  # a case the OM owns, with an open task
-    task_id: int | None  # an open task assigned to the OM
+    task_id: int  # an open task of a real instance, held by an Offender Manager
+    task_holder: str  # that Offender Manager
 
 
 def fresh_schema(url: str) -> None:
@@ -134,6 +136,50 @@ def deploy_model(db: Database) -> int:
     return result.definition_id
 
 
+class _Held(Exception):
+    """The simulated case has reached a task that an Offender Manager holds."""
+
+
+def work_one_case(db: Database) -> None:
+    """One new case worked through the real process by casework.simulation's staff until an Offender
+    Manager holds one of its tasks: the task page is timed on a real instance (its instructions read
+    the task's data from the saved workflow), not on the bulk rows."""
+    clock = ManualClock(NOW)
+    with db.transaction(write=False) as session:
+        taken = set(session.scalars(select(Case.crn).where(Case.crn.like("_000001"))))
+    prefix = next(letter for letter in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if f"{letter}000001" not in taken)
+    crn = f"{prefix}000001"
+
+    def held(_share: float) -> None:
+        with db.transaction(write=False) as session:
+            if session.scalar(_om_held_task().where(HumanTask.business_key == crn)) is not None:
+                raise _Held
+
+    try:
+        AreaSimulation(build_engine(db, clock), clock, seed=2008).run(
+            cases=1, months=2, crn_prefix=prefix, progress=held
+        )
+    except _Held:
+        progress(f"  {crn} worked through the process to an Offender Manager's task")
+        return
+    raise RuntimeError(f"{crn} never reached a task that an Offender Manager holds")
+
+
+def _om_held_task() -> Any:
+    """Open tasks of the Offender Manager's lane held by someone, on instances the process ran."""
+    return (
+        select(HumanTask.id)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(
+            HumanTask.state == "open",
+            HumanTask.candidate_role == "OM",
+            HumanTask.assignee.is_not(None),
+            ProcessInstance.started_by != "bench",
+        )
+        .order_by(HumanTask.id)
+    )
+
+
 def build_demo(url: str) -> None:
     """The Cumbria-like demo area (about 1,900 cases) through the register, plus open tasks."""
     fresh_schema(url)
@@ -151,6 +197,7 @@ def build_demo(url: str) -> None:
             ).all()
             rows = [(crn, owner) for _id, crn, owner in cases]
             _Bulk(session, random.Random(7)).tasks(rows, first_id=1, definition_id=definition_id)  # noqa: S311
+        work_one_case(db)
         analyse(db)
     finally:
         db.dispose()
@@ -179,6 +226,7 @@ def build_national(url: str, cases: int, seed: int = 2008) -> None:
                                     f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
                                 )
                             )
+        work_one_case(db)
         analyse(db)
     finally:
         db.dispose()
@@ -512,9 +560,13 @@ def pick_people(url: str) -> People:
                 .order_by(HumanTask.id)
             ).first()
             crn = task[1] if task else session.scalar(select(Case.crn).where(Case.owner_id == officer.id))
-            for person in (officer, spo, aco):
-                set_password(session, person.username, PASSWORD)
-            return People(officer.username, spo.username, aco.username, str(crn), task[0] if task else None)
+            real = session.scalar(_om_held_task())
+            assert real is not None, "no Offender Manager holds a task of a real instance (work_one_case)"
+            holder = session.get_one(HumanTask, real).assignee
+            assert holder is not None
+            for username in {officer.username, spo.username, aco.username, holder}:
+                set_password(session, username, PASSWORD)
+            return People(officer.username, spo.username, aco.username, str(crn), real, holder)
     finally:
         db.dispose()
 
@@ -524,16 +576,6 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
     answer = client.post("/sign-in", data={"username": username, "password": PASSWORD})
     assert answer.status_code == 302, f"{username} could not sign in"
     return client
-
-
-def task_page_path(app: Flask, task_id: int | None) -> str | None:
-    """The task page's address (GET /tasks/<id>), if there is a task and the build has the page."""
-    if task_id is None:
-        return None
-    for rule in app.url_map.iter_rules():
-        if rule.rule in ("/tasks/<int:task_id>", "/tasks/<task_id>") and "GET" in (rule.methods or set()):
-            return f"/tasks/{task_id}"
-    return None
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -559,7 +601,7 @@ def measure(url: str, label: str, requests: int) -> list[tuple[str, str, float, 
         {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "bench", "RISKFLOW_DATABASE_URL": url},
         clock=ManualClock(NOW),
     )
-    clients = {who: signed_in(app, who) for who in (people.om, people.spo, people.aco)}
+    clients = {who: signed_in(app, who) for who in {people.om, people.spo, people.aco, people.task_holder}}
     pages: list[tuple[str, str, str]] = [
         ("inbox, OM", people.om, "/"),
         ("inbox, SPO", people.spo, "/"),
@@ -574,9 +616,7 @@ def measure(url: str, label: str, requests: int) -> list[tuple[str, str, float, 
         ("case page, owner", people.om, f"/cases/{people.crn}"),
         ("case page, SPO", people.spo, f"/cases/{people.crn}"),
     ]
-    task_path = task_page_path(app, people.task_id)
-    assert task_path is not None, "no open task assigned to the Offender Manager, or no task page"
-    pages.append(("task page, OM", people.om, task_path))
+    pages.append(("task page, OM who holds it", people.task_holder, f"/tasks/{people.task_id}"))
     results = []
     for name, who, path in pages:
         median, p95, status = time_page(clients[who], path, requests)
