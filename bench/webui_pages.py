@@ -197,6 +197,7 @@ def build_demo(url: str) -> None:
             ).all()
             rows = [(crn, owner) for _id, crn, owner in cases]
             _Bulk(session, random.Random(7)).tasks(rows, first_id=1, definition_id=definition_id)  # noqa: S311
+        reset_sequences(db)
         work_one_case(db)
         analyse(db)
     finally:
@@ -215,21 +216,27 @@ def build_national(url: str, cases: int, seed: int = 2008) -> None:
             # Bulk inserts bypass the register, which keeps each case's critical-few flag: set them
             # all by the rule, as after an import.
             progress(f"  {recompute_critical_flags(session):,} cases marked critical")
-        with db.engine.begin() as connection:
-            if db.engine.dialect.name == "postgresql":
-                for metadata in TARGET_METADATA:
-                    for table in metadata.sorted_tables:
-                        if "id" in table.c and table.c.id.primary_key:
-                            connection.execute(
-                                text(
-                                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                    f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-                                )
-                            )
+        reset_sequences(db)
         work_one_case(db)
         analyse(db)
     finally:
         db.dispose()
+
+
+def reset_sequences(db: Database) -> None:
+    """On PostgreSQL, move each table's id sequence past the ids the bulk inserts chose."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.begin() as connection:
+        for metadata in TARGET_METADATA:
+            for table in metadata.sorted_tables:
+                if "id" in table.c and table.c.id.primary_key:
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
 
 
 def analyse(db: Database) -> None:
