@@ -24,12 +24,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    and_,
-    case,
+    func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql.elements import Grouping
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -206,13 +205,19 @@ class HumanTask(EngineBase):
 
 def pool_role() -> Any:
     """The role whose pool a task waits in: its candidate role while nobody holds it (no assignee, not
-    claimed), else NULL. Indexed (ix_human_task_pool), so that a pool list reads only the tasks
-    waiting for its roles; the index's statistics also tell the planner how few those are."""
-    unheld = and_(HumanTask.assignee.is_(None), HumanTask.claimed_by.is_(None))
-    return case((unheld, HumanTask.candidate_role))
+    claimed), else NULL (the holder, if any, compared with itself). Indexed (ix_human_task_pool), so
+    that a pool list reads only the tasks waiting for its roles; the index's statistics also tell
+    the planner how few those are, which the separate columns cannot."""
+    holder = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
+    return func.nullif(
+        func.coalesce(HumanTask.claimed_by, HumanTask.assignee, HumanTask.candidate_role), holder
+    )
 
 
-Index("ix_human_task_pool", Grouping(pool_role()), HumanTask.state, HumanTask.due_at)
+# pool_role() as the index holds it, written as PostgreSQL reads it back (less its casts), so that
+# comparing the models with a migrated database finds it unchanged.
+POOL_ROLE_SQL = "nullif(coalesce(claimed_by, assignee, candidate_role), coalesce(claimed_by, assignee))"
+Index("ix_human_task_pool", text(POOL_ROLE_SQL), HumanTask.state, HumanTask.due_at)
 
 
 class MessageWait(EngineBase):

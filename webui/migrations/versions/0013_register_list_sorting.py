@@ -20,7 +20,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 CHUNK = 10_000
-POOL_ROLE = "(CASE WHEN (assignee IS NULL AND claimed_by IS NULL) THEN candidate_role END)"
+# The candidate role of a task that nobody holds (else NULL): engine.models.pool_role.
+POOL_ROLE = "nullif(coalesce(claimed_by, assignee, candidate_role), coalesce(claimed_by, assignee))"
 
 
 def upgrade() -> None:
