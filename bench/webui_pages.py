@@ -32,6 +32,7 @@ from sqlalchemy import Table, func, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from casework.critical_few import recompute_critical_flags
 from casework.demo_area import FORENAMES, REGISTER_PREVALENCE, ROSH_MIX, STAGE_MIX, SURNAMES, generate_area
 from casework.models import (
     Case,
@@ -43,10 +44,13 @@ from casework.models import (
     Team,
 )
 from casework.registers import REGISTER_TYPES, ROSH_REGISTERS
+from casework.simulation import AreaSimulation
 from casework.vocabulary import HIGH_ROSH, ExperienceBand, Grade, MappaCategory, Stage
+from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from tasks.wiring import build_engine
 from webui import create_app, riskflow
 from webui.credentials import set_password
 from webui.schema import TARGET_METADATA, upgrade
@@ -57,6 +61,13 @@ NATIONAL_CASES = 250_000
 CHUNK = 10_000
 PASSWORD = "bench pages password"  # noqa: S105 - a throwaway password for a benchmark database
 TASK_SHARE = 0.4  # open cases with an open task
+# The open tasks are steps of the real offender management model, so the task page can draw them:
+# the Offender Manager's "write the plans" (with its form) and, on unallocated cases, the case
+# administrator's "record the first details".
+BUNDLE = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
+PROCESS_ID = "offender_management"
+OM_STEP = ("write_plans", "Write the Risk Management Plan and Sentence Plan", "plans.json")
+POOL_STEP = ("record_first_details", "Record the first details", None)
 OMS_PER_TEAM, TEAMS_PER_ACO, CASES_PER_OM = 6, 10, 34
 
 
@@ -84,11 +95,17 @@ class People:
     spo: str
     aco: str
     crn: str  # a case the OM owns, with an open task
-    task_id: int | None  # an open task assigned to the OM
+    task_id: int  # an open task of a real instance, held by an Offender Manager
+    task_holder: str  # that Offender Manager
 
 
 def fresh_schema(url: str) -> None:
-    """Drop riskflow's tables in `url` and build them again with the migrations."""
+    """Drop riskflow's tables in `url` (a SQLite file is removed) and build them again with the migrations."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).unlink(missing_ok=True)
+        upgrade(url)
+        return
     db = Database(url)
     try:
         for metadata in reversed(TARGET_METADATA):
@@ -113,11 +130,62 @@ def case_count(url: str) -> int:
         db.dispose()
 
 
+def deploy_model(db: Database) -> int:
+    """Deploy the offender management bundle; its definition id (the open tasks are its steps)."""
+    result = build_engine(db, ManualClock(NOW)).deploy(Bundle.from_directory(BUNDLE), actor="bench")
+    return result.definition_id
+
+
+class _Held(Exception):
+    """The simulated case has reached a task that an Offender Manager holds."""
+
+
+def work_one_case(db: Database) -> None:
+    """One new case worked through the real process by casework.simulation's staff until an Offender
+    Manager holds one of its tasks: the task page is timed on a real instance (its instructions read
+    the task's data from the saved workflow), not on the bulk rows."""
+    clock = ManualClock(NOW)
+    with db.transaction(write=False) as session:
+        taken = set(session.scalars(select(Case.crn).where(Case.crn.like("_000001"))))
+    prefix = next(letter for letter in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if f"{letter}000001" not in taken)
+    crn = f"{prefix}000001"
+
+    def held(_share: float) -> None:
+        with db.transaction(write=False) as session:
+            if session.scalar(_om_held_task().where(HumanTask.business_key == crn)) is not None:
+                raise _Held
+
+    try:
+        AreaSimulation(build_engine(db, clock), clock, seed=2008).run(
+            cases=1, months=2, crn_prefix=prefix, progress=held
+        )
+    except _Held:
+        progress(f"  {crn} worked through the process to an Offender Manager's task")
+        return
+    raise RuntimeError(f"{crn} never reached a task that an Offender Manager holds")
+
+
+def _om_held_task() -> Any:
+    """Open tasks of the Offender Manager's lane held by someone, on instances the process ran."""
+    return (
+        select(HumanTask.id)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(
+            HumanTask.state == "open",
+            HumanTask.candidate_role == "OM",
+            HumanTask.assignee.is_not(None),
+            ProcessInstance.started_by != "bench",
+        )
+        .order_by(HumanTask.id)
+    )
+
+
 def build_demo(url: str) -> None:
     """The Cumbria-like demo area (about 1,900 cases) through the register, plus open tasks."""
     fresh_schema(url)
     db = Database(url)
     try:
+        definition_id = deploy_model(db)
         with db.transaction() as session:
             generate_area(session)
         with db.transaction() as session:
@@ -128,7 +196,9 @@ def build_demo(url: str) -> None:
                 .order_by(Case.id)
             ).all()
             rows = [(crn, owner) for _id, crn, owner in cases]
-            _Bulk(session, random.Random(7)).tasks(rows, first_id=1)  # noqa: S311
+            _Bulk(session, random.Random(7)).tasks(rows, first_id=1, definition_id=definition_id)  # noqa: S311
+        reset_sequences(db)
+        work_one_case(db)
         analyse(db)
     finally:
         db.dispose()
@@ -139,22 +209,34 @@ def build_national(url: str, cases: int, seed: int = 2008) -> None:
     fresh_schema(url)
     db = Database(url)
     try:
+        definition_id = deploy_model(db)
         with db.transaction() as session:
-            _Bulk(session, random.Random(seed)).national(cases)  # noqa: S311
-        with db.engine.begin() as connection:
-            if db.engine.dialect.name == "postgresql":
-                for metadata in TARGET_METADATA:
-                    for table in metadata.sorted_tables:
-                        if "id" in table.c and table.c.id.primary_key:
-                            connection.execute(
-                                text(
-                                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                    f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
-                                )
-                            )
+            _Bulk(session, random.Random(seed)).national(cases, definition_id)  # noqa: S311
+        with db.transaction() as session:
+            # Bulk inserts bypass the register, which keeps each case's critical-few flag: set them
+            # all by the rule, as after an import.
+            progress(f"  {recompute_critical_flags(session):,} cases marked critical")
+        reset_sequences(db)
+        work_one_case(db)
         analyse(db)
     finally:
         db.dispose()
+
+
+def reset_sequences(db: Database) -> None:
+    """On PostgreSQL, move each table's id sequence past the ids the bulk inserts chose."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.begin() as connection:
+        for metadata in TARGET_METADATA:
+            for table in metadata.sorted_tables:
+                if "id" in table.c and table.c.id.primary_key:
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
 
 
 def analyse(db: Database) -> None:
@@ -181,7 +263,7 @@ class _Bulk:
             count += len(chunk)
         return count
 
-    def national(self, cases: int) -> None:
+    def national(self, cases: int, definition_id: int) -> None:
         rng = self.rng
         oms_needed = max(OMS_PER_TEAM, cases // CASES_PER_OM)
         teams = max(1, oms_needed // OMS_PER_TEAM)
@@ -248,7 +330,7 @@ class _Bulk:
         n += self.write(CaseEvent.__table__, self._events(case_rows, usernames))  # type: ignore[arg-type]
         progress(f"  {n:,} ownership, registration, oversight and timeline rows")
         open_cases = [(c["crn"], usernames.get(c["owner_id"])) for c in case_rows if c["closed_at"] is None]
-        self.tasks(open_cases, first_id=1)
+        self.tasks(open_cases, first_id=1, definition_id=definition_id)
         del owned
 
     def _cases(
@@ -389,20 +471,8 @@ class _Bulk:
                     "detail": {},
                 }
 
-    def tasks(self, cases: Sequence[tuple[str, str | None]], *, first_id: int) -> None:
+    def tasks(self, cases: Sequence[tuple[str, str | None]], *, first_id: int, definition_id: int) -> None:
         """A process instance per case with an open task for TASK_SHARE of them, audited."""
-        definition = ProcessDefinition(
-            name="bench",
-            version=1,
-            content_hash="bench",
-            process_ids=["om"],
-            lanes={},
-            specs="{}",
-            deployed_at=NOW,
-            deployed_by="bench",
-        )
-        self.session.add(definition)
-        self.session.flush()
         chosen = [c for c in cases if self.rng.random() < TASK_SHARE]
         instances, tasks, audit = [], [], []
         for i, (crn, owner) in enumerate(chosen, start=first_id):
@@ -410,8 +480,8 @@ class _Bulk:
             instances.append(
                 {
                     "id": i,
-                    "definition_id": definition.id,
-                    "process_id": "om",
+                    "definition_id": definition_id,
+                    "process_id": PROCESS_ID,
                     "business_key": crn,
                     "status": "waiting",
                     "state": "{}",
@@ -425,19 +495,20 @@ class _Bulk:
                     "ended_at": None,
                 }
             )
+            element_id, title, form_file = OM_STEP if owner else POOL_STEP
             tasks.append(
                 {
                     "id": i,
                     "instance_id": i,
                     "task_guid": f"bench-{i}",
-                    "element_id": "review",
-                    "process_id": "om",
-                    "title": "Review the risk management plan" if owner else "Record court details",
+                    "element_id": element_id,
+                    "process_id": PROCESS_ID,
+                    "title": title,
                     "lane": None,
                     "candidate_role": "OM" if owner else "CASE_ADMIN",
                     "assignee": owner,
                     "claimed_by": None,
-                    "form_file": None,
+                    "form_file": form_file,
                     "due_at": due,
                     "follow_up_at": None,
                     "priority": 0,
@@ -496,9 +567,13 @@ def pick_people(url: str) -> People:
                 .order_by(HumanTask.id)
             ).first()
             crn = task[1] if task else session.scalar(select(Case.crn).where(Case.owner_id == officer.id))
-            for person in (officer, spo, aco):
-                set_password(session, person.username, PASSWORD)
-            return People(officer.username, spo.username, aco.username, str(crn), task[0] if task else None)
+            real = session.scalar(_om_held_task())
+            assert real is not None, "no Offender Manager holds a task of a real instance (work_one_case)"
+            holder = session.get_one(HumanTask, real).assignee
+            assert holder is not None
+            for username in {officer.username, spo.username, aco.username, holder}:
+                set_password(session, username, PASSWORD)
+            return People(officer.username, spo.username, aco.username, str(crn), real, holder)
     finally:
         db.dispose()
 
@@ -508,16 +583,6 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
     answer = client.post("/sign-in", data={"username": username, "password": PASSWORD})
     assert answer.status_code == 302, f"{username} could not sign in"
     return client
-
-
-def task_page_path(app: Flask, task_id: int | None) -> str | None:
-    """The task page's address, if this build has one (GET /tasks/<id>)."""
-    if task_id is None:
-        return None
-    for rule in app.url_map.iter_rules():
-        if rule.rule in ("/tasks/<int:task_id>", "/tasks/<task_id>") and "GET" in (rule.methods or set()):
-            return f"/tasks/{task_id}"
-    return None
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -543,7 +608,7 @@ def measure(url: str, label: str, requests: int) -> list[tuple[str, str, float, 
         {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "bench", "RISKFLOW_DATABASE_URL": url},
         clock=ManualClock(NOW),
     )
-    clients = {who: signed_in(app, who) for who in (people.om, people.spo, people.aco)}
+    clients = {who: signed_in(app, who) for who in {people.om, people.spo, people.aco, people.task_holder}}
     pages: list[tuple[str, str, str]] = [
         ("inbox, OM", people.om, "/"),
         ("inbox, SPO", people.spo, "/"),
@@ -558,16 +623,12 @@ def measure(url: str, label: str, requests: int) -> list[tuple[str, str, float, 
         ("case page, owner", people.om, f"/cases/{people.crn}"),
         ("case page, SPO", people.spo, f"/cases/{people.crn}"),
     ]
-    task_path = task_page_path(app, people.task_id)
-    if task_path:
-        pages.append(("task page, OM", people.om, task_path))
+    pages.append(("task page, OM who holds it", people.task_holder, f"/tasks/{people.task_id}"))
     results = []
     for name, who, path in pages:
         median, p95, status = time_page(clients[who], path, requests)
         results.append((label, name, median, p95, status))
         progress(f"  {name}: median {median:.1f} ms, p95 {p95:.1f} ms (HTTP {status}), load {load_average()}")
-    if not task_path:
-        progress("  task page: not in this build (no GET /tasks/<id>); not timed")
     riskflow(app).db.dispose()
     return results
 
@@ -578,8 +639,10 @@ def sqlite_url(path: Path) -> str:
 
 def prepare(url: str, kind: str, cases: int, rebuild: bool) -> None:
     wanted = NATIONAL_CASES if kind == "national" and cases <= 0 else cases
-    have = case_count(url)
-    if not rebuild and ((kind == "national" and have == wanted) or (kind == "demo" and 1500 < have < 2500)):
+    have = case_count(url)  # the national set's cases, and the one worked through the process
+    if not rebuild and (
+        (kind == "national" and have in (wanted, wanted + 1)) or (kind == "demo" and 1500 < have < 2500)
+    ):
         progress(
             f"  reusing the {have:,} cases already in {make_url(url).render_as_string(hide_password=True)}"
         )

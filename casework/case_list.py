@@ -2,17 +2,16 @@
 
 `visible_to` is casework.access.may_view written as a WHERE clause, so that a list of a quarter of a
 million cases never loads a case into Python to ask whether it may be shown; tests hold the two to
-the same answers for every person and case of the demo area. `critical_few` is likewise the
-critical-few rule (casework.critical_few) over what the register stores. A page is a count, one
-indexed query with LIMIT and OFFSET, and one read of that page's registrations (for its critical
-flags, which the rule itself decides).
+the same answers for every person and case of the demo area. `critical_few` is the critical-few
+rule (casework.critical_few) as the register stores it on each case. A page is a count and one
+indexed query with LIMIT and OFFSET.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,13 +27,11 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
-from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, critical_reasons
-from casework.models import AccessLimitation, AccessListEntry, Case, Registration, Staff, Team
+from casework.models import AccessLimitation, AccessListEntry, Case, Staff, Team
 from casework.roles import Role
 from casework.vocabulary import HIGH_ROSH, AccessList, MappaCategory, RoshLevel, Stage
 
@@ -168,31 +165,11 @@ def _works_on(session: Session, staff: Staff) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _registered(codes: Collection[str]) -> Select[int]:
-    """The cases with a registration of one of these types in force."""
-    return select(Registration.case_id).where(
-        Registration.code.in_(sorted(codes)), Registration.deregistered_at.is_(None)
-    )
-
-
 def critical_few() -> ColumnElement[bool]:
-    """critical_few.critical_reasons as SQL, over what the register stores (no override, no recall).
-
-    The registrations the rule looks at are read once, as one set of case ids (high RoSH with an
-    aggravating registration, or a public interest case), not looked up case by case.
-    """
-    flagged = aliased(Case)
-    high_and_aggravating = (
-        _registered(HIGH_RISK_AGGRAVATING)
-        .join(flagged, flagged.id == Registration.case_id)
-        .where(flagged.rosh == RoshLevel.HIGH)
-    )
-    return or_(
-        Case.rosh == RoshLevel.VERY_HIGH,
-        Case.mappa_level == 3,
-        and_(Case.mappa_level == 2, Case.rosh.in_(HIGH_ROSH)),
-        Case.id.in_(union(high_and_aggravating, _registered({"RPIR"}))),
-    )
+    """critical_few.critical_reasons as SQL: the flag the register stores on each case by that rule,
+    over its RoSH, MAPPA level and registrations in force (no override, no recall), so that an index
+    serves the filter (casework.critical_few.keep_critical_flag keeps it in step)."""
+    return Case.critical == true()
 
 
 def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> RegisterPage:
@@ -203,7 +180,6 @@ def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> Reg
     page = min(max(1, wanted.page), pages)
     query = _page_query(where, wanted, (page - 1) * PAGE_SIZE)
     found = session.execute(query).all()
-    in_force = _registrations_in_force(session, [c.id for c, _, _ in found])
     rows = [
         RegisterRow(
             crn=c.crn,
@@ -215,25 +191,11 @@ def register_page(session: Session, staff: Staff, wanted: RegisterFilter) -> Reg
             tier=c.tier,
             owner=owner_name,
             team=team_name,
-            critical=bool(
-                critical_reasons(RiskProfile(c.rosh, c.mappa_level, frozenset(in_force.get(c.id, ()))))
-            ),
+            critical=c.critical,
         )
         for c, owner_name, team_name in found
     ]
     return RegisterPage(rows=rows, total=total, page=page, pages=pages, wanted=wanted)
-
-
-def _registrations_in_force(session: Session, case_ids: list[int]) -> dict[int, set[str]]:
-    """The codes of the registrations in force on each of these cases (one query for a page)."""
-    codes: dict[int, set[str]] = {}
-    if case_ids:
-        query = select(Registration.case_id, Registration.code).where(
-            Registration.case_id.in_(case_ids), Registration.deregistered_at.is_(None)
-        )
-        for case_id, code in session.execute(query):
-            codes.setdefault(case_id, set()).add(code)
-    return codes
 
 
 def _filters(staff: Staff, wanted: RegisterFilter) -> list[ColumnElement[bool]]:
@@ -308,24 +270,41 @@ NAME_ORDER = (Case.surname, Case.forename, Case.crn, Case.id)
 def _page_query(
     where: ColumnElement[bool], wanted: RegisterFilter, offset: int
 ) -> Select[Case, str | None, str | None]:
-    """The page's cases with their owner's and team's names, in the order asked for."""
-    owner, team = aliased(Staff), aliased(Team)
-    query = select(Case, owner.display_name, team.name)
+    """The page's cases with their owner's and team's names, in the order asked for.
+
+    The page's ids are found first, in a query that walks an index past `offset` cases without
+    reading their owners and teams; only the page's own cases are then read with those.
+    """
     if wanted.sort in BANDS:
         bands = _banded(where, wanted, offset + PAGE_SIZE)
-        query = query.join(bands, bands.c.id == Case.id)
-        order = [bands.c.band, *_directed(NAME_ORDER, wanted.descending)]
+        ids = select(bands.c.id, bands.c.band).join(Case, Case.id == bands.c.id)
+        ids = ids.order_by(bands.c.band, *_directed(NAME_ORDER, wanted.descending))
     else:
-        query = query.where(where)
-        keys = {SortKey.NAME: NAME_ORDER[:3], SortKey.CRN: (Case.crn,), SortKey.OWNER: (owner.display_name,)}
-        order = _directed([*keys[wanted.sort], Case.id], wanted.descending)
+        sorting_owner = aliased(Staff)
+        ids = select(Case.id, literal(0).label("band")).where(where)
+        if wanted.sort is SortKey.OWNER:
+            ids = ids.outerjoin(sorting_owner, sorting_owner.id == Case.owner_id)
+        ids = ids.order_by(*_order(wanted, sorting_owner))
+    page = ids.limit(PAGE_SIZE).offset(offset).subquery("page")
+    owner, team = aliased(Staff), aliased(Team)
+    order = (
+        [page.c.band, *_directed(NAME_ORDER, wanted.descending)]
+        if wanted.sort in BANDS
+        else _order(wanted, owner)
+    )
     return (
-        query.outerjoin(owner, owner.id == Case.owner_id)
+        select(Case, owner.display_name, team.name)
+        .join(page, page.c.id == Case.id)
+        .outerjoin(owner, owner.id == Case.owner_id)
         .outerjoin(team, team.id == Case.team_id)
         .order_by(*order)
-        .limit(PAGE_SIZE)
-        .offset(offset)
     )
+
+
+def _order(wanted: RegisterFilter, owner: Any) -> list[Any]:
+    """The ORDER BY of a sort that is not by bands (`owner`: the owner's row, for the owner sort)."""
+    keys = {SortKey.NAME: NAME_ORDER[:3], SortKey.CRN: (Case.crn,), SortKey.OWNER: (owner.display_name,)}
+    return _directed([*keys[wanted.sort], Case.id], wanted.descending)
 
 
 def _banded(where: ColumnElement[bool], wanted: RegisterFilter, enough: int) -> Any:
@@ -356,3 +335,7 @@ Index("ix_case_record_surname_lower", func.lower(Case.surname))
 Index("ix_case_record_forename_lower", func.lower(Case.forename))
 # visible_to asks whom a person line-manages on every list.
 Index("ix_staff_line_manager_id", Staff.line_manager_id)
+# The critical few in name order (the critical-few filter): read through the stored flag.
+Index("ix_case_record_critical_name", Case.critical, Case.surname, Case.forename, Case.crn)
+# A page sorted by RoSH reads each level's cases in name order.
+Index("ix_case_record_rosh_name", Case.rosh, Case.surname, Case.forename, Case.crn)

@@ -22,8 +22,10 @@ from typing import Any
 
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from casework.models import Case
+from casework.models import Case, Registration
 from casework.registers import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
 from engine.scripting import SandboxedEnvironment, ServiceRegistry, compile_sandboxed
@@ -149,6 +151,72 @@ def lenses(codes: Collection[str]) -> dict[Lens, list[str]]:
         if kind is not None and kind.lens is not None:
             gathered[kind.lens].append(code)
     return gathered
+
+
+# ------------------------------------------------------------------- the stored critical-few flag
+
+
+def keep_critical_flag(session: Session, case: Case) -> bool:
+    """Store on `case` whether the rule puts it among the critical few, from its RoSH, MAPPA level and
+    the registrations in force as the database has them now (read here, so pending changes count).
+
+    The register calls this in the same transaction as every change to one of those, so that the
+    register list can filter on the stored flag. Overrides and recalls are not part of it (the
+    register list never counted them). Returns the flag.
+    """
+    codes = session.scalars(
+        select(Registration.code).where(
+            Registration.case_id == case.id, Registration.deregistered_at.is_(None)
+        )
+    )
+    critical = bool(
+        _critical_table().reasons(_table_inputs(RiskProfile(case.rosh, case.mappa_level, frozenset(codes))))
+    )
+    if case.critical is not critical:
+        case.critical = critical
+    return critical
+
+
+def recompute_critical_flags(
+    session: Session, table: CriticalFewTable | None = None, *, chunk: int = 10_000
+) -> int:
+    """Evaluate the rule again for every case on the register and store what changed (after the
+    decision table is republished, or for rows written without the register); the number changed.
+
+    Cases are read in chunks of ids with their registrations in force; the table is evaluated once
+    for each distinct set of inputs, not once per case.
+    """
+    table = table or _critical_table()
+    decided: dict[tuple[Any, ...], bool] = {}
+    changed = 0
+    last = 0
+    while True:
+        cases = session.execute(
+            select(Case.id, Case.rosh, Case.mappa_level, Case.critical)
+            .where(Case.id > last)
+            .order_by(Case.id)
+            .limit(chunk)
+        ).all()
+        if not cases:
+            return changed
+        first, last = cases[0][0], cases[-1][0]
+        codes: dict[int, set[str]] = {}
+        in_force = select(Registration.case_id, Registration.code).where(
+            Registration.case_id.between(first, last), Registration.deregistered_at.is_(None)
+        )
+        for case_id, code in session.execute(in_force):
+            codes.setdefault(case_id, set()).add(code)
+        updates = []
+        for case_id, rosh, mappa_level, stored in cases:
+            profile = RiskProfile(rosh, mappa_level, frozenset(codes.get(case_id, ())))
+            key = (profile.rosh, profile.mappa_level, profile.registrations)
+            if key not in decided:
+                decided[key] = bool(table.reasons(_table_inputs(profile)))
+            if decided[key] != bool(stored):
+                updates.append({"id": case_id, "critical": decided[key]})
+        if updates:
+            session.execute(update(Case), updates)
+            changed += len(updates)
 
 
 class CriticalFewTable:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -166,7 +167,7 @@ class Case(CaseworkBase):
     sentence_outcome: Mapped[SentenceOutcome | None]
     sentence_date: Mapped[date | None]
     tier: Mapped[int | None] = mapped_column(Integer)
-    rosh: Mapped[RoshLevel | None] = mapped_column(index=True)
+    rosh: Mapped[RoshLevel | None]  # indexed with the name (casework.case_list)
     rosh_to_children: Mapped[RoshLevel | None]
     rosh_to_public: Mapped[RoshLevel | None]
     rosh_to_known_adult: Mapped[RoshLevel | None]
@@ -178,6 +179,11 @@ class Case(CaseworkBase):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Whether the critical-few rule (casework.critical_few) puts the case among the critical few, by
+    # its RoSH, MAPPA level and registrations in force (no override, no recall): stored so that the
+    # register list can filter on it through an index. casework.register keeps it in step whenever
+    # one of those changes; casework.critical_few.recompute_critical_flags after the rule changes.
+    critical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     owner: Mapped[Staff | None] = relationship(foreign_keys=[owner_id])
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id])

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.critical_few import keep_critical_flag
 from casework.models import (
     AccessLimitation,
     AccessListEntry,
@@ -180,6 +181,7 @@ def identify_case(
     )
     session.add(case)
     session.flush()
+    keep_critical_flag(session, case)
     where = f" at {court}" if court else ""
     _event(
         session, case, "case_identified", f"Case identified{where}", code="EAPP", at=at, by=by, court=court
@@ -293,6 +295,7 @@ def record_rosh(
         to_whom={g.value: v.value for g, v in groups.items()},
     )
     _keep_rosh_register(session, case, level, at=at, by=by)
+    keep_critical_flag(session, case)
     return case
 
 
@@ -341,6 +344,7 @@ def record_mappa(
             level=f"M{level}",
             category=f"M{category.value[-1]}",
         )
+    keep_critical_flag(session, case)
     return case
 
 
@@ -497,6 +501,7 @@ def add_registration(
         category=category,
     )
     session.expire(case, ["registrations"])
+    keep_critical_flag(session, case)
     return registration
 
 
@@ -549,6 +554,7 @@ def deregister(session: Session, registration_id: int, *, at: datetime, by: str,
         register=registration.code,
     )
     session.expire(case, ["registrations"])
+    keep_critical_flag(session, case)
     return registration
 
 

@@ -24,6 +24,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -216,6 +218,23 @@ class HumanTask(EngineBase):
     completed_by: Mapped[str | None] = mapped_column(String(100))
     # The team of the task's business key, kept by the domain like ProcessInstance.team_id.
     team_id: Mapped[int | None] = mapped_column(Integer)
+
+
+def pool_role() -> Any:
+    """The role whose pool a task waits in: its candidate role while nobody holds it (no assignee, not
+    claimed), else NULL (the holder, if any, compared with itself). Indexed (ix_human_task_pool), so
+    that a pool list reads only the tasks waiting for its roles; the index's statistics also tell
+    the planner how few those are, which the separate columns cannot."""
+    holder = func.coalesce(HumanTask.claimed_by, HumanTask.assignee)
+    return func.nullif(
+        func.coalesce(HumanTask.claimed_by, HumanTask.assignee, HumanTask.candidate_role), holder
+    )
+
+
+# pool_role() as the index holds it, written as PostgreSQL reads it back (less its casts), so that
+# comparing the models with a migrated database finds it unchanged.
+POOL_ROLE_SQL = "nullif(coalesce(claimed_by, assignee, candidate_role), coalesce(claimed_by, assignee))"
+Index("ix_human_task_pool", text(POOL_ROLE_SQL), HumanTask.state, HumanTask.due_at)
 
 
 class MessageWait(EngineBase):

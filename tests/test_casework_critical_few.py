@@ -20,6 +20,7 @@ from casework.critical_few import (
     assess,
     critical_reasons,
     lenses,
+    recompute_critical_flags,
 )
 from casework.registers import Lens
 from casework.vocabulary import MappaCategory, RoshLevel
@@ -140,3 +141,85 @@ def test_the_rule_is_the_decision_table_the_process_owner_can_change(tmp_path: P
     lifer = {**inputs, "rosh": "LOW", "registrations": ["INLL"]}
     assert CriticalFewTable(changed).reasons(lifer) == ["Life sentence"]
     assert CriticalFewTable().reasons(lifer) == []
+
+
+# ------------------------------------------------------------------- the flag the register stores
+
+
+def stored_flag(database: Database, crn: str) -> bool:
+    with database.transaction(write=False) as session:
+        return register.find_case(session, crn).critical
+
+
+def test_the_stored_flag_follows_a_change_of_rosh(database: Database) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        assert not register.find_case(session, "X100001").critical
+        register.record_rosh(session, "X100001", VH, at=START, by="om", source="OASys")
+    assert stored_flag(database, "X100001")
+    with database.transaction() as session:
+        register.record_rosh(session, "X100001", M, at=START, by="om", source="OASys review")
+    assert not stored_flag(database, "X100001")
+
+
+def test_the_stored_flag_follows_a_new_registration_and_a_deregistration(database: Database) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", H, at=START, by="om", source="OASys")
+    assert not stored_flag(database, "X100001")  # high alone is watched, not critical
+    with database.transaction() as session:
+        weapons = register.add_registration(session, "X100001", "WEAP", at=START, by="om")
+        assert register.find_case(session, "X100001").critical  # in the same transaction
+    assert stored_flag(database, "X100001")
+    with database.transaction() as session:
+        register.deregister(session, weapons.id, at=START, by="spo", notes="no longer applies")
+    assert not stored_flag(database, "X100001")
+
+
+def test_the_stored_flag_follows_mappa_and_closure(database: Database) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", L, at=START, by="om", source="OASys")
+        register.record_mappa(session, "X100001", MappaCategory.CAT2, 3, at=START, by="om")
+    assert stored_flag(database, "X100001")
+    with database.transaction() as session:
+        register.record_mappa(session, "X100001", MappaCategory.CAT2, 1, at=START, by="om")
+    assert not stored_flag(database, "X100001")
+    with database.transaction() as session:
+        register.add_registration(session, "X100001", "RPIR", at=START, by="om")
+    assert stored_flag(database, "X100001")
+    with database.transaction() as session:
+        register.close_case(session, "X100001", at=START, by="spo", reason="sentence ended")
+    assert not stored_flag(database, "X100001")  # every registration ended with the case
+
+
+def test_every_stored_flag_is_recomputed_when_the_rule_changes(database: Database, tmp_path: Path) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        for crn, rosh in (("X100001", L), ("X100002", L), ("X100003", VH)):
+            register.identify_case(session, crn, at=START, by="admin")
+            register.record_rosh(session, crn, rosh, at=START, by="om", source="OASys")
+        register.add_registration(session, "X100001", "INLL", at=START, by="om")
+    with database.transaction() as session:
+        assert recompute_critical_flags(session) == 0  # the register kept them in step
+    # The process owner makes lifers critical: the flags follow once recomputed with the new table.
+    lifer = """      <rule id="critical_few_rule_lifer">
+        <description>Lifer</description>
+        <inputEntry id="critical_few_rule_lifer_in_1"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_2"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_3"><text>"INLL" in ?</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_4"><text>-</text></inputEntry>
+        <outputEntry id="critical_few_rule_lifer_out_1"><text>"Life sentence"</text></outputEntry>
+      </rule>
+    </decisionTable>"""
+    changed = tmp_path / "critical_few.dmn"
+    changed.write_text(CRITICAL_FEW_TABLE.read_text().replace("    </decisionTable>", lifer))
+    with database.transaction() as session:
+        assert recompute_critical_flags(session, CriticalFewTable(changed), chunk=2) == 1
+    assert [stored_flag(database, crn) for crn in ("X100001", "X100002", "X100003")] == [True, False, True]
+    with database.transaction() as session:
+        assert recompute_critical_flags(session, chunk=2) == 1  # and back under the table in force
+    assert not stored_flag(database, "X100001")

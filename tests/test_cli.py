@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from conftest import POSTGRES
 from empty_database import empty_database_url
 from sqlalchemy import func, select
 
+from casework import register
+from casework.models import Case
+from casework.vocabulary import RoshLevel
 from engine.db import Database
 from engine.models import ProcessDefinition
 from webui.cli import cli
@@ -274,3 +278,24 @@ def test_a_database_server_that_does_not_answer_is_a_clear_error(
 
     assert_clear_error(result, "the database at postgresql+psycopg://riskflow@127.0.0.1:9/riskflow")
     assert "did not answer" in result.output
+
+
+def test_recompute_critical_few_marks_every_case_by_the_rule_in_force(
+    riskflow: CliRunner, database_url: str
+) -> None:
+    assert run(riskflow, "db", "upgrade").exit_code == 0
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    database = Database(database_url)
+    try:
+        with database.transaction() as session:
+            register.identify_case(session, "X100001", at=at, by="admin")
+            register.record_rosh(session, "X100001", RoshLevel.VERY_HIGH, at=at, by="om", source="OASys")
+            register.find_case(session, "X100001").critical = False  # as if written before the rule said so
+        result = run(riskflow, "recompute-critical-few")
+        assert result.exit_code == 0, result.output
+        assert "1 case(s) changed" in result.output
+        with database.transaction(write=False) as session:
+            assert session.get_one(Case, 1).critical
+        assert "0 case(s) changed" in run(riskflow, "recompute-critical-few").output
+    finally:
+        database.dispose()

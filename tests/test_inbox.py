@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from test_webui import table_rows
 from webui_client import PASSWORD, fast_password_hashing, give_passwords, sign_in, web_app
 
+from casework.critical_few import keep_critical_flag
 from casework.models import AccessLimitation, AccessListEntry, Case, Staff
 from casework.vocabulary import AccessList, RoshLevel, Stage
 from engine.clock import ManualClock
@@ -56,6 +57,8 @@ def add_case(
         created_at=START - 30 * DAY,
     )
     session.add(case)
+    session.flush()
+    keep_critical_flag(session, case)  # as the register does whenever the RoSH changes
     return case
 
 

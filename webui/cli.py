@@ -96,6 +96,18 @@ def db_upgrade() -> None:
         click.echo(f"upgraded the database at {settings.safe_database_url} to revision {revision}")
 
 
+@cli.command("recompute-critical-few")
+def recompute_critical_few() -> None:
+    """Mark every case on the register by the critical-few rule in force (processes/offender-management/
+    critical_few.dmn): run it after a release changes the rule. The register keeps each case's mark
+    up to date as its RoSH, MAPPA level and registrations change; the register list filters on it."""
+    from casework.critical_few import recompute_critical_flags
+
+    with open_engine(load_settings()) as engine, engine.db.transaction() as session:
+        changed = recompute_critical_flags(session)
+    click.echo(f"{changed} case(s) changed: every case is marked by the critical-few rule in force")
+
+
 # --------------------------------------------------------------------------------------- models
 
 

@@ -28,7 +28,7 @@ from casework.roles import Role
 from casework.vocabulary import RoshLevel
 from engine.clock import DISPLAY_ZONE
 from engine.errors import Conflict, NotFound, NotPermitted
-from engine.models import HumanTask
+from engine.models import HumanTask, pool_role
 from webui import riskflow
 from webui.auth import SignedInStaff
 
@@ -203,15 +203,17 @@ def _mine(user: SignedInStaff) -> Select[HumanTask, Case]:
 def _to_claim(user: SignedInStaff) -> Select[HumanTask, Case]:
     area_roles = sorted(user.roles & AREA_ROLES)
     team_roles = sorted(user.roles - AREA_ROLES)
+    # Unallocated cases, or the person's team's. Written as one comparison that no index on the
+    # case's team serves, so that the planner starts from the few tasks in the pool (found through
+    # the pool's own index) rather than from every unallocated case of the register.
     own_team = (
-        or_(Case.team_id.is_(None), Case.team_id == user.team_id) if user.team_id else Case.team_id.is_(None)
+        func.coalesce(Case.team_id, user.team_id) == user.team_id if user.team_id else Case.team_id.is_(None)
     )
+    pooled = pool_role()  # the candidate role of a task nobody holds: read through its index
     return _open_tasks().where(
-        HumanTask.assignee.is_(None),
-        HumanTask.claimed_by.is_(None),
         or_(
-            HumanTask.candidate_role.in_(area_roles) if area_roles else false(),
-            and_(HumanTask.candidate_role.in_(team_roles), own_team) if team_roles else false(),
+            pooled.in_(area_roles) if area_roles else false(),
+            and_(pooled.in_(team_roles), own_team) if team_roles else false(),
         ),
     )
 
@@ -264,7 +266,8 @@ def _tasks(session: Session, staff: Staff, now: datetime, query: Select[HumanTas
                 due_at=task.due_at,
                 due=due_status(task.due_at, now),
                 rosh=case.rosh.display_name if case.rosh else None,
-                critical=critical_reasons(RiskProfile.of(case), today=now.date()),
+                # The register keeps case.critical by the same rule: only those cases need the reasons.
+                critical=critical_reasons(RiskProfile.of(case), today=now.date()) if case.critical else [],
                 claimed_by_me=task.claimed_by == staff.username,
                 holder=task.claimed_by or task.assignee,
             )
