@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -57,6 +58,21 @@ def test_worker_once_fires_what_is_due_and_hands_on_the_outbox(
         ).all()
     # Both deadlines were long past: the chaser fired, then the five-day deadline withdrew the task.
     assert sorted(open_tasks) == ["dl_chase", "dl_escalated"]
+
+
+def test_the_worker_log_leaves_out_each_task_state_change(
+    riskflow: CliRunner, deployed: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    engine_in_the_past(deployed).start("deadline", business_key="D2")
+    caplog.clear()
+    result = run(riskflow, "worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "fired 1 timer(s)" in result.output
+    chatter = [
+        r.getMessage() for r in caplog.records if r.name.startswith("spiff") and r.levelno < logging.WARNING
+    ]
+    assert chatter == []
 
 
 def test_message_send_delivers_to_the_waiting_case(riskflow: CliRunner, deployed: Database) -> None:

@@ -502,6 +502,9 @@ def configure_logging() -> None:
     """Log to standard error, one line per event, with the time and where it came from."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO: thousands of lines a minute from a busy
+    # worker, and time spent formatting them. Its warnings and errors still come through.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 def _warn_if_front_end_missing() -> None:
