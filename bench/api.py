@@ -51,6 +51,9 @@ REPO = Path(__file__).resolve().parent.parent
 BUNDLE = REPO / "processes" / "offender-management"
 PORT = 8765
 FIRST_DETAILS = {
+    "forename": "Rowan",
+    "surname": "Benchley",
+    "date_of_birth": "1991-05-14",
     "court_name": "Carlisle Crown Court",
     "hearing_date": "2026-11-02",
     "offence": "Theft from a shop",

@@ -61,6 +61,14 @@ class RegisterError(Exception):
         return f"{message} {self.hint}" if self.hint else message
 
 
+class DetailsRefused(RegisterError):
+    """Details a person gave that the register cannot take; `field` names the one to correct."""
+
+    def __init__(self, message: str, *, field: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
 class CaseNotFound(RegisterError):
     """No case with that CRN is on the register."""
 
@@ -149,6 +157,20 @@ def active_registration(session: Session, case: Case, code: str) -> Registration
 # ------------------------------------------------------------------------------ the case itself
 
 
+def check_new_crn(session: Session, crn: str) -> None:
+    """Refuse a CRN that is not one, or that is on the register already."""
+    if not CRN_PATTERN.match(crn):
+        raise RegisterError(
+            f"{crn!r} is not a CRN.", hint="A CRN is a capital letter and six digits, such as X320741."
+        )
+    existing = session.scalar(select(Case.created_at).where(Case.crn == crn))
+    if existing is not None:
+        raise DuplicateCase(
+            f"CRN {crn} is already on the register (since {existing:%d %B %Y}).",
+            hint="Record against the case that is there rather than a new one.",
+        )
+
+
 def identify_case(
     session: Session,
     crn: str,
@@ -161,16 +183,7 @@ def identify_case(
     court: str | None = None,
 ) -> Case:
     """Put a case on the register the moment it is identified at court, before sentence."""
-    if not CRN_PATTERN.match(crn):
-        raise RegisterError(
-            f"{crn!r} is not a CRN.", hint="A CRN is a capital letter and six digits, such as X320741."
-        )
-    existing = session.scalar(select(Case).where(Case.crn == crn))
-    if existing is not None:
-        raise DuplicateCase(
-            f"CRN {crn} is already on the register (since {existing.created_at:%d %B %Y}).",
-            hint="Record against the case that is there rather than a new one.",
-        )
+    check_new_crn(session, crn)
     case = Case(
         crn=crn,
         forename=forename,
@@ -185,6 +198,72 @@ def identify_case(
     where = f" at {court}" if court else ""
     _event(
         session, case, "case_identified", f"Case identified{where}", code="EAPP", at=at, by=by, court=court
+    )
+    return case
+
+
+# A defendant at a magistrates' or Crown Court is at least 10 (the age of criminal responsibility).
+YOUNGEST_AT_COURT = 10
+OLDEST_AT_COURT = 110
+
+
+def check_person(
+    *, forename: str, surname: str, date_of_birth: date | None, hearing_date: date | None, crn: str
+) -> tuple[str, str]:
+    """The person's names as the register keeps them (spaces tidied), or DetailsRefused saying which
+    detail to correct: an empty name, or a date of birth that makes the person a child at the hearing."""
+    forename, surname = " ".join(forename.split()), " ".join(surname.split())
+    for field, value in (("forename", forename), ("surname", surname)):
+        if not value:
+            raise DetailsRefused(
+                f"The first details for {crn} need the person's {field}.",
+                field=field,
+                hint="Copy it from the court list.",
+            )
+    if date_of_birth is None or hearing_date is None:
+        return forename, surname
+    birthday_to_come = (hearing_date.month, hearing_date.day) < (date_of_birth.month, date_of_birth.day)
+    age = hearing_date.year - date_of_birth.year - birthday_to_come
+    if not YOUNGEST_AT_COURT <= age <= OLDEST_AT_COURT:
+        raise DetailsRefused(
+            f"A date of birth of {date_of_birth:%d %B %Y} makes the person {age} at the hearing on "
+            f"{hearing_date:%d %B %Y}.",
+            field="date_of_birth",
+            hint=f"Check the date of birth on the court list: a defendant is {YOUNGEST_AT_COURT} or older.",
+        )
+    return forename, surname
+
+
+def record_first_details(
+    session: Session,
+    crn: str,
+    *,
+    forename: str,
+    surname: str,
+    date_of_birth: date,
+    court: str,
+    hearing_date: date,
+    offence: str,
+    at: datetime,
+    by: str,
+) -> Case:
+    """The court's first details: who the person is (name and date of birth) and the hearing."""
+    case = _open_case(session, crn)
+    forename, surname = check_person(
+        forename=forename, surname=surname, date_of_birth=date_of_birth, hearing_date=hearing_date, crn=crn
+    )
+    case.forename, case.surname, case.date_of_birth = forename, surname, date_of_birth
+    _event(
+        session,
+        case,
+        "first_details",
+        f"First details recorded: hearing at {court} on {hearing_date:%d %B %Y} ({offence})",
+        code="EAPP",
+        at=at,
+        by=by,
+        court=court,
+        hearing_date=hearing_date.isoformat(),
+        offence=offence,
     )
     return case
 

@@ -14,11 +14,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from casework.demo_area import FORENAMES, SURNAMES
 from casework.models import Staff
 from casework.roles import Role
 from casework.vocabulary import CASE_HOLDING_GRADES, QUALIFIED_OFFICER_GRADES, ExperienceBand
@@ -307,10 +308,22 @@ def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:
     return shares[-1][0]
 
 
+def _person(crn: str, hearing: str) -> dict[str, Any]:
+    """The synthetic person the court list names for `crn`: the same CRN always gives the same person."""
+    rng = random.Random(crn)  # noqa: S311 - a repeatable made-up identity, not a secret
+    born = date.fromisoformat(hearing) - timedelta(days=rng.randint(18 * 365, 65 * 365))
+    return {
+        "forename": rng.choice(FORENAMES),
+        "surname": rng.choice(SURNAMES),
+        "date_of_birth": born.isoformat(),
+    }
+
+
 Form = Callable[[AreaSimulation, CaseProfile], dict[str, Any]]
 
 FORMS: dict[str, Form] = {
     "record_first_details": lambda s, p: {
+        **_person(p.crn, s.today()),
         "court_name": COURTS[int(p.crn[1:]) % len(COURTS)],
         "hearing_date": s.today(),
         "offence": "Assault occasioning actual bodily harm",

@@ -29,7 +29,7 @@ from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, par
 from engine.clock import Clock, SystemClock, WorkingCalendar
 from engine.compare import compare_files
 from engine.db import Database
-from engine.errors import Conflict, EngineError, ModelFailure, NotFound, NotPermitted
+from engine.errors import Conflict, EngineError, InvalidData, ModelFailure, NotFound, NotPermitted
 from engine.events import Waiting, waiting_events
 from engine.forms import validate_form_data
 from engine.humantasks import HumanTaskSync, TaskPolicy
@@ -199,6 +199,10 @@ class StepState:
     flush: bool = True
     # Open tasks whose row must be re-read from the definition (their step changed in a migration).
     refresh_guids: set[str] = field(default_factory=set)
+    # A person's submission (complete_task): a service operation that refuses the submitted data
+    # (raises InvalidData) undoes the whole step and the person is told, rather than the instance
+    # going into error.
+    submitted: bool = False
 
     def __post_init__(self) -> None:
         self.may_have_task_rows = self.instance.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
@@ -432,7 +436,7 @@ class ProcessEngine:
                 schema = self.form_schema(session, instance.definition_id, task_row.form_file)
                 validate_form_data(schema, dict(data))
             workflow = self._load(session, instance)
-            state = StepState(session, instance, actor, self.clock.now())
+            state = StepState(session, instance, actor, self.clock.now(), submitted=True)
 
             def complete(wf: BpmnWorkflow, st: StepState) -> None:
                 task = wf.get_task_from_id(UUID(task_row.task_guid))
@@ -965,6 +969,9 @@ class ProcessEngine:
             except (Conflict, NotPermitted):
                 raise
             except SpiffWorkflowException as err:  # a model error: kept, shown, retried after a fix
+                refused = _refusal(err)
+                if refused is not None and state.submitted:
+                    raise refused from err  # the transaction rolls back: the task stays open
                 state.failure = _model_failure(err, state.failure_phase)
             finished = archive_finished_subprocesses(workflow)
         self._archive(state, finished)
@@ -1188,6 +1195,18 @@ def _status_after_step(workflow: BpmnWorkflow, has_human_tasks: bool) -> str:
     if any(True for _ in waiting_events(workflow)):
         return InstanceStatus.WAITING
     return InstanceStatus.RUNNING
+
+
+def _refusal(err: BaseException) -> InvalidData | None:
+    """The InvalidData a service operation raised to refuse submitted data, if that caused `err`."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, InvalidData):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _model_failure(err: Exception, phase: str | None) -> ModelFailure:

@@ -18,6 +18,7 @@ from casework.register import OwnerNotSuitable, StaffNotFound
 from casework.registers import register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
+from engine.errors import FieldError, InvalidData
 from engine.scripting import ServiceRegistry, StepContext
 from tasks.assignment import move_open_tasks, responsible_for
 
@@ -40,6 +41,39 @@ def identify_case(ctx: StepContext, *, crn: str) -> Result:
     """The case enters the central register the moment it is identified at court."""
     case = register.identify_case(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor)
     return {"crn": case.crn, "stage": case.stage.value}
+
+
+def record_court_details(
+    ctx: StepContext,
+    *,
+    crn: str,
+    forename: str,
+    surname: str,
+    date_of_birth: str | date,
+    court_name: str,
+    hearing_date: str | date,
+    offence: str,
+) -> Result:
+    """The court's first details go on the register: the person's name and date of birth, the hearing.
+
+    Details the register refuses (a date of birth that makes the person a child at the hearing) go
+    back to the person who entered them: the step is undone and the form shows what to correct."""
+    try:
+        case = register.record_first_details(
+            ctx.session,
+            crn,
+            forename=forename,
+            surname=surname,
+            date_of_birth=_date(date_of_birth),
+            court=court_name,
+            hearing_date=_date(hearing_date),
+            offence=offence,
+            at=ctx.clock.now(),
+            by=ctx.actor,
+        )
+    except register.DetailsRefused as err:
+        raise InvalidData([FieldError(err.field, str(err))]) from err
+    return {"crn": case.crn, "name": case.name}
 
 
 def record_rosh_screening(
@@ -309,6 +343,7 @@ def close_case(ctx: StepContext, *, crn: str, termination_date: str | date, reas
 
 OPERATIONS: dict[str, Callable[..., Result]] = {
     "identify_case": identify_case,
+    "record_court_details": record_court_details,
     "record_rosh_screening": record_rosh_screening,
     "record_sentence_outcome": record_sentence_outcome,
     "record_risk_meeting": record_risk_meeting,

@@ -20,6 +20,9 @@ from webui.api.tokens import SCOPES, issue_token
 BUNDLE_DIR = Path(__file__).resolve().parent.parent / "processes" / "offender-management"
 ALL_SCOPES = list(SCOPES)
 FIRST_DETAILS = {
+    "forename": "Rowan",
+    "surname": "Testbrook",
+    "date_of_birth": "1991-05-14",
     "court_name": "Carlisle Crown Court",
     "hearing_date": "2026-11-02",
     "offence": "Assault occasioning actual bodily harm",

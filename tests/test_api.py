@@ -311,6 +311,9 @@ def test_a_case_administrator_claims_and_completes_the_first_details(app: Flask,
     task_id = to_claim[0]["id"]
     detail = call(client, "GET", f"/tasks/{task_id}", admin).json
     assert detail["form_schema"]["required"] == [
+        "forename",
+        "surname",
+        "date_of_birth",
         "court_name",
         "hearing_date",
         "offence",

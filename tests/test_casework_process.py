@@ -224,6 +224,7 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
     names = build_services().names()
     assert {
         "identify_case",
+        "record_court_details",
         "record_rosh_screening",
         "record_sentence_outcome",
         "record_risk_meeting",

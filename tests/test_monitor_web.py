@@ -118,7 +118,7 @@ def test_find_an_overdue_task_from_the_overview_and_reassign_it(
     assert section(overview, "tasks-by-team") == [["North Case Management", "2", "0"]]
     tasks_page = client.get(f"/monitor/tasks?holder={OWNER}&due=overdue").text
     rows = section(tasks_page, "task-list")
-    assert [row[1] for row in rows] == ["X100001", "X100002"]
+    assert [row[1] for row in rows] == ["Rowan Testbrook X100001", "Rowan Testbrook X100002"]
     assert all("Overdue" in row[3] for row in rows)
     task_id = cases["north"].task("write_psr").id
 

@@ -77,6 +77,9 @@ def om_engine(database: Database, clock: ManualClock) -> ProcessEngine:
 # ----------------------------------------------------------------------------------- case driver
 
 FIRST_DETAILS = {
+    "forename": "Rowan",
+    "surname": "Testbrook",
+    "date_of_birth": "1991-05-14",
     "court_name": "Carlisle Crown Court",
     "hearing_date": "2026-11-02",
     "offence": "Assault occasioning actual bodily harm",
@@ -438,6 +441,40 @@ def test_a_new_case_is_tracked_from_the_day_it_is_identified_at_court(om_engine:
         "first-details.json",
     )
     assert first.due_at == START + timedelta(days=1)  # Monday to Tuesday: 1 working day
+
+
+def test_the_court_first_details_put_the_person_on_the_register(case: Case) -> None:
+    case.start()
+
+    with case.engine.db.transaction(write=False) as session:
+        on_register = register.find_case(session, CRN)
+        assert (on_register.name, str(on_register.date_of_birth)) == ("Rowan Testbrook", "1991-05-14")
+        assert register.timeline(session, CRN)[-1].summary == (
+            "First details recorded: hearing at Carlisle Crown Court on 02 November 2026 "
+            "(Assault occasioning actual bodily harm)"
+        )
+    assert case.open_elements() == ["write_psr"]
+
+
+def test_a_date_of_birth_that_makes_a_child_of_the_defendant_is_refused_and_nothing_is_done(
+    om_engine: ProcessEngine,
+) -> None:
+    case = Case(om_engine)
+    case.instance_id = om_engine.start(PROCESS, business_key=CRN, data={"crn": CRN}).instance_id
+    task = case.task("record_first_details")
+
+    with pytest.raises(InvalidData) as refused:
+        om_engine.complete_task(
+            task.id, ACTORS["CASE_ADMIN"], {**FIRST_DETAILS, "date_of_birth": "2020-01-01"}
+        )
+
+    [problem] = refused.value.errors
+    assert problem.field == "date_of_birth"
+    assert "makes the person 6 at the hearing on 02 November 2026" in problem.message
+    assert case.open_elements() == ["record_first_details"]
+    assert case.instance().status != InstanceStatus.ERROR
+    with om_engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).date_of_birth is None
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,11 @@ OM_NORTH = om_username("north", "PO", "E")
 OM_SOUTH = om_username("south", "PO", "E")
 STAFF = [OM_NORTH, OM_SOUTH, "spo.north", "admin.north", "admin.south", "aco.one"]
 GOOD_FIRST_DETAILS = {
+    "forename": "Rowan",
+    "surname": "Testbrook",
+    "date_of_birth-day": "14",
+    "date_of_birth-month": "5",
+    "date_of_birth-year": "1991",
     "court_name": "Carlisle Crown Court",
     "hearing_date-day": "2",
     "hearing_date-month": "11",
@@ -203,6 +208,22 @@ def test_errors_are_summarised_and_shown_inline_and_nothing_entered_is_lost(app:
     assert case.open_elements() == ["record_first_details"]  # nothing was completed
 
 
+def test_a_date_of_birth_the_register_refuses_is_shown_on_its_field_and_nothing_is_completed(
+    app: Flask, case: Case
+) -> None:
+    client, task_id = claimed_first_details(app, case)
+    form = {**GOOD_FIRST_DETAILS, "date_of_birth-year": "2020", "action": "complete"}
+
+    response = client.post(f"/tasks/{task_id}", data=form)
+
+    assert response.status_code == 422
+    html = response.text
+    assert '<a href="#f-date_of_birth-day">A date of birth of 14 May 2020 makes the person 6' in html
+    assert 'id="f-date_of_birth-error"' in html
+    assert (value_of(html, "date_of_birth-year"), value_of(html, "forename")) == ("2020", "Rowan")
+    assert case.open_elements() == ["record_first_details"]
+
+
 def test_completing_after_a_validation_error_goes_back_to_the_inbox_with_a_banner(
     app: Flask, case: Case
 ) -> None:
@@ -288,6 +309,9 @@ def to_allocation_from_first_details(case: Case) -> None:
 
 
 FIRST_DETAILS_DATA = {
+    "forename": "Rowan",
+    "surname": "Testbrook",
+    "date_of_birth": "1991-05-14",
     "court_name": "Carlisle Crown Court",
     "hearing_date": "2026-11-02",
     "offence": "Theft",
@@ -501,6 +525,9 @@ def test_an_empty_form_names_every_field_still_to_fill_in_the_order_of_the_page(
 
     summary = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', html)
     assert summary == [
+        ("f-forename", "Enter forename"),
+        ("f-surname", "Enter surname"),
+        ("f-date_of_birth-day", "Enter date of birth"),
         ("f-court_name", "Enter court"),
         ("f-hearing_date-day", "Enter date of the hearing"),
         ("f-offence", "Enter main offence"),

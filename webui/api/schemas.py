@@ -37,6 +37,9 @@ class Input(BaseModel):
 class FirstDetails(Input):
     """What the court tells probation when a case is identified (the first-details form)."""
 
+    forename: Text
+    surname: Text
+    date_of_birth: date
     court_name: Text
     hearing_date: date
     offence: Text
