@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
         api,
         auth,
         case_changes,
+        case_intake,
         cases,
         display,
         errors,
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     app.register_blueprint(policy.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(case_changes.bp)
+    app.register_blueprint(case_intake.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(monitor.bp)
     app.register_blueprint(health.bp)

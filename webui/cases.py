@@ -48,6 +48,7 @@ from casework.registers import FOLLOWS_A_LEVEL
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE
 from engine.models import AuditEvent, HumanTask
+from tasks import intake
 from webui import riskflow
 from webui.auth import SignedInStaff
 
@@ -184,6 +185,7 @@ def register_list() -> str | tuple[str, int]:
         list_url=_list_url,
         stage_name=stage_name,
         pages_around=pages_around,
+        may_record=bool(current_user.roles & intake.RECORDING_ROLES),
     )
     return (html, 400) if errors else html
 

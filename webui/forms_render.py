@@ -19,11 +19,13 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from casework.registers import REGISTER_TYPES
-from engine.errors import FieldError
+from engine.errors import FieldError, InvalidData
+from engine.forms import validate_form_data
 
 RADIOS_UP_TO = 6  # more options than this become a select
 SHORT_TEXT = 200  # a string with a maxLength up to this is a one-line input, else a textarea
 DATE_PARTS = ("day", "month", "year")
+CHOICE_KINDS = frozenset({"radios", "select", "yes_no", "checkboxes"})
 
 # Entered values: a field's text, a checkbox field's list, or a date part's text ("when-day").
 Entered = dict[str, str | list[str]]
@@ -199,3 +201,33 @@ def _iso_date(field: Field, entered: Entered) -> tuple[str | None, str | None]:
     except ValueError:
         return None, f"{field.label} must be a real date, such as 27 3 2026"
     return when.isoformat(), None
+
+
+def schema_errors(schema: dict[str, Any] | None, data: dict[str, Any], known: set[str]) -> list[FieldError]:
+    """The schema's complaints about `data`, less those on fields already found wrong here."""
+    if not schema:
+        return []
+    try:
+        validate_form_data(schema, data)
+    except InvalidData as err:
+        return [e for e in err.errors if e.field not in known]
+    return []
+
+
+def page_errors(
+    fields: list[Field], errors: list[FieldError], anchors: Mapping[str, str] | None = None
+) -> list[tuple[str, str, str]]:
+    """Each error as (field name, the anchor the summary links to, the message in GOV.UK words);
+    `anchors` gives the anchors of the page's fields that are not in the schema."""
+    by_name = {f.name: f for f in fields}
+    order = {f.name: n for n, f in enumerate(fields)}
+    shown = []
+    for error in sorted(errors, key=lambda e: order.get(e.field, -1)):  # as the fields come on the page
+        field = by_name.get(error.field)
+        message = error.message
+        if field is not None and field.kind in CHOICE_KINDS and message.startswith("Enter "):
+            what = message.removeprefix("Enter ")
+            message = f"Select yes if {what}, or no" if field.kind == "yes_no" else f"Select {what}"
+        anchor = field.anchor if field else (anchors or {}).get(error.field, "task-form")
+        shown.append((error.field, anchor, message))
+    return shown

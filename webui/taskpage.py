@@ -29,7 +29,6 @@ from casework.register import current_oversight_plan
 from casework.registers import REGISTER_TYPES
 from casework.roles import Role
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
-from engine.forms import validate_form_data
 from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
 from webui import riskflow
@@ -37,18 +36,18 @@ from webui.auth import SignedInStaff
 from webui.display import local_time
 from webui.forms_render import (
     Entered,
-    Field,
     entered_from,
     entered_values,
     fields_of,
     form_data,
+    page_errors,
+    schema_errors,
 )
 from webui.inbox import due_status, with_display_names
 
 bp = Blueprint("task", __name__)
 CHANGE_NOTICE = timedelta(days=28)  # how long staff are told that a step has changed
 
-CHOICE_KINDS = frozenset({"radios", "select", "yes_no", "checkboxes"})
 _instructions = SandboxedEnvironment(autoescape=False)  # the page escapes the result
 
 
@@ -306,7 +305,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
             flash("Draft saved. You can come back to this task from your inbox.", "success")
             return redirect(url_for("task.page", task_id=task_id))
         data, errors = form_data(fields, entered)
-        errors += _schema_errors(schema, data, {e.field for e in errors})
+        errors += schema_errors(schema, data, {e.field for e in errors})
         if errors:
             return _render(view, schema, entered, errors), 422
         shared.engine.complete_task(task_id, user.actor, data)
@@ -350,17 +349,6 @@ def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None
     return view, schema
 
 
-def _schema_errors(schema: dict[str, Any] | None, data: dict[str, Any], known: set[str]) -> list[FieldError]:
-    """The schema's complaints about `data`, less those on fields already found wrong here."""
-    if not schema:
-        return []
-    try:
-        validate_form_data(schema, data)
-    except InvalidData as err:
-        return [e for e in err.errors if e.field not in known]
-    return []
-
-
 def _render(view: TaskView, schema: dict[str, Any] | None, entered: Entered, errors: list[FieldError]) -> str:
     fields = fields_of(schema) if schema else []
     data = riskflow().engine.task_data(view.id) if view.details.instructions else {}
@@ -370,24 +358,8 @@ def _render(view: TaskView, schema: dict[str, Any] | None, entered: Entered, err
         schema=schema or {},
         fields=fields,
         entered=entered,
-        errors=_for_page(fields, errors),
+        errors=page_errors(fields, errors),
         instructions=instructions(view.details, data),
         policy_section=view.details.properties.get("policySection"),
         case_url=case_url(view.case.crn),
     )
-
-
-def _for_page(fields: list[Field], errors: list[FieldError]) -> list[tuple[str, str, str]]:
-    """Each error as (field name, the anchor the summary links to, the message in GOV.UK words)."""
-    by_name = {f.name: f for f in fields}
-    order = {f.name: n for n, f in enumerate(fields)}
-    shown = []
-    for error in sorted(errors, key=lambda e: order.get(e.field, -1)):  # as the fields come on the page
-        field = by_name.get(error.field)
-        message = error.message
-        if field is not None and field.kind in CHOICE_KINDS and message.startswith("Enter "):
-            what = message.removeprefix("Enter ")
-            message = f"Select yes if {what}, or no" if field.kind == "yes_no" else f"Select {what}"
-        anchor = field.anchor if field else "task-form"
-        shown.append((error.field, anchor, message))
-    return shown

@@ -116,3 +116,42 @@ def test_the_owner_adds_a_registration_from_the_record_after_fixing_the_form(
     expect(page.get_by_text("Weapons (WEAP) registered.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_contain_text(INDUCTION.name)
     expect(page.get_by_role("region", name="Staff and weapons")).to_contain_text("Weapons")
+
+
+def test_a_case_administrator_records_a_new_case_identified_at_court(sign_in: Callable[..., Page]) -> None:
+    page = sign_in(ADMIN)
+    page.get_by_role("link", name="Cases", exact=True).click()
+    page.get_by_role("button", name="Record a new case").click()
+    expect(page.get_by_role("heading", name="Record a new case", level=1)).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_label("Case reference number (CRN)").fill("X200001")
+    page.get_by_label("Forename").fill("Tamsin")
+    page.get_by_role("button", name="Record the case").click()
+
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("There is a problem")
+    expect(summary.get_by_role("link", name="Enter surname")).to_be_visible()
+    expect(page.get_by_label("Forename")).to_have_value("Tamsin")
+    assert_accessible(page)
+
+    page.get_by_label("Surname").fill("Ullock")
+    born = page.get_by_role("group", name="Date of birth")
+    born.get_by_label("Day").fill("9")
+    born.get_by_label("Month").fill("3")
+    born.get_by_label("Year").fill("1988")
+    page.get_by_label("Court").fill("Kendal Magistrates' Court")
+    hearing = page.get_by_role("group", name="Date of the hearing")
+    hearing.get_by_label("Day").fill("2")
+    hearing.get_by_label("Month").fill("11")
+    hearing.get_by_label("Year").fill("2026")
+    page.get_by_label("Main offence").fill("Theft from a shop")
+    page.get_by_label("FAST").check()
+    page.get_by_role("group", name="Remanded in custody").get_by_label("No").check()
+    page.get_by_role("button", name="Record the case").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("X200001 is on the register")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tamsin Ullock")
+    expect(page.locator("main")).to_contain_text(
+        "First details recorded: hearing at Kendal Magistrates' Court"
+    )

@@ -3,26 +3,20 @@ one, and list those the caller may see."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import g
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from casework.models import AccessLimitation, Case, Staff
-from casework.roles import Role
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.errors import InvalidData
+from tasks import intake
 from webui import riskflow
 from webui.api import bp
 from webui.api.access import require_case, visible_cases
 from webui.api.callers import Caller
-from webui.api.problems import ApiProblem
+from webui.api.problems import ApiProblem, FieldProblem
 from webui.api.schemas import CaseCreate, CaseCreated, CaseList, CaseOut, CaseQuery
 from webui.api.spec import operation
-
-# The process every case runs from the day it is identified at court (as `riskflow demo load` starts it).
-CASE_PROCESS = "offender_management"
-RECORDING_ROLES = frozenset({Role.CASE_ADMINISTRATOR.value, Role.SENIOR_PROBATION_OFFICER.value})
 
 
 @operation(bp, "GET", "/cases", scope="cases:read", tag="cases", query=CaseQuery, response=CaseList)
@@ -72,26 +66,23 @@ def create_case(caller: Caller, body: CaseCreate) -> tuple[CaseCreated, int]:
     The case enters the register at once. The first details wait, filled in, on the case
     administrator's first task for them to check and complete.
     """
-    if caller.staff is not None and not caller.staff.roles & RECORDING_ROLES:
+    if caller.staff is not None and not caller.staff.roles & intake.RECORDING_ROLES:
         raise ApiProblem(
             403, "wrong_role", "Only a case administrator or a Senior Probation Officer records a new case."
         )
     shared = riskflow()
     g.api_crn = body.crn
-    with shared.db.transaction(write=False) as session:
-        existing = session.scalar(select(Case.created_at).where(Case.crn == body.crn))
-    if existing is not None:
-        raise ApiProblem(
-            409,
-            "duplicate_case",
-            f"CRN {body.crn} is already on the register (since {existing:%d %B %Y}): record against it.",
-        )
-    result = shared.engine.start(
-        CASE_PROCESS, business_key=body.crn, data={"crn": body.crn}, actor=caller.actor
-    )
     first_details = body.first_details.model_dump(mode="json")
-    with shared.db.transaction() as session:
-        _prefill(session, result.ready_task_ids, first_details, caller.who)
+    try:
+        result, _ = intake.identify_at_court(shared.engine, body.crn, first_details, caller.actor)
+    except InvalidData as err:  # details the register would refuse: named as fields of the request
+        raise ApiProblem(
+            422,
+            err.code,
+            err.message,
+            [FieldProblem(field=f"first_details.{e.field}", message=e.message) for e in err.errors],
+        ) from err
+    with shared.db.transaction(write=False) as session:
         case = session.scalar(_cases().where(Case.crn == body.crn))
         if case is None:
             raise ApiProblem(
@@ -107,35 +98,6 @@ def create_case(caller: Caller, body: CaseCreate) -> tuple[CaseCreated, int]:
             task_ids=result.ready_task_ids,
         )
     return created, 201
-
-
-def _prefill(session: Session, task_ids: list[int], first_details: dict[str, Any], who: str) -> None:
-    """Keep the court's first details as the draft of each new task whose form asks for them."""
-    engine = riskflow().engine
-    for row in session.scalars(select(HumanTask).where(HumanTask.id.in_(task_ids))):
-        if not row.form_file:
-            continue
-        definition_id = session.scalar(
-            select(ProcessInstance.definition_id).where(ProcessInstance.id == row.instance_id)
-        )
-        if definition_id is None:
-            continue
-        fields = set(engine.form_schema(session, definition_id, row.form_file).get("properties", {}))
-        draft = {name: value for name, value in first_details.items() if name in fields}
-        if draft:
-            row.draft = draft
-            session.add(
-                AuditEvent(
-                    at=riskflow().clock.now(),
-                    actor=who,
-                    event="task_draft_saved",
-                    instance_id=row.instance_id,
-                    business_key=row.business_key,
-                    task_guid=row.task_guid,
-                    element_id=row.element_id,
-                    detail={"task_id": row.id, "source": "first details from the court"},
-                )
-            )
 
 
 def _cases() -> Select[Case]:
