@@ -397,7 +397,7 @@ def test_the_overview_shows_the_critical_few_and_oversight_compliance(
     clock.set(START + 2 * DAY)
     page = signed_in(app, "spo.north").get("/monitor/").text
     assert section(page, "critical") == [
-        ["X100001", "OM North PO E, North Case Management", "High RoSH + child protection"]
+        ["Rowan Testbrook X100001", "OM North PO E, North Case Management", "High RoSH + child protection"]
     ]
     assert section(page, "compliance-team") == [["North Case Management", "50% (1 of 2)"]]
     assert section(page, "compliance-spo") == [["SPO North", "50% (1 of 2)"]]
