@@ -235,7 +235,7 @@ def _at_step(
             ProcessInstance.definition_id.in_(definitions),
             ProcessInstance.id.in_(tasks.union(waits)) | (ProcessInstance.status == "error"),
         )
-        .order_by(ProcessInstance.updated_at)
+        .order_by(ProcessInstance.updated_at, ProcessInstance.id)
         .limit(STEP_LIST_LIMIT * 2)
     )
     if not scope.area:
