@@ -13,6 +13,7 @@ from conftest import START
 from sqlalchemy import func, select
 
 from casework import register
+from casework.case_record import read_case
 from casework.critical_few import (
     CRITICAL_FEW_TABLE,
     Band,
@@ -297,6 +298,8 @@ def test_publishing_a_changed_critical_few_table_changes_which_cases_are_critica
         assert critical_reasons(
             RiskProfile(L, registrations=frozenset({"INLL"})), table=table_in_force(session)
         ) == ["Life sentence"]
+        record = read_case(session, register.find_case(session, "X100002"), now=START, today=START.date())
+        assert record.assessment.reasons == ["Life sentence"]
 
     # A publish that leaves the table alone re-marks nothing.
     publish_change(engine, "policy.md", "# Area risk policy", "# Area risk policy (2027)", "Policy title")
