@@ -287,15 +287,24 @@ def table_in_force(session: Session) -> CriticalFewTable:
 
     Each version's table is parsed once per process; asking costs one small query.
     """
-    newest = session.scalar(
-        _newest_first(select(DefinitionFile.definition_id).where(_IS_TABLE_FILE)).limit(1)
-    )
-    table = _disk_table() if newest is None else _deployed_tables.get(newest)
-    if table is None:
+    newest = session.execute(
+        _newest_first(
+            select(DefinitionFile.definition_id, ProcessDefinition.content_hash).where(_IS_TABLE_FILE)
+        ).limit(1)
+    ).first()
+    if newest is None:
+        table = _disk_table()
+    elif (cached := _deployed_tables.get(newest.content_hash)) is not None:
+        table = cached
+    else:
         content = session.scalar(
-            select(DefinitionFile.content).where(DefinitionFile.definition_id == newest, _IS_TABLE_FILE)
+            select(DefinitionFile.content).where(
+                DefinitionFile.definition_id == newest.definition_id, _IS_TABLE_FILE
+            )
         )
-        table = _deployed_tables.setdefault(newest, CriticalFewTable(content=bytes(content or b"")))
+        table = _deployed_tables.setdefault(
+            newest.content_hash, CriticalFewTable(content=bytes(content or b""))
+        )
     _last_read[:] = [table]
     return table
 
@@ -316,8 +325,8 @@ def _newest_first(query: Any) -> Any:
     )
 
 
-# Parsed tables by deployed definition id (a version's files never change).
-_deployed_tables: dict[int, CriticalFewTable] = {}
+# Parsed tables by the content hash of the deployed version they came from (its files never change).
+_deployed_tables: dict[str, CriticalFewTable] = {}
 # The table this process last found in force, for callers that have no session at hand.
 _last_read: list[CriticalFewTable] = []
 
