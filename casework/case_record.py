@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from casework.critical_few import HIGH_RISK_AGGRAVATING, Assessment, RiskProfile, assess
+from casework.critical_few import HIGH_RISK_AGGRAVATING, Assessment, RiskProfile, assess, table_in_force
 from casework.models import Case, CaseEvent, OversightPlan, OwnershipChange, Registration, Staff
 from casework.register import current_oversight_plan, current_ownership
 from casework.registers import MAPPA_REGISTER, REGISTER_TYPES, ROSH_REGISTERS, Lens, RegisterType
@@ -70,7 +70,7 @@ def read_case(session: Session, case: Case, *, now: datetime, today: date) -> Ca
         )
     )
     plan = current_oversight_plan(session, case)
-    assessment = assess(RiskProfile.of(case), today=today)
+    assessment = assess(RiskProfile.of(case), today=today, table=table_in_force(session))
     lines = [
         RegistrationLine(
             r,

@@ -5,7 +5,9 @@ offences are committed by people assessed as medium or low risk, so high RoSH wi
 domestic abuse, risk to staff or weapons counts too. Which cases are critical, and the words of each
 reason, are the decision table `critical_few` in the offender management bundle
 (processes/offender-management/critical_few.dmn), so the process owner can change the rule without
-changing code; this module reads it. "Watch" is the next band down; everything else is background.
+changing code. The table in force is the one in the newest deployed version of the bundle (a process
+owner's publish changes it at once); the file on disk counts only until a version with it is deployed.
+This module reads it. "Watch" is the next band down; everything else is background.
 The other registrations collapse into five lenses instead of ~200 flags.
 """
 
@@ -28,13 +30,16 @@ from sqlalchemy.orm import Session
 from casework.models import Case, Registration
 from casework.registers import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
+from engine.models import DefinitionFile, ProcessDefinition
 from engine.scripting import SandboxedEnvironment, ServiceRegistry, compile_sandboxed
+from engine.xmlsafe import parse_xml
 
 # The decision table that says which cases are critical and why.
 CRITICAL_FEW_TABLE = (
     Path(__file__).resolve().parent.parent / "processes" / "offender-management" / "critical_few.dmn"
 )
 CRITICAL_FEW_DECISION = "critical_few"
+CRITICAL_FEW_FILE = CRITICAL_FEW_TABLE.name
 
 # Registrations that make a high-RoSH case critical, with the words the reason uses.
 HIGH_RISK_AGGRAVATING: dict[str, str] = {
@@ -110,9 +115,15 @@ class Assessment:
         return self.band is Band.CRITICAL
 
 
-def critical_reasons(profile: RiskProfile, *, today: date | None = None) -> list[str]:
-    """Every reason the case is critical (from the decision table, then any override); empty if not."""
-    reasons = list(_critical_table().reasons(_table_inputs(profile)))
+def critical_reasons(
+    profile: RiskProfile, *, today: date | None = None, table: CriticalFewTable | None = None
+) -> list[str]:
+    """Every reason the case is critical (from the decision table, then any override); empty if not.
+
+    `table` is the table in force (`table_in_force(session)`); without it, the one this process last
+    read from the database, or the file on disk before any was read.
+    """
+    reasons = list((table or _last_table()).reasons(_table_inputs(profile)))
     override = profile.override
     if override is not None and (today is None or today <= override.until):
         reasons.append(f"Marked critical by {override.by} until {override.until:%d %B %Y}: {override.reason}")
@@ -132,9 +143,11 @@ def watch_reasons(profile: RiskProfile) -> list[str]:
     return []
 
 
-def assess(profile: RiskProfile, *, today: date | None = None) -> Assessment:
+def assess(
+    profile: RiskProfile, *, today: date | None = None, table: CriticalFewTable | None = None
+) -> Assessment:
     """The case's band (critical, watch or background) with its reasons."""
-    critical = critical_reasons(profile, today=today)
+    critical = critical_reasons(profile, today=today, table=table)
     if critical:
         return Assessment(Band.CRITICAL, critical)
     watch = watch_reasons(profile)
@@ -169,9 +182,8 @@ def keep_critical_flag(session: Session, case: Case) -> bool:
             Registration.case_id == case.id, Registration.deregistered_at.is_(None)
         )
     )
-    critical = bool(
-        _critical_table().reasons(_table_inputs(RiskProfile(case.rosh, case.mappa_level, frozenset(codes))))
-    )
+    table = table_in_force(session)
+    critical = bool(table.reasons(_table_inputs(RiskProfile(case.rosh, case.mappa_level, frozenset(codes)))))
     if case.critical is not critical:
         case.critical = critical
     return critical
@@ -184,9 +196,9 @@ def recompute_critical_flags(
     decision table is republished, or for rows written without the register); the number changed.
 
     Cases are read in chunks of ids with their registrations in force; the table is evaluated once
-    for each distinct set of inputs, not once per case.
+    for each distinct set of inputs, not once per case. `table` defaults to the table in force.
     """
-    table = table or _critical_table()
+    table = table or table_in_force(session)
     decided: dict[tuple[Any, ...], bool] = {}
     changed = 0
     last = 0
@@ -222,9 +234,18 @@ def recompute_critical_flags(
 class CriticalFewTable:
     """The `critical_few` decision table, read once, evaluated in the same sandbox as the models."""
 
-    def __init__(self, path: Path = CRITICAL_FEW_TABLE, decision: str = CRITICAL_FEW_DECISION) -> None:
+    def __init__(
+        self,
+        path: Path = CRITICAL_FEW_TABLE,
+        decision: str = CRITICAL_FEW_DECISION,
+        *,
+        content: bytes | None = None,
+    ) -> None:
+        """The table in the file at `path`, or in `content` (a deployed version's file) when given."""
         parser = SpiffBpmnParser()
-        parser.add_dmn_file(str(path))
+        if content is None:
+            content = path.read_bytes()
+        parser.add_dmn_xml(parse_xml(content, path.name), filename=path.name)
         self._engine = DMNEngine(parser.get_engine(decision, None).decision_table)
         self._evaluator = _SandboxEvaluator()
 
@@ -248,9 +269,75 @@ class _SandboxEvaluator:
         return self._environment.evaluate(expression, task.data, external_context)
 
 
+# ------------------------------------------------------------------- the table in force
+
+
+def deployed_table_file(session: Session, *, besides: int | None = None) -> tuple[int, bytes] | None:
+    """The critical-few file of the newest deployed version that has one, as (definition id, content),
+    leaving out version `besides` if given; None when no deployed version has one."""
+    query = select(DefinitionFile.definition_id, DefinitionFile.content).where(_IS_TABLE_FILE)
+    if besides is not None:
+        query = query.where(DefinitionFile.definition_id != besides)
+    row = session.execute(_newest_first(query).limit(1)).first()
+    return None if row is None else (row[0], bytes(row[1]))
+
+
+def table_in_force(session: Session) -> CriticalFewTable:
+    """The critical-few table of the newest deployed version (the file on disk before any is deployed).
+
+    Each version's table is parsed once per process; asking costs one small query.
+    """
+    newest = session.execute(
+        _newest_first(
+            select(DefinitionFile.definition_id, ProcessDefinition.content_hash).where(_IS_TABLE_FILE)
+        ).limit(1)
+    ).first()
+    if newest is None:
+        table = _disk_table()
+    elif (cached := _deployed_tables.get(newest.content_hash)) is not None:
+        table = cached
+    else:
+        content = session.scalar(
+            select(DefinitionFile.content).where(
+                DefinitionFile.definition_id == newest.definition_id, _IS_TABLE_FILE
+            )
+        )
+        table = _deployed_tables.setdefault(
+            newest.content_hash, CriticalFewTable(content=bytes(content or b""))
+        )
+    _last_read[:] = [table]
+    return table
+
+
+def is_table_file(path: str) -> bool:
+    """Whether a bundle's file at `path` is the critical-few table."""
+    return path == CRITICAL_FEW_FILE or path.endswith(f"/{CRITICAL_FEW_FILE}")
+
+
+_IS_TABLE_FILE = (DefinitionFile.path == CRITICAL_FEW_FILE) | DefinitionFile.path.like(
+    f"%/{CRITICAL_FEW_FILE}"
+)
+
+
+def _newest_first(query: Any) -> Any:
+    return query.join(ProcessDefinition, ProcessDefinition.id == DefinitionFile.definition_id).order_by(
+        ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc()
+    )
+
+
+# Parsed tables by the content hash of the deployed version they came from (its files never change).
+_deployed_tables: dict[str, CriticalFewTable] = {}
+# The table this process last found in force, for callers that have no session at hand.
+_last_read: list[CriticalFewTable] = []
+
+
 @functools.cache
-def _critical_table() -> CriticalFewTable:
+def _disk_table() -> CriticalFewTable:
     return CriticalFewTable()
+
+
+def _last_table() -> CriticalFewTable:
+    return _last_read[0] if _last_read else _disk_table()
 
 
 def table_inputs(profile: RiskProfile) -> dict[str, Any]:

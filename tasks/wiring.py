@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tasks.case_team  # noqa: F401  (keeps each case's team on its instances and tasks)
+import tasks.critical_few_rule  # noqa: F401  (re-marks the critical few when a deploy changes the rule)
 from casework.roles import TASK_ROLES
 from engine.clock import Clock
 from engine.db import Database

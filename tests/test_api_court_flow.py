@@ -13,13 +13,13 @@ from api_client import FIRST_DETAILS, api_app, call, token
 from casework_area import om_username
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from webui_client import fast_password_hashing
 
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.messaging import OutboxHandlers
-from engine.models import HumanTask
+from engine.models import HumanTask, InboundMessage
 from engine.runtime import Actor
 from webui import riskflow
 
@@ -159,10 +159,33 @@ def test_an_outcome_that_arrives_early_is_kept_and_used_when_the_case_waits(
 
 def test_a_message_for_a_case_nobody_knows_is_kept_not_lost(app: Flask, client: FlaskClient) -> None:
     oasys = token(app, "oasys", ["messages:send"])
-    body = {"name": "oasys_assessment_completed", "correlation_value": "Z999999", "payload": {"score": 3}}
+    body = {"name": "oasys_assessment_completed", "correlation_value": "Z999999", "payload": {"rosh": "HIGH"}}
     kept = call(client, "POST", "/messages", oasys, body)
     assert kept.status_code == 202
     assert kept.json["status"] == "unknown_case"
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "words"),
+    [
+        ("oasys_assessment_completed", {"score": 3}, "rosh must be one of LOW, MEDIUM, HIGH, VERY_HIGH"),
+        ("oasys_assessment_completed", {"rosh": "HIGH", "registrations": ["RHRH"]}, "registrations must be"),
+        ("oasys_assessment_completed", {"rosh": "LOW", "assessment_date": "20/11/2026"}, "YYYY-MM-DD"),
+        ("arrest_or_new_charge", {"kind": "CAUTION"}, "kind must be ARREST or NEW_CHARGE"),
+        ("arrest_or_new_charge", {"kind": "ARREST", "detail": "x" * 501}, "at most 500 characters"),
+    ],
+)
+def test_a_message_with_a_wrong_payload_is_refused_and_nothing_is_kept(
+    app: Flask, client: FlaskClient, name: str, payload: dict[str, object], words: str
+) -> None:
+    police = token(app, "police", ["messages:send"])
+    body = {"name": name, "correlation_value": CRN, "payload": payload}
+    refused = call(client, "POST", "/messages", police, body)
+    assert refused.status_code == 422
+    assert refused.json["error"] == "invalid_message"
+    assert words in refused.json["message"]
+    with riskflow(app).engine.db.transaction(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
 
 
 def test_a_system_sends_only_what_its_scopes_allow(app: Flask, client: FlaskClient) -> None:

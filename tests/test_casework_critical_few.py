@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from casework_area import small_area
 from conftest import START
+from sqlalchemy import func, select
 
 from casework import register
+from casework.case_record import read_case
 from casework.critical_few import (
     CRITICAL_FEW_TABLE,
     Band,
@@ -21,10 +24,17 @@ from casework.critical_few import (
     critical_reasons,
     lenses,
     recompute_critical_flags,
+    table_in_force,
 )
 from casework.registers import Lens
 from casework.vocabulary import MappaCategory, RoshLevel
+from engine import drafts
+from engine.bundle import Bundle
+from engine.clock import ManualClock
 from engine.db import Database
+from engine.models import AuditEvent, ProcessDefinition
+from engine.runtime import ProcessEngine
+from tasks.wiring import build_engine
 
 H, M, L, VH = RoshLevel.HIGH, RoshLevel.MEDIUM, RoshLevel.LOW, RoshLevel.VERY_HIGH
 
@@ -223,3 +233,80 @@ def test_every_stored_flag_is_recomputed_when_the_rule_changes(database: Databas
     with database.transaction() as session:
         assert recompute_critical_flags(session, chunk=2) == 1  # and back under the table in force
     assert not stored_flag(database, "X100001")
+
+
+# ------------------------------------------------------------- the table of the newest version
+
+
+LIFER_ROW = """      <rule id="critical_few_rule_lifer">
+        <description>Lifer</description>
+        <inputEntry id="critical_few_rule_lifer_in_1"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_2"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_3"><text>"INLL" in ?</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_4"><text>-</text></inputEntry>
+        <outputEntry id="critical_few_rule_lifer_out_1"><text>"Life sentence"</text></outputEntry>
+      </rule>
+    </decisionTable>"""
+
+
+def publish_change(engine: ProcessEngine, path: str, old: str, new: str, note: str) -> int:
+    """A process owner edits one file of the newest version in a draft and publishes it."""
+    with engine.db.transaction() as session:
+        version = session.scalar(select(func.max(ProcessDefinition.version)))
+        assert version is not None
+        draft = drafts.start_draft(session, "offender-management", version, actor="owner", now=START)
+        text = draft.files[path]
+        assert old in text
+        drafts.save_file(
+            session, draft.id, path, text.replace(old, new), revision=draft.revision, actor="owner", now=START
+        )
+        draft_id = draft.id
+    return drafts.publish(engine, draft_id, actor="owner", note=note).version
+
+
+def recomputations(database: Database) -> list[dict[str, object]]:
+    with database.transaction(write=False) as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.event == "critical_few_recomputed"))
+        return [dict(e.detail or {}) for e in events]
+
+
+def test_publishing_a_changed_critical_few_table_changes_which_cases_are_critical(
+    database: Database, clock: ManualClock
+) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        for crn, rosh in (("X100001", L), ("X100002", L), ("X100003", VH)):
+            register.identify_case(session, crn, at=START, by="admin")
+            register.record_rosh(session, crn, rosh, at=START, by="om", source="OASys")
+        register.add_registration(session, "X100001", "INLL", at=START, by="om")
+    engine = build_engine(database, clock)
+    engine.deploy(Bundle.from_directory(CRITICAL_FEW_TABLE.parent), actor="owner")
+    assert recomputations(database) == []  # the same table as before: nothing to do
+
+    # The process owner makes lifers critical and publishes: the lifer is critical from that moment.
+    version = publish_change(
+        engine, "critical_few.dmn", "    </decisionTable>", LIFER_ROW, "Lifers are critical"
+    )
+    assert [stored_flag(database, crn) for crn in ("X100001", "X100002", "X100003")] == [True, False, True]
+    assert recomputations(database) == [
+        {"name": "offender-management", "version": version, "changed": 1, "seconds": ANY}
+    ]
+    # The register marks later changes by the published table, and says why on the case.
+    with database.transaction() as session:
+        register.add_registration(session, "X100002", "INLL", at=START, by="om")
+        assert register.find_case(session, "X100002").critical
+        assert critical_reasons(
+            RiskProfile(L, registrations=frozenset({"INLL"})), table=table_in_force(session)
+        ) == ["Life sentence"]
+        record = read_case(session, register.find_case(session, "X100002"), now=START, today=START.date())
+        assert record.assessment.reasons == ["Life sentence"]
+
+    # A publish that leaves the table alone re-marks nothing.
+    publish_change(engine, "policy.md", "# Area risk policy", "# Area risk policy (2027)", "Policy title")
+    assert len(recomputations(database)) == 1
+    # Taking the row out again ends the lifers' marks.
+    publish_change(
+        engine, "critical_few.dmn", LIFER_ROW, "    </decisionTable>", "Lifers back to the usual rule"
+    )
+    assert [stored_flag(database, crn) for crn in ("X100001", "X100002", "X100003")] == [False, False, True]
+    assert recomputations(database)[-1]["changed"] == 2

@@ -1157,3 +1157,119 @@ def test_a_transfer_the_register_refuses_at_acceptance_changes_nothing(
     assert case.open_elements() == []
     with case.engine.db.transaction(write=False) as session:
         assert register.find_case(session, CRN).owner.username == "om.north.po.e"  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------- messages from OASys and the police
+
+
+def oasys_completed(case: Case, rosh: str, registrations: Sequence[str] = ()) -> str:
+    """OASys reports the case's assessment completed; what became of the message."""
+    payload = {
+        "rosh": rosh,
+        "assessment_date": "2026-11-20",
+        "risk_to": ["PUBLIC"],
+        "registrations": list(registrations),
+    }
+    delivery = case.engine.deliver_message(
+        "oasys_assessment_completed", case.crn, payload, idempotency_key=None, sender="oasys"
+    )
+    return delivery.status
+
+
+def arrested(case: Case, detail: str = "Arrested for assault on a neighbour") -> str:
+    """The police report an arrest during the order; what became of the message."""
+    payload = {"kind": "ARREST", "date": "2026-11-22", "detail": detail}
+    delivery = case.engine.deliver_message(
+        "arrest_or_new_charge", case.crn, payload, idempotency_key=None, sender="police"
+    )
+    return delivery.status
+
+
+def test_an_assessment_completed_in_oasys_completes_the_oasys_step_with_its_rosh(case: Case) -> None:
+    to_allocation(case, "HIGH")
+    case.allocate("E")
+    case.induct()
+    assert "assess_oasys" in case.open_elements()
+    assert oasys_completed(case, "VERY_HIGH", ["WEAP"]) == "delivered"
+    # The Offender Manager's task is withdrawn: the assessment is recorded as if entered on the form.
+    assert "assess_oasys" not in case.open_elements()
+    assert case.task_row("assess_oasys").state != "open"
+    with case.engine.db.transaction(write=False) as session:
+        found = register.find_case(session, CRN)
+        assert found.rosh == RoshLevel.VERY_HIGH
+        assert register.active_registration(session, found, "WEAP") is not None
+    # Very high RoSH: the SPO countersigns, then the ACO (policy 9).
+    assert case.open_elements() == ["countersign_spo"]
+    case.countersign("countersign_spo")
+    assert case.open_elements() == ["countersign_aco"]
+
+
+def test_an_oasys_assessment_reported_before_the_step_opens_completes_it_when_it_opens(case: Case) -> None:
+    to_allocation(case, "MEDIUM")
+    assert oasys_completed(case, "MEDIUM") == "stored"
+    case.allocate("E")
+    case.induct()
+    # Kept until the step opened, then used at once: no task waits for the Offender Manager.
+    assert "assess_oasys" not in case.open_elements()
+    assert case.open_elements() == ["write_plans"]  # medium RoSH, experienced officer: no countersigning
+
+
+def test_an_arrest_during_supervision_prompts_a_risk_review_and_brings_oversight_forward(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    clock.set(START + timedelta(weeks=3))  # a Monday
+    assert arrested(case) == "delivered"
+    # The Offender Manager reviews the risk within 1 working day.
+    risk_review = case.task("review_risk_after_arrest")
+    assert risk_review.assignee == "om.north.po.e"
+    assert (
+        risk_review.due_at is not None
+        and risk_review.due_at.date() == (clock.now() + timedelta(days=1)).date()
+    )
+    # The SPO is told at once: the oversight review opens now, due within 2 working days, with why.
+    oversight = case.task("oversight_review")
+    assert oversight.assignee == "spo.north"
+    assert (
+        oversight.due_at is not None and oversight.due_at.date() == (clock.now() + timedelta(days=2)).date()
+    )
+    assert (
+        "Oversight review brought forward: arrest or new charge (Arrested for assault on a neighbour)"
+        in _timeline(case)
+    )
+    case.complete(
+        "review_risk_after_arrest",
+        {
+            "what_happened": "Arrested after a fight; released under investigation.",
+            "rosh": "HIGH",
+            "enforcement": "WARNING",
+            "actions": "Weekly reporting; police liaison; SPO told.",
+        },
+    )
+    case.review("HIGH")
+    assert case.open_elements() == []
+    # A later charge is dealt with the same way.
+    clock.set(START + timedelta(weeks=5))
+    assert arrested(case, "Charged with criminal damage") == "delivered"
+    assert sorted(case.open_elements()) == ["oversight_review", "review_risk_after_arrest"]
+
+
+def test_an_arrest_reported_before_supervision_is_kept_until_the_case_is_under_management(case: Case) -> None:
+    to_allocation(case, "MEDIUM")
+    assert arrested(case) == "stored"
+    case.allocate("E")
+    case.induct()
+    case.assess("MEDIUM")
+    case.write_plans()
+    assert "review_risk_after_arrest" in case.open_elements()
+
+
+def test_a_risk_review_after_an_arrest_is_withdrawn_when_the_case_ends(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    clock.set(START + timedelta(weeks=3))
+    arrested(case)
+    case.review("MEDIUM", case_ends=True)
+    assert case.open_elements() == ["termination_review"]
+    assert case.task_row("review_risk_after_arrest").state != "open"

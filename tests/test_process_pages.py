@@ -17,8 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwords, sign_in, web_app
 
+from casework import register
 from casework.models import Staff
-from casework.vocabulary import Grade
+from casework.vocabulary import Grade, RoshLevel
+from engine import drafts
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
@@ -123,6 +125,47 @@ def test_a_process_owner_changes_an_interval_checks_and_publishes_with_a_note(
         assert session.scalar(select(DefinitionDraft)) is None  # the draft became version 2
         events = session.scalars(select(AuditEvent.event).order_by(AuditEvent.id)).all()
     assert {"draft_started", "draft_saved", "definition_deployed", "draft_published"} <= set(events)
+
+
+def test_publishing_a_new_critical_few_rule_marks_the_cases_again_and_says_so(
+    app: Flask, database: Database, clock: ManualClock
+) -> None:
+    with database.transaction() as session:
+        register.identify_case(session, "X100001", at=clock.now(), by="admin")
+        register.record_rosh(session, "X100001", RoshLevel.LOW, at=clock.now(), by="om", source="OASys")
+        register.add_registration(session, "X100001", "INLL", at=clock.now(), by="om")
+        assert not register.find_case(session, "X100001").critical
+    owner = signed_in(app, "owner.one")
+    draft_id = start_draft(owner)
+    lifer = """      <rule id="critical_few_rule_lifer">
+        <inputEntry id="critical_few_rule_lifer_in_1"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_2"><text>-</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_3"><text>"INLL" in ?</text></inputEntry>
+        <inputEntry id="critical_few_rule_lifer_in_4"><text>-</text></inputEntry>
+        <outputEntry id="critical_few_rule_lifer_out_1"><text>"Life sentence"</text></outputEntry>
+      </rule>
+    </decisionTable>"""
+    with database.transaction() as session:
+        draft = session.get(DefinitionDraft, draft_id)
+        assert draft is not None
+        text = draft.files["critical_few.dmn"].replace("    </decisionTable>", lifer)
+        drafts.save_file(
+            session,
+            draft_id,
+            "critical_few.dmn",
+            text,
+            revision=draft.revision,
+            actor="owner.one",
+            now=clock.now(),
+        )
+    published = owner.post(
+        f"/processes/drafts/{draft_id}/publish", data={"note": "Lifers are critical"}, follow_redirects=True
+    )
+    assert "The critical-few rule changed: every case was marked again by it, and 1 case(s) changed." in (
+        html.unescape(published.text)
+    )
+    with database.transaction(write=False) as session:
+        assert register.find_case(session, "X100001").critical
 
 
 def test_new_cases_start_on_the_new_version_and_old_ones_move_only_when_migrated(

@@ -98,9 +98,10 @@ def db_upgrade() -> None:
 
 @cli.command("recompute-critical-few")
 def recompute_critical_few() -> None:
-    """Mark every case on the register by the critical-few rule in force (processes/offender-management/
-    critical_few.dmn): run it after a release changes the rule. The register keeps each case's mark
-    up to date as its RoSH, MAPPA level and registrations change; the register list filters on it."""
+    """Mark every case on the register by the critical-few rule in force (critical_few.dmn of the newest
+    deployed version). A deploy or publish that changes the table does this itself; run it after rows
+    were written without the register. The register keeps each case's mark up to date as its RoSH,
+    MAPPA level and registrations change; the register list filters on it."""
     from casework.critical_few import recompute_critical_flags
 
     with open_engine(load_settings()) as engine, engine.db.transaction() as session:

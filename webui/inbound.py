@@ -2,14 +2,19 @@
 the JSON API use: checked, handed to the engine, and the outcome put in words.
 
 The messages riskflow's models wait for are listed here for the people who connect those systems;
-any other name is still accepted and kept, so a model deployed later can wait for it.
+any other name is still accepted and kept, so a model deployed later can wait for it. The payload of
+a known message is checked here before anything is kept: a wrong one is refused with the reason and
+changes nothing, rather than stopping the case's process when it arrives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
+from casework.registers import REGISTER_TYPES, chosen_by_hand
+from casework.vocabulary import RiskGroup, RoshLevel
 from engine.errors import EngineError
 from engine.messaging import Delivery
 from engine.runtime import ProcessEngine
@@ -17,9 +22,18 @@ from engine.runtime import ProcessEngine
 # The messages riskflow expects from outside, matched to the case by its CRN.
 KNOWN_MESSAGES: dict[str, str] = {
     "sentencing_outcome": "The court's sentencing outcome: payload crn, outcome, sentence_date.",
-    "oasys_assessment_completed": "An OASys assessment was completed for the case.",
-    "arrest_or_new_charge": "The police report an arrest or a new charge for the case.",
+    "oasys_assessment_completed": (
+        "OASys reports the case's assessment completed: payload rosh (LOW, MEDIUM, HIGH or VERY_HIGH), "
+        "and optionally assessment_date, risk_to (CHILDREN, PUBLIC, KNOWN_ADULT, STAFF) and "
+        "registrations (register codes the assessment found)."
+    ),
+    "arrest_or_new_charge": (
+        "The police or the court report an arrest or a new charge during the order or licence: payload "
+        "kind (ARREST or NEW_CHARGE), and optionally date and detail."
+    ),
 }
+ARREST_KINDS = ("ARREST", "NEW_CHARGE")
+MAX_DETAIL = 500
 OUTCOMES: dict[str, str] = {
     "delivered": "delivered now to the case's process",
     "stored": "kept until the case's process waits for it",
@@ -42,10 +56,16 @@ def deliver_inbound(
         raise EngineError(
             'The payload must be a JSON object, for example {"outcome": "CUSTODY"}.', code="invalid_message"
         )
+    name, body = name.strip(), dict(payload or {})
+    check = PAYLOAD_CHECKS.get(name)
+    if check is not None:
+        problem = check(body)
+        if problem:
+            raise EngineError(f"The {name} payload is not valid: {problem}.", code="invalid_message")
     return engine.deliver_message(
-        name.strip(),
+        name,
         correlation_value.strip(),
-        dict(payload or {}),
+        body,
         idempotency_key=idempotency_key,
         sender=sender,
     )
@@ -54,3 +74,48 @@ def deliver_inbound(
 def describe(delivery: Delivery) -> str:
     """What became of a message, in words."""
     return OUTCOMES.get(delivery.status, delivery.status)
+
+
+def _oasys_problem(payload: Mapping[str, Any]) -> str:
+    rosh = payload.get("rosh")
+    if not isinstance(rosh, str) or rosh not in RoshLevel.__members__:
+        return "rosh must be one of " + ", ".join(RoshLevel.__members__)
+    if not _strings_among(payload.get("risk_to", []), RiskGroup.__members__):
+        return "risk_to must be a list of " + ", ".join(RiskGroup.__members__)
+    codes = [c for c in REGISTER_TYPES if chosen_by_hand(c)]
+    if not _strings_among(payload.get("registrations", []), codes):
+        return (
+            "registrations must be a list of register codes (the RoSH and MAPPA registers follow the levels)"
+        )
+    return _date_problem(payload, "assessment_date")
+
+
+def _arrest_problem(payload: Mapping[str, Any]) -> str:
+    kind = payload.get("kind")
+    if not isinstance(kind, str) or kind not in ARREST_KINDS:
+        return "kind must be ARREST or NEW_CHARGE"
+    detail = payload.get("detail", "")
+    if not isinstance(detail, str) or len(detail) > MAX_DETAIL:
+        return f"detail must be text of at most {MAX_DETAIL} characters"
+    return _date_problem(payload, "date")
+
+
+def _strings_among(value: object, allowed: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v in allowed for v in value)
+
+
+def _date_problem(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if value is None:
+        return ""
+    try:
+        date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return f"{key} must be a date written YYYY-MM-DD"
+    return ""
+
+
+PAYLOAD_CHECKS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "oasys_assessment_completed": _oasys_problem,
+    "arrest_or_new_charge": _arrest_problem,
+}

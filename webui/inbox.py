@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from casework.access import may_view
-from casework.critical_few import RiskProfile, critical_reasons
+from casework.critical_few import RiskProfile, critical_reasons, table_in_force
 from casework.models import AccessLimitation, Case, Staff, Team
 from casework.roles import Role
 from casework.vocabulary import RoshLevel
@@ -252,6 +252,7 @@ def _open_tasks() -> Select[HumanTask, Case]:
 
 def _tasks(session: Session, staff: Staff, now: datetime, query: Select[HumanTask, Case]) -> list[TaskRow]:
     rows = []
+    table = table_in_force(session)
     for task, case in session.execute(query):
         if not may_view(staff, case):
             continue  # need to know: not even the CRN of a case they may not see
@@ -267,7 +268,11 @@ def _tasks(session: Session, staff: Staff, now: datetime, query: Select[HumanTas
                 due=due_status(task.due_at, now),
                 rosh=case.rosh.display_name if case.rosh else None,
                 # The register keeps case.critical by the same rule: only those cases need the reasons.
-                critical=critical_reasons(RiskProfile.of(case), today=now.date()) if case.critical else [],
+                critical=(
+                    critical_reasons(RiskProfile.of(case), today=now.date(), table=table)
+                    if case.critical
+                    else []
+                ),
                 claimed_by_me=task.claimed_by == staff.username,
                 holder=task.claimed_by or task.assignee,
             )

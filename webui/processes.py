@@ -37,7 +37,14 @@ from engine.checks import form_schema_problems
 from engine.compare import compare_files, decision_tables, steps_of
 from engine.dmn_edit import Row, rewrite_rules
 from engine.errors import Conflict, DefinitionError, EngineError, InvalidData, NotFound
-from engine.models import DefinitionDraft, DefinitionFile, ImpactRun, ProcessDefinition, ProcessInstance
+from engine.models import (
+    AuditEvent,
+    DefinitionDraft,
+    DefinitionFile,
+    ImpactRun,
+    ProcessDefinition,
+    ProcessInstance,
+)
 from engine.runtime import InstanceStatus
 from webui import impact, riskflow
 from webui.forms_render import fields_of
@@ -230,10 +237,28 @@ def publish(draft_id: int) -> BaseResponse | tuple[str, int]:
                 422,
             )
     flash(
-        f"Published as version {result.version}. New cases start on it; running cases stay on theirs.",
+        f"Published as version {result.version}. New cases start on it; running cases stay on theirs."
+        + _critical_few_remarked(result.name, result.version),
         "success",
     )
     return redirect(url_for("processes.version", name=result.name, version=result.version))
+
+
+def _critical_few_remarked(name: str, version: int) -> str:
+    """What the publish did to the critical-few marks, when it changed that rule (else nothing)."""
+    with riskflow().db.transaction(write=False) as session:
+        last = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.event == "critical_few_recomputed")
+            .order_by(AuditEvent.id.desc())
+        ).first()
+    detail = last.detail or {} if last is not None else {}
+    if detail.get("name") != name or detail.get("version") != version:
+        return ""
+    return (
+        f" The critical-few rule changed: every case was marked again by it, and {detail.get('changed', 0)}"
+        " case(s) changed."
+    )
 
 
 @bp.post("/processes/drafts/<int:draft_id>/discard")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from casework.access import may_view
-from casework.critical_few import RiskProfile, assess
+from casework.critical_few import RiskProfile, assess, table_in_force
 from casework.models import AccessLimitation, Case, Staff
 from casework.register import current_oversight_plan
 from casework.registers import REGISTER_TYPES
@@ -190,7 +190,7 @@ def standing(session: Session, row: HumanTask, user: SignedInStaff) -> tuple[str
 
 def essentials(session: Session, case: Case, now: datetime, task_id: int) -> CaseEssentials:
     """The case panel: owner, RoSH, MAPPA, the critical-few band and why, flags, oversight and open work."""
-    assessment = assess(RiskProfile.of(case), today=now.date())
+    assessment = assess(RiskProfile.of(case), today=now.date(), table=table_in_force(session))
     plan = current_oversight_plan(session, case)
     others = session.scalars(
         select(HumanTask)
