@@ -181,31 +181,19 @@ def end_of_week(now: datetime) -> datetime:
 def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Count], list[Count]]:
     """Open tasks overdue and due by the end of this week, by team and by the person holding them.
 
-    One grouped pass over the tasks due by the end of the week (the rest never reach either
-    column), by case team (kept on each task row, tasks.case_team) and holder, read from an index
-    on those columns; the two tables are summed from it.
+    From the engine's tallies of open tasks by case team (kept on each task row, tasks.case_team),
+    holder and due week, and the rows of the tasks due this week (engine.monitoring.tasks_by_holder);
+    the two tables are summed from it.
     """
-    overdue = func.count(case((HumanTask.due_at < now, 1)))
-    this_week = func.count(case((HumanTask.due_at >= now, 1)))
-    # Grouped by the raw holder columns, in the index's order (no sort); the holder is the claimer,
-    # else the assignee, summed below.
-    held = (HumanTask.team_id, HumanTask.claimed_by, HumanTask.assignee)
-    query = (
-        select(*held, overdue, this_week)
-        .where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
-        .group_by(*held)
-    )
-    if not scope.area:
-        query = query.where(HumanTask.team_id == scope.team_id)
+    found = Monitor(session, now, WorkingCalendar()).tasks_by_holder(end_of_week(now), team_id=scope.team_id)
     teams: dict[int, list[int]] = {}
     people: dict[str, list[int]] = {}
-    for team_id, claimed_by, assignee, late, week in session.execute(query):
-        username = claimed_by or assignee
+    for (team_id, username), (late, week) in found.items():
         for totals in ([teams.setdefault(team_id, [0, 0])] if team_id is not None else []) + (
             [people.setdefault(username, [0, 0])] if username else []
         ):
-            totals[0] += int(late)
-            totals[1] += int(week)
+            totals[0] += late
+            totals[1] += week
     team_names = {
         team_id: name
         for team_id, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(list(teams))))
