@@ -247,10 +247,12 @@ def _direct_sql(dialect: str) -> str:
 def rebuild(connection: Connection) -> int:
     """Recompute every tally from the rows, in the caller's transaction; returns the rows written.
 
-    Run it where nothing else writes tasks at the same moment (a migration, a maintenance window):
-    a step committing during the rebuild would be counted from a snapshot that may not hold it.
+    Writers of tasks, waits and instances wait until the caller commits (on PostgreSQL the three
+    tables are locked against writes; SQLite has one writer at a time), so no step is missed.
     """
     dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("LOCK TABLE human_task, message_wait, process_instance IN SHARE MODE"))
     connection.execute(text("DELETE FROM work_tally"))
     result = connection.execute(
         text(f"INSERT INTO work_tally (kind, name, team_id, since_day, due_week, n) {_direct_sql(dialect)}")

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
 from casework import register
 from casework.access import may_view
+from casework.case_list import critical_few as critical_flag
+from casework.case_list import visible_to
 from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
 from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Registration, Staff, Team
 from casework.roles import Role
@@ -134,6 +136,7 @@ class Overview:
     tasks_by_person: list[Count]
     compliance: Compliance
     critical: list[CriticalCase]
+    critical_total: int = 0  # open cases the register marks critical that the manager may see
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -158,6 +161,7 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
         tasks_by_person=by_person,
         compliance=oversight_compliance(session, scope, now),
         critical=critical_few(session, scope, now.date()),
+        critical_total=critical_count(session, scope),
         errors=errors,
     )
 
@@ -304,6 +308,19 @@ def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCa
             if len(found) >= CRITICAL_LIMIT:
                 break
     return found
+
+
+def critical_count(session: Session, scope: Scope) -> int:
+    """How many watched open cases the register marks among the critical few (its stored flag, as the
+    register list's critical-few filter counts them), of those the manager may see."""
+    query = (
+        select(func.count())
+        .select_from(Case)
+        .where(critical_flag(), Case.closed_at.is_(None), visible_to(session, scope.staff))
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    return int(session.scalar(query) or 0)
 
 
 # ------------------------------------------------------------------------------------------ people

@@ -399,6 +399,8 @@ def test_the_overview_shows_the_critical_few_and_oversight_compliance(
     assert section(page, "critical") == [
         ["X100001", "OM North PO E, North Case Management", "High RoSH + child protection"]
     ]
+    assert "1 critical case. " in page
+    assert 'href="/cases?critical=yes"' in page
     assert section(page, "compliance-team") == [["North Case Management", "50% (1 of 2)"]]
     assert section(page, "compliance-spo") == [["SPO North", "50% (1 of 2)"]]
     assert section(page, "compliance-trend")[-2:] == [
