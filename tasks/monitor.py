@@ -217,19 +217,30 @@ def oversight_compliance(session: Session, scope: Scope, now: datetime) -> Compl
     local = now.astimezone(DISPLAY_ZONE)
     month_start = datetime.combine(local.date().replace(day=1), datetime.min.time(), tzinfo=DISPLAY_ZONE)
     on_time = func.count(case((OversightReview.on_time.is_(True), 1)))
-    spo = aliased(Staff)
-    base = (
-        select(Team.name, spo.display_name, on_time, func.count())
+    # Counted by team id first (one look-up per review, of its case), then named (one row per team).
+    per_team = (
+        select(Case.team_id, on_time, func.count())
         .select_from(OversightReview)
         .join(Case, Case.id == OversightReview.case_id)
-        .join(Team, Team.id == Case.team_id)
-        .outerjoin(spo, spo.id == Team.spo_id)
-        .where(OversightReview.done_at >= month_start)
-        .group_by(Team.name, spo.display_name)
+        .where(OversightReview.done_at >= month_start, Case.team_id.is_not(None))
+        .group_by(Case.team_id)
     )
     if not scope.area:
-        base = base.where(Case.team_id == scope.team_id)
-    rows = session.execute(base).all()
+        per_team = per_team.where(Case.team_id == scope.team_id)
+    counted = {team_id: (int(ok), int(n)) for team_id, ok, n in session.execute(per_team)}
+    spo = aliased(Staff)
+    named = session.execute(
+        select(Team.id, Team.name, spo.display_name)
+        .outerjoin(spo, spo.id == Team.spo_id)
+        .where(Team.id.in_(list(counted)))
+    ).all()
+    # Teams of the same name (and SPO) are one row, as they were when grouped by name.
+    grouped: dict[tuple[str, str | None], list[int]] = {}
+    for team_id, team_name, spo_name in named:
+        totals = grouped.setdefault((team_name, spo_name), [0, 0])
+        totals[0] += counted[team_id][0]
+        totals[1] += counted[team_id][1]
+    rows = [(team, spo_name, ok, n) for (team, spo_name), (ok, n) in grouped.items()]
     by_team = sorted((str(team), int(ok), int(n)) for team, _spo, ok, n in rows)
     by_spo_totals: dict[str, list[int]] = {}
     for _team, name, ok, n in rows:

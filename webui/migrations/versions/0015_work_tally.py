@@ -1,8 +1,9 @@
 """Tallies of open work kept by the database (engine.tally): the `work_tally` table, the triggers on
 `human_task`, `message_wait` and `process_instance` that keep it in step with every change, the
 tallies of the work already there, an index for the tasks due this week (replacing the
-overview's index by team and holder, which the tallies answer now), and an instance's message
-waits indexed with their names (replacing the index on the instance alone).
+overview's index by team and holder, which the tallies answer now), an instance's message
+waits indexed with their names (replacing the index on the instance alone), and open critical cases
+indexed for the overview's count of them.
 
 Revision ID: 0015
 Revises: 0014
@@ -46,9 +47,13 @@ def upgrade() -> None:
     op.drop_index("ix_human_task_open_team_holder", table_name="human_task")
     op.create_index("ix_message_wait_instance", "message_wait", ["instance_id", "message_name"], unique=False)
     op.drop_index("ix_message_wait_instance_id", table_name="message_wait")
+    op.create_index(
+        "ix_case_record_critical_open", "case_record", ["critical", "closed_at", "team_id", "id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_case_record_critical_open", table_name="case_record")
     op.create_index("ix_message_wait_instance_id", "message_wait", ["instance_id"], unique=False)
     op.drop_index("ix_message_wait_instance", table_name="message_wait")
     op.create_index("ix_human_task_open_team_holder", "human_task", HOLDER_COLUMNS, unique=False)
