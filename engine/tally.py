@@ -261,25 +261,19 @@ def rebuild(connection: Connection) -> int:
 
 
 def differences(connection: Connection) -> list[tuple[str, str, int, int, int, int, int]]:
-    """Tallies that differ from a direct count: (kind, name, team, since_day, due_week, kept, counted)."""
-    kept: dict[tuple[str, str, int, int, int], int] = {}
-    for kind, name, team, since_day, due_week, n in connection.execute(
-        text("SELECT kind, name, team_id, since_day, due_week, n FROM work_tally WHERE n <> 0")
-    ):
-        kept[(kind, name, int(team), int(since_day), int(due_week))] = int(n)
-    counted: dict[tuple[str, str, int, int, int], int] = {}
-    for kind, name, team, since_day, due_week, n in connection.execute(
-        text(_direct_sql(connection.dialect.name))
-    ):
-        counted[(kind, name, int(team), int(since_day), int(due_week))] = int(n)
-    return sorted(
-        (*key, kept.get(key, 0), counted.get(key, 0))
-        for key in set(kept) | set(counted)
-        if kept.get(key, 0) != counted.get(key, 0)
+    """Tallies that differ from a direct count: (kind, name, team, since_day, due_week, kept, counted).
+
+    One statement, so the tallies and the count are read from one snapshot while steps go on."""
+    key = "kind, name, team_id, since_day, due_week"
+    found = connection.execute(
+        text(
+            f"SELECT {key}, sum(kept), sum(counted) FROM ("
+            f"SELECT {key}, n AS kept, 0 AS counted FROM work_tally UNION ALL "
+            f"SELECT {key}, 0, n FROM ({_direct_sql(connection.dialect.name)}) AS direct"
+            f") AS both_sides GROUP BY {key} HAVING sum(kept) <> sum(counted) ORDER BY {key}"
+        )
     )
-
-
-def install_triggers(connection: Connection) -> None:
-    """Create the triggers (when the tables are made from the models: tests, benchmarks)."""
-    for statement in trigger_ddl(connection.dialect.name):
-        connection.exec_driver_sql(statement)
+    return [
+        (str(kind), str(name), int(team), int(day), int(week), int(kept), int(counted))
+        for kind, name, team, day, week, kept, counted in found
+    ]
