@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, union_all
+from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
@@ -22,10 +22,10 @@ from casework import register
 from casework.access import may_view
 from casework.case_list import critical_few as critical_flag
 from casework.case_list import visible_to
-from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
-from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Registration, Staff, Team
+from casework.critical_few import RiskProfile, assess
+from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Staff, Team
 from casework.roles import Role
-from casework.vocabulary import HIGH_ROSH, RoshLevel, Stage
+from casework.vocabulary import Stage
 from engine.clock import DISPLAY_ZONE, WorkingCalendar
 from engine.errors import EngineError, NotFound, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
@@ -293,13 +293,15 @@ def _monthly(
 
 
 def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCase]:
-    """The critical few among the watched open cases, each with its reasons (need-to-know applied)."""
+    """The first of the watched open cases the register marks critical (its stored flag, in the
+    register list's name order, from the index on the flag), of those the manager may see, each with
+    its reasons."""
     query = (
         select(Case)
-        .where(Case.closed_at.is_(None), _maybe_critical())
+        .where(critical_flag(), Case.closed_at.is_(None), visible_to(session, scope.staff))
         .options(joinedload(Case.owner), joinedload(Case.team), selectinload(Case.registrations), _limits())
-        .order_by(Case.crn)
-        .limit(CRITICAL_LIMIT * 2)
+        .order_by(Case.surname, Case.forename, Case.crn)
+        .limit(CRITICAL_LIMIT)
     )
     if not scope.area:
         query = query.where(Case.team_id == scope.team_id)
@@ -484,29 +486,6 @@ def instance_case(session: Session, scope: Scope, instance_id: int) -> tuple[Pro
     if instance is None:
         raise NotFound(f"Instance {instance_id} does not exist.")
     return instance, case_in_scope(session, scope, instance.business_key)
-
-
-def _maybe_critical() -> ColumnElement[bool]:
-    """SQL narrowing the register to cases the critical-few rule may pick (the rule then decides)."""
-
-    def registered(codes: Iterable[str]) -> ColumnElement[bool]:
-        return (
-            select(Registration.id)
-            .where(
-                Registration.case_id == Case.id,
-                Registration.deregistered_at.is_(None),
-                Registration.code.in_(list(codes)),
-            )
-            .exists()
-        )
-
-    return or_(
-        Case.rosh == RoshLevel.VERY_HIGH,
-        Case.mappa_level == 3,
-        (Case.mappa_level == 2) & Case.rosh.in_(HIGH_ROSH),
-        (Case.rosh == RoshLevel.HIGH) & registered(HIGH_RISK_AGGRAVATING),
-        registered(["RPIR"]),
-    )
 
 
 def _limits() -> Any:
