@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
+from casework.critical_few import recompute_critical_flags
 from casework.models import Case, OversightReview, Registration, Staff, Team
 from casework.vocabulary import ExperienceBand, Grade, RoshLevel, Stage
 from engine.bundle import Bundle
@@ -105,6 +106,8 @@ def populate(db: Database, cases: int, teams: int, seed: int) -> dict[str, int]:
             for model, rows in tables.items():
                 if rows:
                     session.execute(insert(model), rows)
+    with db.transaction() as session:  # the register's critical-few mark, as its operations keep it
+        recompute_critical_flags(session)
     # Routine maintenance after a load: statistics, and on PostgreSQL the visibility map that lets
     # the monitor's counts read their indexes alone (autovacuum does both for an insert-only table).
     if db.is_sqlite:

@@ -156,6 +156,8 @@ class Case(CaseworkBase):
     __table_args__ = (
         Index("ix_case_record_open_stage", "closed_at", "stage", "team_id"),
         Index("ix_case_record_team_open_stage", "team_id", "closed_at", "stage"),
+        # The monitor's count of open critical cases, from the index alone.
+        Index("ix_case_record_critical_open", "critical", "closed_at", "team_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

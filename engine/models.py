@@ -24,10 +24,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
     func,
     text,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -188,8 +189,18 @@ class HumanTask(EngineBase):
         Index("ix_human_task_instance_state", "instance_id", "state"),
         # The monitor's stuck list: open tasks, longest waiting first.
         Index("ix_human_task_open_created", "state", "created_at"),
-        # The monitor's overview: open tasks by team and holder (in index order: no sort), with due dates.
-        Index("ix_human_task_open_team_holder", "state", "team_id", "claimed_by", "assignee", "due_at"),
+        # The monitor's counts of the tasks due this week (the past weeks are tallied, engine.tally):
+        # by team and holder, and by step and creation time, from the index alone.
+        Index(
+            "ix_human_task_open_due",
+            "state",
+            "due_at",
+            "team_id",
+            "element_id",
+            "created_at",
+            "claimed_by",
+            "assignee",
+        ),
         # The diagram's counts per step (area), from the index.
         Index("ix_human_task_open_step", "state", "element_id", "created_at", "due_at"),
         # One team's stuck list (longest waiting first) and counts per step.
@@ -241,10 +252,15 @@ class MessageWait(EngineBase):
     """An instance waiting for a named message with a correlation value (rebuilt after each step)."""
 
     __tablename__ = "message_wait"
-    __table_args__ = (Index("ix_message_wait_lookup", "message_name", "correlation_value"),)
+    __table_args__ = (
+        Index("ix_message_wait_lookup", "message_name", "correlation_value"),
+        # An instance's waits, and the monitor's count of the waits of instances that moved in a
+        # given week (engine.monitoring), from the index alone.
+        Index("ix_message_wait_instance", "instance_id", "message_name"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
     message_name: Mapped[str] = mapped_column(String(255))
     correlation_value: Mapped[str | None] = mapped_column(String(255))
 
@@ -325,3 +341,29 @@ class ClockSetting(EngineBase):
     offset_seconds: Mapped[float] = mapped_column(default=0.0)
     changed_at: Mapped[datetime]
     changed_by: Mapped[str] = mapped_column(String(100))
+
+
+class WorkTally(EngineBase):
+    """Counts of open work by kind, name, team, day and week, kept by database triggers (engine.tally)."""
+
+    __tablename__ = "work_tally"
+    __table_args__ = (
+        UniqueConstraint("kind", "name", "team_id", "since_day", "due_week", name="uq_work_tally_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # holder, step, wait
+    name: Mapped[str] = mapped_column(String(255))  # holder username, element id, message name
+    team_id: Mapped[int] = mapped_column(Integer)  # 0: no team
+    since_day: Mapped[int] = mapped_column(Integer)  # 0: not part of the kind's key
+    due_week: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+@event.listens_for(EngineBase.metadata, "after_create")
+def _install_tally_triggers(_metadata: MetaData, connection: Connection, **_kw: Any) -> None:
+    """Tables made from the models (tests, benchmarks) get the triggers the migrations create."""
+    from engine.tally import drop_trigger_ddl, trigger_ddl  # noqa: PLC0415  (engine.tally reads no model)
+
+    for statement in [*drop_trigger_ddl(connection.dialect.name), *trigger_ddl(connection.dialect.name)]:
+        connection.exec_driver_sql(statement)

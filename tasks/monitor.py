@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, union_all
+from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
 from casework import register
 from casework.access import may_view
-from casework.critical_few import HIGH_RISK_AGGRAVATING, RiskProfile, assess
-from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Registration, Staff, Team
+from casework.case_list import critical_few as critical_flag
+from casework.case_list import visible_to
+from casework.critical_few import RiskProfile, assess
+from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Staff, Team
 from casework.roles import Role
-from casework.vocabulary import HIGH_ROSH, RoshLevel, Stage
+from casework.vocabulary import Stage
 from engine.clock import DISPLAY_ZONE, WorkingCalendar
 from engine.errors import EngineError, NotFound, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
@@ -134,6 +136,7 @@ class Overview:
     tasks_by_person: list[Count]
     compliance: Compliance
     critical: list[CriticalCase]
+    critical_total: int = 0  # open cases the register marks critical that the manager may see
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -158,6 +161,7 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
         tasks_by_person=by_person,
         compliance=oversight_compliance(session, scope, now),
         critical=critical_few(session, scope, now.date()),
+        critical_total=critical_count(session, scope),
         errors=errors,
     )
 
@@ -181,31 +185,19 @@ def end_of_week(now: datetime) -> datetime:
 def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Count], list[Count]]:
     """Open tasks overdue and due by the end of this week, by team and by the person holding them.
 
-    One grouped pass over the tasks due by the end of the week (the rest never reach either
-    column), by case team (kept on each task row, tasks.case_team) and holder, read from an index
-    on those columns; the two tables are summed from it.
+    From the engine's tallies of open tasks by case team (kept on each task row, tasks.case_team),
+    holder and due week, and the rows of the tasks due this week (engine.monitoring.tasks_by_holder);
+    the two tables are summed from it.
     """
-    overdue = func.count(case((HumanTask.due_at < now, 1)))
-    this_week = func.count(case((HumanTask.due_at >= now, 1)))
-    # Grouped by the raw holder columns, in the index's order (no sort); the holder is the claimer,
-    # else the assignee, summed below.
-    held = (HumanTask.team_id, HumanTask.claimed_by, HumanTask.assignee)
-    query = (
-        select(*held, overdue, this_week)
-        .where(HumanTask.state == "open", HumanTask.due_at < end_of_week(now))
-        .group_by(*held)
-    )
-    if not scope.area:
-        query = query.where(HumanTask.team_id == scope.team_id)
+    found = Monitor(session, now, WorkingCalendar()).tasks_by_holder(end_of_week(now), team_id=scope.team_id)
     teams: dict[int, list[int]] = {}
     people: dict[str, list[int]] = {}
-    for team_id, claimed_by, assignee, late, week in session.execute(query):
-        username = claimed_by or assignee
+    for (team_id, username), (late, week) in found.items():
         for totals in ([teams.setdefault(team_id, [0, 0])] if team_id is not None else []) + (
             [people.setdefault(username, [0, 0])] if username else []
         ):
-            totals[0] += int(late)
-            totals[1] += int(week)
+            totals[0] += late
+            totals[1] += week
     team_names = {
         team_id: name
         for team_id, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(list(teams))))
@@ -225,19 +217,30 @@ def oversight_compliance(session: Session, scope: Scope, now: datetime) -> Compl
     local = now.astimezone(DISPLAY_ZONE)
     month_start = datetime.combine(local.date().replace(day=1), datetime.min.time(), tzinfo=DISPLAY_ZONE)
     on_time = func.count(case((OversightReview.on_time.is_(True), 1)))
-    spo = aliased(Staff)
-    base = (
-        select(Team.name, spo.display_name, on_time, func.count())
+    # Counted by team id first (one look-up per review, of its case), then named (one row per team).
+    per_team = (
+        select(Case.team_id, on_time, func.count())
         .select_from(OversightReview)
         .join(Case, Case.id == OversightReview.case_id)
-        .join(Team, Team.id == Case.team_id)
-        .outerjoin(spo, spo.id == Team.spo_id)
-        .where(OversightReview.done_at >= month_start)
-        .group_by(Team.name, spo.display_name)
+        .where(OversightReview.done_at >= month_start, Case.team_id.is_not(None))
+        .group_by(Case.team_id)
     )
     if not scope.area:
-        base = base.where(Case.team_id == scope.team_id)
-    rows = session.execute(base).all()
+        per_team = per_team.where(Case.team_id == scope.team_id)
+    counted = {team_id: (int(ok), int(n)) for team_id, ok, n in session.execute(per_team)}
+    spo = aliased(Staff)
+    named = session.execute(
+        select(Team.id, Team.name, spo.display_name)
+        .outerjoin(spo, spo.id == Team.spo_id)
+        .where(Team.id.in_(list(counted)))
+    ).all()
+    # Teams of the same name (and SPO) are one row, as they were when grouped by name.
+    grouped: dict[tuple[str, str | None], list[int]] = {}
+    for team_id, team_name, spo_name in named:
+        totals = grouped.setdefault((team_name, spo_name), [0, 0])
+        totals[0] += counted[team_id][0]
+        totals[1] += counted[team_id][1]
+    rows = [(team, spo_name, ok, n) for (team, spo_name), (ok, n) in grouped.items()]
     by_team = sorted((str(team), int(ok), int(n)) for team, _spo, ok, n in rows)
     by_spo_totals: dict[str, list[int]] = {}
     for _team, name, ok, n in rows:
@@ -290,13 +293,15 @@ def _monthly(
 
 
 def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCase]:
-    """The critical few among the watched open cases, each with its reasons (need-to-know applied)."""
+    """The first of the watched open cases the register marks critical (its stored flag, in the
+    register list's name order, from the index on the flag), of those the manager may see, each with
+    its reasons."""
     query = (
         select(Case)
-        .where(Case.closed_at.is_(None), _maybe_critical())
+        .where(critical_flag(), Case.closed_at.is_(None), visible_to(session, scope.staff))
         .options(joinedload(Case.owner), joinedload(Case.team), selectinload(Case.registrations), _limits())
-        .order_by(Case.crn)
-        .limit(CRITICAL_LIMIT * 2)
+        .order_by(Case.surname, Case.forename, Case.crn)
+        .limit(CRITICAL_LIMIT)
     )
     if not scope.area:
         query = query.where(Case.team_id == scope.team_id)
@@ -316,6 +321,19 @@ def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCa
             if len(found) >= CRITICAL_LIMIT:
                 break
     return found
+
+
+def critical_count(session: Session, scope: Scope) -> int:
+    """How many watched open cases the register marks among the critical few (its stored flag, as the
+    register list's critical-few filter counts them), of those the manager may see."""
+    query = (
+        select(func.count())
+        .select_from(Case)
+        .where(critical_flag(), Case.closed_at.is_(None), visible_to(session, scope.staff))
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    return int(session.scalar(query) or 0)
 
 
 # ------------------------------------------------------------------------------------------ people
@@ -468,29 +486,6 @@ def instance_case(session: Session, scope: Scope, instance_id: int) -> tuple[Pro
     if instance is None:
         raise NotFound(f"Instance {instance_id} does not exist.")
     return instance, case_in_scope(session, scope, instance.business_key)
-
-
-def _maybe_critical() -> ColumnElement[bool]:
-    """SQL narrowing the register to cases the critical-few rule may pick (the rule then decides)."""
-
-    def registered(codes: Iterable[str]) -> ColumnElement[bool]:
-        return (
-            select(Registration.id)
-            .where(
-                Registration.case_id == Case.id,
-                Registration.deregistered_at.is_(None),
-                Registration.code.in_(list(codes)),
-            )
-            .exists()
-        )
-
-    return or_(
-        Case.rosh == RoshLevel.VERY_HIGH,
-        Case.mappa_level == 3,
-        (Case.mappa_level == 2) & Case.rosh.in_(HIGH_ROSH),
-        (Case.rosh == RoshLevel.HIGH) & registered(HIGH_RISK_AGGRAVATING),
-        registered(["RPIR"]),
-    )
 
 
 def _limits() -> Any:

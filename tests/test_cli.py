@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import POSTGRES
 from empty_database import empty_database_url
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from casework import register
 from casework.models import Case
@@ -297,5 +297,30 @@ def test_recompute_critical_few_marks_every_case_by_the_rule_in_force(
         with database.transaction(write=False) as session:
             assert session.get_one(Case, 1).critical
         assert "0 case(s) changed" in run(riskflow, "recompute-critical-few").output
+    finally:
+        database.dispose()
+
+
+def test_tally_check_finds_a_damaged_tally_and_rebuild_puts_it_right(
+    riskflow: CliRunner, database_url: str
+) -> None:
+    assert run(riskflow, "db", "upgrade").exit_code == 0
+    database = Database(database_url)
+    try:
+        with database.engine.begin() as connection:  # a tally no row backs
+            connection.execute(
+                text(
+                    "INSERT INTO work_tally (kind, name, team_id, since_day, due_week, n) "
+                    "VALUES ('step', 'write_psr', 0, 20000, 2900, 3)"
+                )
+            )
+        result = run(riskflow, "tally", "check")
+        assert result.exit_code == 1
+        assert "step 'write_psr' team 0 day 20000 week 2900: tallied 3, counted 0" in result.output
+        assert "1 tally row(s) differ" in result.output
+        assert run(riskflow, "tally", "rebuild").exit_code == 0
+        result = run(riskflow, "tally", "check")
+        assert result.exit_code == 0, result.output
+        assert "every tally matches the rows" in result.output
     finally:
         database.dispose()

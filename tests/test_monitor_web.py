@@ -399,12 +399,29 @@ def test_the_overview_shows_the_critical_few_and_oversight_compliance(
     assert section(page, "critical") == [
         ["Rowan Testbrook X100001", "OM North PO E, North Case Management", "High RoSH + child protection"]
     ]
+    assert "1 critical case. " in page
+    assert 'href="/cases?critical=yes"' in page
     assert section(page, "compliance-team") == [["North Case Management", "50% (1 of 2)"]]
     assert section(page, "compliance-spo") == [["SPO North", "50% (1 of 2)"]]
     assert section(page, "compliance-trend")[-2:] == [
         ["Oct 2026", "100% (1 of 1)"],
         ["Nov 2026", "50% (1 of 2)"],
     ]
+
+
+def test_the_critical_few_total_and_list_leave_out_cases_the_manager_may_not_see(
+    app: Flask, database: Database
+) -> None:
+    with database.transaction() as session:
+        for crn in ("X100001", "X100002"):
+            register.record_rosh(session, crn, RoshLevel.VERY_HIGH, at=START, by="om", source="OASys")
+        register.limit_access(session, "X100002", at=START, by="aco.one", excluded=["spo.north"])
+    spo_page = signed_in(app, "spo.north").get("/monitor/").text
+    assert [row[0] for row in section(spo_page, "critical")] == ["X100001"]
+    assert "1 critical case. " in spo_page
+    aco_page = signed_in(app, "aco.one").get("/monitor/").text
+    assert sorted(row[0] for row in section(aco_page, "critical")) == ["X100001", "X100002"]
+    assert "2 critical cases. " in aco_page
 
 
 def test_the_diagram_pages_load_bpmn_js_from_this_site_with_its_licence(

@@ -109,6 +109,35 @@ def recompute_critical_few() -> None:
     click.echo(f"{changed} case(s) changed: every case is marked by the critical-few rule in force")
 
 
+@cli.group()
+def tally() -> None:
+    """The counts of open work the monitor reads (kept by the database as work changes)."""
+
+
+@tally.command("check")
+def tally_check() -> None:
+    """Compare the tallies with a direct count of the open tasks and message waits; exit 1 if any differ."""
+    from engine.tally import differences
+
+    with open_engine(load_settings()) as engine, engine.db.engine.connect() as connection:
+        found = differences(connection)
+    for kind, name, team, day, week, kept, counted in found[:20]:
+        click.echo(f"{kind} {name!r} team {team} day {day} week {week}: tallied {kept}, counted {counted}")
+    if found:
+        raise click.ClickException(f"{len(found)} tally row(s) differ: run `riskflow tally rebuild`")
+    click.echo("every tally matches the rows")
+
+
+@tally.command("rebuild")
+def tally_rebuild() -> None:
+    """Recount every tally from the rows (steps wait for the few seconds it takes)."""
+    from engine.tally import rebuild
+
+    with open_engine(load_settings()) as engine, engine.db.engine.begin() as connection:
+        written = rebuild(connection)
+    click.echo(f"{written} tally row(s) written from the open tasks and message waits")
+
+
 # --------------------------------------------------------------------------------------- models
 
 
