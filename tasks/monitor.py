@@ -22,7 +22,7 @@ from casework import register
 from casework.access import may_view
 from casework.case_list import critical_few as critical_flag
 from casework.case_list import visible_to
-from casework.critical_few import RiskProfile, assess
+from casework.critical_few import RiskProfile, assess, table_in_force
 from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Staff, Team
 from casework.roles import Role
 from casework.vocabulary import Stage
@@ -306,8 +306,9 @@ def critical_few(session: Session, scope: Scope, today: date) -> list[CriticalCa
     if not scope.area:
         query = query.where(Case.team_id == scope.team_id)
     found = []
+    table = table_in_force(session)
     for record in session.scalars(query).unique():
-        assessment = assess(RiskProfile.of(record), today=today)
+        assessment = assess(RiskProfile.of(record), today=today, table=table)
         if assessment.critical and scope.covers(record):
             found.append(
                 CriticalCase(
