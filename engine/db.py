@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("riskflow.db")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# PostgreSQL's "deadlock detected" and "could not serialize access": the database rolled the whole
+# transaction back, and running it again from the start is safe.
+RETRYABLE_STATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 4
 
 
 class Database:
@@ -76,3 +91,31 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("riskflow_sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_retryable(err: BaseException) -> bool:
+    """Whether `err` is a transaction the database undid only because another got in its way."""
+    return isinstance(err, DBAPIError) and getattr(err.orig, "sqlstate", None) in RETRYABLE_STATES
+
+
+def retried_when_deadlocked(unit: Callable[P, R]) -> Callable[P, R]:
+    """Run `unit` (one whole transaction, nothing done outside it before it commits) again when the
+    database undid it for a deadlock with another transaction, up to ATTEMPTS times in all.
+
+    Two steps that count their work in the same tally rows in opposite orders can deadlock on
+    PostgreSQL; the database then rolls one back, and that one simply runs again.
+    """
+
+    @functools.wraps(unit)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return unit(*args, **kwargs)
+            except DBAPIError as err:
+                if attempt == ATTEMPTS or not is_retryable(err):
+                    raise
+                log.warning("%s undone by the database (%s); running it again", unit.__name__, err.orig)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - jitter, not a secret
+        raise AssertionError("unreachable")
+
+    return run

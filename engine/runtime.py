@@ -28,7 +28,7 @@ from engine import migration
 from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
 from engine.clock import Clock, SystemClock, WorkingCalendar
 from engine.compare import compare_files
-from engine.db import Database
+from engine.db import Database, retried_when_deadlocked
 from engine.errors import Conflict, EngineError, InvalidData, ModelFailure, NotFound, NotPermitted
 from engine.events import Waiting, waiting_events
 from engine.forms import validate_form_data
@@ -388,6 +388,7 @@ class ProcessEngine:
 
     # ------------------------------------------------------------------- instances
 
+    @retried_when_deadlocked
     def start(
         self,
         process_id: str,
@@ -427,6 +428,7 @@ class ProcessEngine:
 
             return self._run_step(workflow, state, begin)
 
+    @retried_when_deadlocked
     def complete_task(self, task_id: int, actor: Actor, data: Mapping[str, Any]) -> StepResult:
         """Complete a human task with submitted data, validated against its form on the server."""
         with self.db.transaction() as session:
@@ -457,6 +459,7 @@ class ProcessEngine:
             )
             return self._run_step(workflow, state, complete)
 
+    @retried_when_deadlocked
     def claim(self, task_id: int, actor: Actor) -> None:
         """Take an open task for yourself; a task someone else holds raises Conflict."""
         with self.db.transaction() as session:
@@ -475,6 +478,7 @@ class ProcessEngine:
                 raise Conflict(self.policy.unavailable_message(row), code="task_unavailable")
             self._audit_task(session, row, actor.user_id, "task_claimed")
 
+    @retried_when_deadlocked
     def release(self, task_id: int, actor: Actor) -> None:
         """Give a claimed task back to its pool."""
         with self.db.transaction() as session:
@@ -486,6 +490,7 @@ class ProcessEngine:
             row.claimed_by = None
             self._audit_task(session, row, actor.user_id, "task_released")
 
+    @retried_when_deadlocked
     def save_draft(self, task_id: int, actor: Actor, data: Mapping[str, Any]) -> None:
         """Keep unfinished form data on the task (not validated, not completed)."""
         with self.db.transaction() as session:
@@ -502,6 +507,7 @@ class ProcessEngine:
         """Mark the failed step done without running it, and carry on."""
         return self._repair(instance_id, actor, reason, skip=True)
 
+    @retried_when_deadlocked
     def suspend(self, instance_id: int, actor: Actor, *, reason: str) -> None:
         """Stop an instance moving (timers and messages wait) until it is resumed."""
         with self.db.transaction() as session:
@@ -520,6 +526,7 @@ class ProcessEngine:
                 reason=reason,
             )
 
+    @retried_when_deadlocked
     def resume(self, instance_id: int, actor: Actor, *, reason: str) -> None:
         """Let a suspended instance move again, in the state it was suspended from."""
         with self.db.transaction() as session:
@@ -532,6 +539,7 @@ class ProcessEngine:
                 session, instance, actor, status=previous, event="instance_resumed", reason=reason
             )
 
+    @retried_when_deadlocked
     def terminate(self, instance_id: int, actor: Actor, *, reason: str) -> None:
         """End an instance for good: its open tasks are cancelled and nothing more runs."""
         with self.db.transaction() as session:
@@ -585,6 +593,7 @@ class ProcessEngine:
             ).all()
             return [self._assess_migration(session, instance, target)[0] for instance in instances]
 
+    @retried_when_deadlocked
     def migrate(
         self, instance_ids: Collection[int], target_definition_id: int, actor: Actor, *, note: str
     ) -> list[MigrationResult]:
@@ -750,6 +759,7 @@ class ProcessEngine:
                 )
             )
 
+    @retried_when_deadlocked
     def deliver_message(
         self,
         name: str,
@@ -928,6 +938,7 @@ class ProcessEngine:
 
     # ------------------------------------------------------------------ internals
 
+    @retried_when_deadlocked
     def _repair(self, instance_id: int, actor: Actor, reason: str, *, skip: bool) -> StepResult:
         if not reason.strip():
             raise EngineError("Give a reason: it is recorded on the case timeline.", code="reason_required")

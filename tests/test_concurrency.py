@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from conftest import CLERK, CLERK_TWO, POSTGRES, bundle
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from test_runtime import instance_row, open_tasks
 
 from engine.clock import ManualClock
+from engine.db import retried_when_deadlocked
 from engine.errors import Conflict, EngineError, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
@@ -169,3 +170,45 @@ def test_a_service_that_fails_half_way_leaves_no_partial_writes(
     with local.db.transaction(write=False) as session:
         half = session.scalar(select(func.count()).where(AuditEvent.event == "half_written"))
     assert half == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES, reason="deadlocks between transactions are PostgreSQL's to detect")
+def test_a_transaction_the_database_undoes_for_a_deadlock_runs_again(engine: ProcessEngine) -> None:
+    db = engine.db
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE deadlock_probe (id integer PRIMARY KEY, n integer NOT NULL)"))
+        session.execute(text("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)"))
+    barrier = threading.Barrier(2)
+    attempts: Counter[int] = Counter()
+    failures: list[BaseException] = []
+
+    @retried_when_deadlocked
+    def count_both(first: int, second: int) -> None:
+        attempts[first] += 1
+        with db.transaction() as session:
+            session.execute(text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": first})
+            if attempts[first] == 1:
+                barrier.wait(timeout=10)  # each holds one row and now wants the other's: a deadlock
+            session.execute(text("UPDATE deadlock_probe SET n = n + 1 WHERE id = :id"), {"id": second})
+
+    def run(first: int, second: int) -> None:
+        try:
+            count_both(first, second)
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            failures.append(err)
+
+    try:
+        threads = [threading.Thread(target=run, args=pair) for pair in ((1, 2), (2, 1))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with db.transaction(write=False) as session:
+            counts = dict(session.execute(text("SELECT id, n FROM deadlock_probe ORDER BY id")).all())
+    finally:
+        with db.transaction() as session:
+            session.execute(text("DROP TABLE deadlock_probe"))
+    assert failures == []
+    assert counts == {1: 2, 2: 2}  # both transactions counted, each once
+    assert sorted(attempts.values()) == [1, 2]  # the one the database undid ran again
