@@ -417,7 +417,7 @@ def test_the_critical_few_total_and_list_leave_out_cases_the_manager_may_not_see
             register.record_rosh(session, crn, RoshLevel.VERY_HIGH, at=START, by="om", source="OASys")
         register.limit_access(session, "X100002", at=START, by="aco.one", excluded=["spo.north"])
     spo_page = signed_in(app, "spo.north").get("/monitor/").text
-    assert [row[0] for row in section(spo_page, "critical")] == ["X100001"]
+    assert [row[0] for row in section(spo_page, "critical")] == ["Rowan Testbrook X100001"]
     assert "1 critical case. " in spo_page
     aco_page = signed_in(app, "aco.one").get("/monitor/").text
     assert sorted(row[0] for row in section(aco_page, "critical")) == ["X100001", "X100002"]
