@@ -32,7 +32,7 @@ from webui.credentials import StaffCredential, set_password
 DEMO_SEED = 2008
 # Cases run through the offender management process by simulated staff, over DEMO_MONTHS months
 # ending at the demo deployment's present. The whole Cumbria-like area (domain.md 5.2) has about
-# 1,900 cases (`riskflow demo load --cases 1900`, about 6 minutes on one idle core); the default is
+# 1,900 cases (`riskflow demo load --cases 1900`, 6 to 8 minutes of CPU); the default is
 # the largest that builds in under about 3 minutes, for a first `make run` (bench/README.md).
 DEMO_CASES = 800
 DEMO_MONTHS = 12
