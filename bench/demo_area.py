@@ -8,7 +8,7 @@ open tasks by role, the demo users' work, and the share of open cases the critic
 On SQLite in a temporary directory, or on the PostgreSQL database `--database-url` names (its
 riskflow tables are dropped and made again). The load average is printed: the machine may be shared.
 
-    .venv/bin/python -m bench.demo_area                    # the default demo load (400 cases)
+    .venv/bin/python -m bench.demo_area                    # the default demo load (800 cases)
     .venv/bin/python -m bench.demo_area --cases 1900       # the whole Cumbria-like area
     .venv/bin/python -m bench.demo_area --rows 1.0         # also the row-written area, for comparison
 """
@@ -33,6 +33,7 @@ from sqlalchemy.orm import selectinload
 from casework.critical_few import RiskProfile, assess
 from casework.demo_area import generate_area
 from casework.models import Case
+from casework.simulation import PROCESS_STAGES, process_stages
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
@@ -124,7 +125,24 @@ def report(db: Database) -> None:
     """What the demo area looks like: stages, open work, the demo users' work, the critical few."""
     with db.transaction(write=False) as session:
         stages = Counter(stage.value for stage in session.scalars(select(Case.stage)))
-        print("  cases by stage: " + ", ".join(f"{s} {n}" for s, n in sorted(stages.items())))
+        print("  cases by register stage: " + ", ".join(f"{s} {n}" for s, n in sorted(stages.items())))
+        spread = process_stages(session)
+        everyone = sum(spread.values()) or 1
+        print(
+            "  cases by process stage: "
+            + ", ".join(f"{s} {spread[s]} ({spread[s] / everyone:.0%})" for s in PROCESS_STAGES)
+        )
+        outcomes = Counter(o.value for o in session.scalars(select(Case.sentence_outcome)) if o)
+        tiers = Counter(t for t in session.scalars(select(Case.tier)) if t)
+        rosh = Counter(r.value for r in session.scalars(select(Case.rosh)) if r)
+        for name, counter in (("RoSH", rosh), ("tiers", tiers), ("sentence outcomes", outcomes)):
+            total = sum(counter.values()) or 1
+            print(
+                f"  {name}: "
+                + ", ".join(
+                    f"{k} {n / total:.0%}" for k, n in sorted(counter.items(), key=lambda kv: str(kv[0]))
+                )
+            )
         open_tasks = session.execute(
             select(HumanTask.candidate_role, HumanTask.assignee).where(HumanTask.state == "open")
         ).all()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -278,7 +278,7 @@ class _Generator:
 
     def _case(self) -> None:
         rng, s = self.rng, self.session
-        stage = _pick(rng, STAGE_MIX)
+        stage = pick(rng, STAGE_MIX)
         crn = self._crn()
         sentenced_on = self._sentence_date(stage)
         identified = (
@@ -291,7 +291,7 @@ class _Generator:
         if stage == Stage.IDENTIFIED:
             return
         screened = min(identified + timedelta(days=rng.randint(1, 9)), self.as_of - timedelta(hours=1))
-        rosh = _pick(rng, ROSH_MIX)
+        rosh = pick(rng, ROSH_MIX)
         register.mark_awaiting_sentence(s, crn, at=screened, by=SYSTEM)
         register.record_rosh(s, crn, rosh, at=screened, by=SYSTEM, source="pre-sentence report screening")
         self._mappa(crn, rosh, screened)
@@ -300,12 +300,12 @@ class _Generator:
         if stage == Stage.AWAITING_SENTENCE or sentenced_on is None:
             return
         sentenced_at = self._at(sentenced_on)
-        outcome = _pick(rng, OUTCOME_MIX)
+        outcome = pick(rng, OUTCOME_MIX)
         register.record_sentence_outcome(
             s, crn, outcome, sentence_date=sentenced_on, at=sentenced_at, by=SYSTEM
         )
         self._risk_meeting(case, sentenced_at)
-        tier = _pick(rng, TIER_BY_ROSH[rosh])
+        tier = pick(rng, TIER_BY_ROSH[rosh])
         register.record_tier(s, crn, tier, at=sentenced_at, by=SYSTEM)
         self.summary.tiers[tier] += 1
         if stage == Stage.SENTENCED:
@@ -343,15 +343,15 @@ class _Generator:
         return datetime(day.year, day.month, day.day, self.rng.randint(9, 16), tzinfo=UTC)
 
     def _birth_date(self) -> date:
-        low, high = _pick(self.rng, AGE_BANDS)
+        low, high = pick(self.rng, AGE_BANDS)
         return (self.as_of - timedelta(days=self.rng.randint(low * 365 + 1, high * 365 + 364))).date()
 
     def _mappa(self, crn: str, rosh: RoshLevel, at: datetime) -> None:
         high = rosh in HIGH_ROSH
         if self.rng.random() >= (0.40 if high else 0.09):
             return
-        category = _pick(self.rng, {MappaCategory.CAT1: 50, MappaCategory.CAT2: 65, MappaCategory.CAT3: 5})
-        level = _pick(self.rng, {1: 60, 2: 33, 3: 7} if high else {1: 96, 2: 4})
+        category = pick(self.rng, {MappaCategory.CAT1: 50, MappaCategory.CAT2: 65, MappaCategory.CAT3: 5})
+        level = pick(self.rng, {1: 60, 2: 33, 3: 7} if high else {1: 96, 2: 4})
         register.record_mappa(self.session, crn, category, level, at=at, by=SYSTEM)
         if category == MappaCategory.CAT1:
             self._add_registration(crn, "ARSO", at)
@@ -511,6 +511,7 @@ def _oversight_terms(case: Case) -> tuple[int, Grade, str, bool]:
 T = TypeVar("T")
 
 
-def _pick(rng: random.Random, weights: dict[T, float] | dict[T, int]) -> T:
+def pick(rng: random.Random, weights: Mapping[T, float] | Mapping[T, int]) -> T:
+    """One of the keys, in proportion to its weight."""
     choices = list(weights)
     return rng.choices(choices, weights=[float(weights[c]) for c in choices])[0]

@@ -44,7 +44,7 @@ from casework.vocabulary import (
 )
 
 CRN_PATTERN = re.compile(r"^[A-Z][0-9]{6}$")
-_CASE_IDS = "casework.case_ids"
+_CASES = "casework.cases"
 # Policy 12: a review not recorded within 7 days of falling due goes to the ACO; it is late.
 OVERSIGHT_GRACE = timedelta(days=7)
 
@@ -98,16 +98,16 @@ class RegistrationRefused(RegisterError):
 
 def find_case(session: Session, crn: str) -> Case:
     """The case with this CRN."""
-    # A unit of work records many acts on the same case: remember where it is for the session.
-    known: dict[str, int] = session.info.setdefault(_CASE_IDS, {})
-    if crn in known:
-        case = session.get(Case, known[crn])
-        if case is not None and case.crn == crn:
-            return case
+    # A unit of work records many acts on the same case: keep it for the session (the identity map
+    # holds only weak references, so a case no caller holds on to would be read again each time).
+    known: dict[str, Case] = session.info.setdefault(_CASES, {})
+    case = known.get(crn)
+    if case is not None and case in session and case.crn == crn:
+        return case
     case = session.scalar(select(Case).where(Case.crn == crn))
     if case is None:
         raise CaseNotFound(f"No case with CRN {crn} is on the register.", hint="Check the CRN.")
-    known[crn] = case.id
+    known[crn] = case
     return case
 
 
@@ -795,8 +795,18 @@ def note_oversight_event(session: Session, crn: str, *, at: datetime, by: str, r
 def registration_due_for_review(session: Session, crn: str) -> Registration | None:
     """The case's active registration whose review falls due first (None: none is ever reviewed)."""
     case = _open_case(session, crn)
-    due = [r for r in case.active_registrations() if r.next_review_on is not None]
-    return min(due, key=lambda r: (r.next_review_on, r.id)) if due else None
+    # One query for the first due (not the case's whole registration history): this runs for every
+    # open case each time its registration review wakes.
+    return session.scalar(
+        select(Registration)
+        .where(
+            Registration.case_id == case.id,
+            Registration.deregistered_at.is_(None),
+            Registration.next_review_on.is_not(None),
+        )
+        .order_by(Registration.next_review_on, Registration.id)
+        .limit(1)
+    )
 
 
 def record_risk_meeting(

@@ -11,28 +11,69 @@ from __future__ import annotations
 
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from casework.demo_area import FORENAMES, SURNAMES
-from casework.models import Staff
+from casework.demo_area import FORENAMES, OUTCOME_MIX, ROSH_MIX, SURNAMES, TIER_BY_ROSH, pick
+from casework.demo_area import REGISTER_PREVALENCE as AREA_REGISTER_PREVALENCE
+from casework.models import Case, Staff
 from casework.roles import Role
-from casework.vocabulary import CASE_HOLDING_GRADES, QUALIFIED_OFFICER_GRADES, ExperienceBand
+from casework.vocabulary import (
+    CASE_HOLDING_GRADES,
+    QUALIFIED_OFFICER_GRADES,
+    ExperienceBand,
+    RoshLevel,
+    Stage,
+)
 from engine.clock import ManualClock
-from engine.errors import Conflict
+from engine.errors import Conflict, NotPermitted
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor, ProcessEngine
 
 PROCESS = "offender_management"
 COURT = "court.results"
+TRANSFER_REQUESTED = "transfer_requested"
 # domain.md 5.3: RoSH at screening, MAPPA eligibility, and the registrations that matter most.
 ROSH_SHARES = (("LOW", 0.30), ("MEDIUM", 0.60), ("HIGH", 0.08), ("VERY_HIGH", 0.02))
 REGISTRATION_SHARES = (("RCPR", 0.05), ("RCHD", 0.04), ("ADVP", 0.10), ("WEAP", 0.03), ("AV2S", 0.02))
+# An area as it is on a given day (`area=True`, the demo deployment): the case-level distributions of
+# domain.md 5.3 (RoSH, MAPPA, registers, sentence outcomes, tiers: casework.demo_area), and work
+# that takes the time it takes, so that the area's cases are spread across the stages.
+AREA_REGISTRATION_SHARES = tuple(
+    (code, AREA_REGISTER_PREVALENCE[code] / 100)
+    for code in ("RCPR", "RCHD", "ADVP", "AV2S", "WEAP")  # the registers the report screening records
+)
+# High RoSH cases carry the child protection, domestic abuse and weapons registers more often (the
+# registrations that make a high RoSH case one of the critical few: domain.md 2.4).
+RISK_LINKED_FACTOR = 2.0
+REPORT_TYPES = (("ORAL", 0.2), ("FAST", 0.5), ("STANDARD", 0.3))
+# Days the writer needs for each kind of pre-sentence report (written for the adjourned hearing);
+# the court's outcome then comes in a day or two, or late (the chase begins after two days).
+REPORT_DAYS = {"ORAL": (0, 0), "FAST": (1, 4), "STANDARD": (8, 15)}
+OUTCOME_AFTER_DAYS = (1, 2)
+LATE_OUTCOME_SHARE = 0.10  # domain.md 5.4: the court outcome is missing for more than 2 days
+LATE_ALLOCATION_SHARE = 0.05  # domain.md 5.4: unallocated for more than 3 working days
+# The fewest days a task waits before its person gets to it (the work, or the diary, takes that long):
+# within the national standards' timescales (domain.md 1.1).
+WORK_DAYS = {
+    "hold_risk_meeting": (1, 5),
+    "give_risk_advice": (0, 2),
+    "allocate_owner": (0, 2),
+    "hold_induction": (1, 4),
+    "assess_oasys": (3, 10),
+    "countersign_spo": (1, 3),
+    "countersign_aco": (1, 3),
+    "write_plans": (0, 3),
+    "accept_transfer": (1, 5),
+    "termination_review": (0, 5),
+}
+TRANSFER_SHARE = 0.06  # cases that move to another Offender Manager during the order
 CASE_TEAM_NAME = "Case Management"
 RECENT_DAYS = 28  # "recent" arrivals: the last four weeks
 COURTS = ("Carlisle Crown Court", "Workington Magistrates' Court", "Kendal Magistrates' Court")
@@ -50,8 +91,17 @@ class CaseProfile:
     registrations: list[str]
     order_months: int
     sentenced_after_days: int
+    outcome: str = "COMMUNITY_ORDER"
+    tier: int = 3
+    report_type: str = "FAST"
+    # The fewest days each kind of task waits for this case (area mode; others: none).
+    work_days: dict[str, int] = field(default_factory=dict)
+    transfer_after_days: int | None = None  # days after supervision starts that a transfer is asked
     psr_written: datetime | None = None
     ends: datetime | None = None
+    supervised_from: datetime | None = None
+    owner: str | None = None
+    transfer_to: str | None = None
     instance_id: int = 0
 
 
@@ -86,12 +136,21 @@ class AreaSimulation:
         capacity: int | None = None,
         weekdays_only: bool = False,
         pickup: float = 1.0,
+        area: bool = False,
     ) -> None:
         """`capacity` caps the tasks each person finishes a day, `weekdays_only` keeps staff at home
         at weekends, and `pickup` is the chance that a person gets to a given task on a given day
-        (their other work takes the rest), so that a heavier model shows as late work."""
+        (their other work takes the rest), so that a heavier model shows as late work.
+
+        With `area` the cases follow domain.md's distributions (RoSH, MAPPA levels, registers,
+        sentence outcomes, tiers), reports, hearings and assessments take the days they take, and
+        some cases are transferred: the cases then stand at every stage on the last day, in the
+        proportions of a real caseload (the demo deployment's area)."""
         self.engine, self.clock = engine, clock
         self.capacity, self.weekdays_only, self.pickup = capacity, weekdays_only, pickup
+        self.area = area
+        self._first_seen: dict[int, datetime] = {}  # open task id: the day staff first saw it
+        self._transfers: list[CaseProfile] = []  # supervised cases that will ask for a transfer
         self.rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         self.summary = SimulationSummary()
         self.profiles: dict[str, CaseProfile] = {}
@@ -135,6 +194,7 @@ class AreaSimulation:
             while waiting and waiting[0].arrives <= today:
                 self._start(waiting.popleft())
             self._deliver_outcomes(today)
+            self._request_transfers(today)
             self.summary.timers_fired += self.engine.fire_due_timers()
             self._work_open_tasks()
             self.clock.advance(timedelta(days=1))
@@ -147,6 +207,8 @@ class AreaSimulation:
     # ------------------------------------------------------------------------------ the cases
 
     def _profile(self, crn: str, arrives: datetime) -> CaseProfile:
+        if self.area:
+            return self._area_profile(crn, arrives)
         rng = self.rng
         rosh = _pick(rng, ROSH_SHARES)
         eligible = rng.random() < 0.12
@@ -163,6 +225,45 @@ class AreaSimulation:
             sentenced_after_days=rng.choice((1, 1, 2, 3)),
         )
 
+    def _area_profile(self, crn: str, arrives: datetime) -> CaseProfile:
+        """A case as domain.md 5.3-5.4 describes the area's caseload."""
+        rng = self.rng
+        rosh = pick(rng, ROSH_MIX).value
+        high = rosh in ("HIGH", "VERY_HIGH")
+        # 12% MAPPA-eligible (Cat 1 5%, Cat 2 6.5%, Cat 3 0.5%); levels 2 and 3 mostly for high risk.
+        category = _pick(rng, (("CAT1", 0.05), ("CAT2", 0.065), ("CAT3", 0.005), ("NOT_ELIGIBLE", 0.88)))
+        level = 0
+        if category != "NOT_ELIGIBLE":
+            roll = rng.random()
+            level = 3 if roll < (0.10 if high else 0.01) else 2 if roll < (0.60 if high else 0.09) else 1
+        registrations = [
+            code for code, share in AREA_REGISTRATION_SHARES if rng.random() < share * (1.5 if high else 1.0)
+        ]
+        report = _pick(rng, REPORT_TYPES)
+        hearing = rng.randint(*OUTCOME_AFTER_DAYS)
+        if rng.random() < LATE_OUTCOME_SHARE:
+            hearing += rng.randint(2, 8)  # the outcome is late: the chase begins after two days
+        work = {element: rng.randint(*days) for element, days in WORK_DAYS.items()}
+        work["write_psr"] = rng.randint(*REPORT_DAYS[report])
+        if rng.random() < LATE_ALLOCATION_SHARE:
+            work["allocate_owner"] = rng.randint(6, 12)
+        tier = 4 if level >= 2 else pick(rng, TIER_BY_ROSH[RoshLevel(rosh)])
+        return CaseProfile(
+            crn=crn,
+            arrives=arrives,
+            rosh=rosh,
+            mappa_category=category,
+            mappa_level=level,
+            registrations=registrations,
+            order_months=rng.choice((6, 12, 12, 18, 24)),
+            sentenced_after_days=hearing,
+            outcome=pick(rng, OUTCOME_MIX).value,
+            tier=tier,
+            report_type=report,
+            work_days=work,
+            transfer_after_days=rng.randint(20, 200) if rng.random() < TRANSFER_SHARE else None,
+        )
+
     def _start(self, profile: CaseProfile) -> None:
         started = self.engine.start(PROCESS, business_key=profile.crn, data={"crn": profile.crn})
         profile.instance_id = started.instance_id
@@ -176,7 +277,7 @@ class AreaSimulation:
             del self._awaiting_sentence[profile.crn]
             payload = {
                 "crn": profile.crn,
-                "outcome": "COMMUNITY_ORDER",
+                "outcome": profile.outcome,
                 "sentence_date": today.date().isoformat(),
             }
             self.engine.deliver_message(
@@ -187,6 +288,34 @@ class AreaSimulation:
                 sender=COURT,
             )
             profile.ends = today + timedelta(days=30 * profile.order_months)
+            self.summary.messages += 1
+
+    def _request_transfers(self, today: datetime) -> None:
+        """Ask for a supervised case to move to another Offender Manager (the case's owner asks,
+        as the case record's transfer request does) on its day."""
+        for profile in list(self._transfers):
+            start = profile.supervised_from
+            if start is None or profile.transfer_after_days is None:
+                continue
+            if today < start + timedelta(days=profile.transfer_after_days):
+                continue
+            self._transfers.remove(profile)
+            if self.ended(profile) or profile.owner is None:
+                continue
+            new_owner = profile.transfer_to = self.owner_for(profile, other_than=profile.owner)
+            payload = {
+                "crn": profile.crn,
+                "owner": new_owner,
+                "reason": "Moved to an address in another team's area.",
+                "requested_by": profile.owner,
+            }
+            self.engine.deliver_message(
+                TRANSFER_REQUESTED,
+                profile.crn,
+                payload,
+                idempotency_key=f"{profile.crn}-transfer",
+                sender=profile.owner,
+            )
             self.summary.messages += 1
 
     # ------------------------------------------------------------------------------ the staff
@@ -225,10 +354,16 @@ class AreaSimulation:
                 .where(HumanTask.state == "open")
                 .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
             ).all()
+        today = self.clock.now()
+        open_ids = set()
         for task_id, element_id, crn, role, assignee in tasks:
+            open_ids.add(task_id)
             profile = self.profiles.get(crn)
             if profile is None or role is None:
                 continue
+            seen = self._first_seen.setdefault(task_id, today)
+            if today < seen + timedelta(days=profile.work_days.get(element_id, 0)):
+                continue  # the work takes longer than this (a report, an assessment, the diary)
             pool = self._pools.get(role) or [f"{role.lower()}.pool"]
             person = assignee or pool[task_id % len(pool)]
             if self.capacity is not None and done_today.get(person, 0) >= self.capacity:
@@ -241,14 +376,29 @@ class AreaSimulation:
                 self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
             except Conflict:
                 continue  # an earlier step today withdrew it (the case moved on without it)
+            except NotPermitted as refused:
+                if refused.code != "not_yours":
+                    raise
+                continue  # an earlier step today gave it to someone else (a transfer): tomorrow
             done_today[person] = done_today.get(person, 0) + 1
-            self.summary.tasks_completed += 1
-            self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
-            if element_id == "write_psr" and profile.ends is None:
-                profile.psr_written = self.clock.now()
-                self._awaiting_sentence[profile.crn] = profile
-            if element_id == "termination_review":
-                self.summary.closed += 1
+            self._done(element_id, profile)
+        self._first_seen = {i: day for i, day in self._first_seen.items() if i in open_ids}
+
+    def _done(self, element_id: str, profile: CaseProfile) -> None:
+        """Count a completed task and note what it means for the case's next events."""
+        self.summary.tasks_completed += 1
+        self.summary.by_element[element_id] = self.summary.by_element.get(element_id, 0) + 1
+        if element_id == "write_psr" and profile.ends is None:
+            profile.psr_written = self.clock.now()
+            self._awaiting_sentence[profile.crn] = profile
+        if element_id == "termination_review":
+            self.summary.closed += 1
+        if element_id == "write_plans" and profile.supervised_from is None:
+            profile.supervised_from = self.clock.now()
+            if self.area and profile.transfer_after_days is not None:
+                self._transfers.append(profile)
+        if element_id == "accept_transfer":
+            profile.owner = profile.transfer_to or profile.owner
 
     def _any_valid_form(self, task_id: int) -> dict[str, Any]:
         """Data for a step this simulation does not know (a new step in a draft being measured):
@@ -277,12 +427,21 @@ class AreaSimulation:
             return self.today()
         return "Simulated entry."[: prop.get("maxLength", 200)]
 
-    def owner_for(self, profile: CaseProfile) -> str:
+    def owner_for(self, profile: CaseProfile, *, other_than: str | None = None) -> str:
         """An Offender Manager who may hold the case (an experienced qualified officer for high risk or
-        MAPPA 2-3)."""
+        MAPPA 2-3), other than `other_than` when there is one."""
         needs_qualified = profile.rosh in ("HIGH", "VERY_HIGH") or profile.mappa_level >= 2
-        fit = [name for name, qualified in self._officers if qualified or not needs_qualified]
+        fit = [
+            name
+            for name, qualified in self._officers
+            if (qualified or not needs_qualified) and name != other_than
+        ] or [name for name, _ in self._officers]
         return fit[self.rng.randrange(len(fit))]
+
+    def allocate(self, profile: CaseProfile) -> str:
+        """The Offender Manager the SPO allocates the case to (remembered for a later transfer)."""
+        profile.owner = self.owner_for(profile)
+        return profile.owner
 
     def today(self) -> str:
         """The simulated date, as a form gives it."""
@@ -291,6 +450,54 @@ class AreaSimulation:
     def ended(self, profile: CaseProfile) -> bool:
         """Whether the order has run its course."""
         return profile.ends is not None and self.clock.now() >= profile.ends
+
+
+# Where a case stands in the process, by the work open on it (the register's stage says less: a case
+# at its risk meeting and one waiting for allocation are both SENTENCED).
+STAGE_BY_TASK = {
+    "record_first_details": "identified",
+    "write_psr": "pre-sentence report",
+    "chase_outcome": "awaiting sentence",
+    "get_overdue_outcome": "awaiting sentence",
+    "give_risk_advice": "risk meeting",
+    "hold_risk_meeting": "risk meeting",
+    "set_mappa_level": "risk meeting",
+    "allocate_owner": "allocation",
+    "hold_induction": "induction and assessment",
+    "assess_oasys": "induction and assessment",
+    "countersign_spo": "induction and assessment",
+    "countersign_aco": "induction and assessment",
+    "write_plans": "induction and assessment",
+    "accept_transfer": "transfer",
+    "termination_review": "termination",
+}
+STAGE_BY_REGISTER = {
+    Stage.IDENTIFIED: "identified",
+    Stage.AWAITING_SENTENCE: "awaiting sentence",
+    Stage.SENTENCED: "allocation",
+    Stage.ALLOCATED: "induction and assessment",
+    Stage.SUPERVISED: "supervised",
+    Stage.CLOSED: "closed",
+}
+PROCESS_STAGES = tuple(dict.fromkeys([*STAGE_BY_TASK.values(), *STAGE_BY_REGISTER.values()]))
+
+
+def process_stages(session: Session) -> Counter[str]:
+    """How many cases stand at each stage of the process: by the furthest open task on the case,
+    else by the register's stage (a supervised case between reviews, a closed case)."""
+    order = {stage: i for i, stage in enumerate(PROCESS_STAGES)}
+    stages = {crn: STAGE_BY_REGISTER[stage] for crn, stage in session.execute(select(Case.crn, Case.stage))}
+    by_task: dict[str, str] = {}
+    for crn, element_id in session.execute(
+        select(HumanTask.business_key, HumanTask.element_id).where(HumanTask.state == "open")
+    ):
+        stage = STAGE_BY_TASK.get(element_id)
+        if crn is not None and stage is not None and order[stage] > order.get(by_task.get(crn, ""), -1):
+            by_task[crn] = stage
+    for crn, stage in by_task.items():
+        if crn in stages and stages[crn] != "closed":
+            stages[crn] = stage
+    return Counter(stages.values())
 
 
 def _qualified(person: Staff) -> bool:
@@ -327,7 +534,7 @@ FORMS: dict[str, Form] = {
         "court_name": COURTS[int(p.crn[1:]) % len(COURTS)],
         "hearing_date": s.today(),
         "offence": "Assault occasioning actual bodily harm",
-        "report_type": "FAST",
+        "report_type": p.report_type,
         "remanded_in_custody": False,
     },
     "write_psr": lambda s, p: {
@@ -339,7 +546,7 @@ FORMS: dict[str, Form] = {
     },
     "chase_outcome": lambda s, p: {"chase_result": "STILL_AWAITED"},
     "get_overdue_outcome": lambda s, p: {
-        "outcome": "COMMUNITY_ORDER",
+        "outcome": p.outcome,
         "sentence_date": s.today(),
         "how_obtained": "Telephoned the court office.",
     },
@@ -360,7 +567,10 @@ FORMS: dict[str, Form] = {
         "mappa_level": p.mappa_level or 1,
         "minutes": "Risk management plan reviewed.",
     },
-    "allocate_owner": lambda s, p: {"owner_staff_id": s.owner_for(p), "tier": 4 if p.mappa_level >= 2 else 3},
+    "allocate_owner": lambda s, p: {
+        "owner_staff_id": s.allocate(p),
+        "tier": p.tier if s.area else 4 if p.mappa_level >= 2 else 3,
+    },
     "hold_induction": lambda s, p: {"induction_date": s.today(), "contact_outcome": "ATTENDED"},
     "assess_oasys": lambda s, p: {
         "assessment_date": s.today(),

@@ -190,6 +190,9 @@ class StepState:
     failure: ModelFailure | None = None
     failure_phase: str | None = None
     had_message_waits: bool = True  # unknown: look the rows up
+    # The (message, correlation) waits the instance had before this step, whose rows then exist:
+    # None when unknown (the rows are looked up).
+    waits_before: set[tuple[str, str]] | None = None
     audit: list[AuditEvent] = field(default_factory=list)
     # Whether the instance may hold human-task rows before this step: not when it was new, only
     # waiting or running (those statuses mean no open task; the sync then skips its lookups).
@@ -971,7 +974,11 @@ class ProcessEngine:
         instance = state.instance
         ctx = StepContext(state.session, instance.id, instance.business_key, state.actor.user_id, self.clock)
         if instance.state:  # a loaded instance: its rows mirror what it waited for before this step
-            state.had_message_waits = any(e.is_message for e in waiting_events(workflow))
+            waits = self._message_waits(workflow, instance)
+            state.had_message_waits = bool(waits)
+            # An errored or ended instance had its rows removed: they are looked up, not assumed.
+            if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
+                state.waits_before = waits
         with use_clock(self.clock), step_context(ctx):
             try:
                 action(workflow, state)
@@ -1024,7 +1031,7 @@ class ProcessEngine:
             if instance.status == InstanceStatus.COMPLETED:
                 instance.ended_at = state.now
                 state.record("instance_completed")
-        self._sync_waits(session, instance, workflow, had_waits=state.had_message_waits)
+        self._sync_waits(session, instance, workflow, state)
         session.add_all(state.audit)
         if state.flush:
             session.flush()
@@ -1044,15 +1051,13 @@ class ProcessEngine:
             )
 
     def _sync_waits(
-        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, *, had_waits: bool
+        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, state: StepState
     ) -> None:
-        wanted: set[tuple[str, str | None]] = set()
+        wanted: set[tuple[str, str]] = set()
         if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
-            for event in waiting_events(workflow):
-                if event.is_message:
-                    wanted.add(_wait_key(event, instance.business_key))
-        if not wanted and not had_waits:
-            return
+            wanted = self._message_waits(workflow, instance)
+        if wanted == state.waits_before or (not wanted and not state.had_message_waits):
+            return  # the rows already mirror these waits: most steps wait for what they waited for
         existing = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance.id)).all()
         have = {(w.message_name, w.correlation_value): w for w in existing}
         for key, wait in have.items():
@@ -1060,6 +1065,11 @@ class ProcessEngine:
                 session.delete(wait)
         for name, value in wanted - set(have):
             session.add(MessageWait(instance_id=instance.id, message_name=name, correlation_value=value))
+
+    @staticmethod
+    def _message_waits(workflow: BpmnWorkflow, instance: ProcessInstance) -> set[tuple[str, str]]:
+        """The (message name, correlation value) pairs the workflow waits for now."""
+        return {_wait_key(e, instance.business_key) for e in waiting_events(workflow) if e.is_message}
 
     def _queue_outbound(
         self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: datetime

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from casework import register
 from casework.models import Case, OutOfOffice, Staff
 from casework.roles import Role
 from engine.clock import Clock, SystemClock
@@ -45,7 +46,10 @@ class CaseAssignment:
             return None
         if element_id in RECEIVING_SPO_TASKS:
             return receiving_spo(session, data)
-        case = session.scalar(select(Case).where(Case.crn == business_key))
+        try:
+            case: Case | None = register.find_case(session, business_key)  # the step's case, kept
+        except register.CaseNotFound:
+            case = None
         person = responsible_for(case, role) if case is not None else None
         return covering(session, person, self.clock.now().date()) if person is not None else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from casework_area import small_area
 from conftest import START
 from sqlalchemy import select
@@ -21,13 +22,15 @@ from tasks.wiring import build_engine
 from webui.schema import TARGET_METADATA
 
 
-def _simulate(database: Database, *, seed: int) -> tuple[SimulationSummary, dict[str, str]]:
+def _simulate(
+    database: Database, *, seed: int, area: bool = False, cases: int = 3
+) -> tuple[SimulationSummary, dict[str, str]]:
     with database.transaction() as session:
         small_area(session)
     clock = ManualClock(START)
     engine = build_engine(database, clock)
     engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
-    summary = AreaSimulation(engine, clock, seed=seed).run(cases=3, months=3)
+    summary = AreaSimulation(engine, clock, seed=seed, area=area).run(cases=cases, months=3)
     with database.transaction(write=False) as session:
         stages = {c.crn: c.stage.value for c in session.scalars(select(Case).order_by(Case.crn))}
         # Every case was started by the process and moved on only by its steps.
@@ -35,7 +38,7 @@ def _simulate(database: Database, *, seed: int) -> tuple[SimulationSummary, dict
         assert sorted(i.business_key for i in instances) == sorted(stages)
         assert all(i.status != "error" for i in instances), [i.error for i in instances]
         done = session.scalars(select(HumanTask.element_id).where(HumanTask.state == "completed")).all()
-        assert done.count("record_first_details") == 3
+        assert done.count("record_first_details") == cases
         for crn in stages:
             assert [e.code for e in register.timeline(session, crn)][0] == "EAPP"
     return summary, stages
@@ -52,13 +55,14 @@ def test_simulated_staff_take_cases_through_the_real_process(database: Database)
     assert set(stages.values()) <= {"SUPERVISED", "ALLOCATED", "CLOSED"}
 
 
-def test_the_same_seed_gives_the_same_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("area", [False, True], ids=["model", "area"])
+def test_the_same_seed_gives_the_same_history(tmp_path: Path, area: bool) -> None:
     runs = []
     for name in ("first", "second"):
         database = Database(f"sqlite:///{tmp_path / name}.db")
         for metadata in TARGET_METADATA:
             metadata.create_all(database.engine)
-        summary, stages = _simulate(database, seed=11)
-        runs.append((summary.by_element, summary.timers_fired, stages))
+        summary, stages = _simulate(database, seed=11, area=area)
+        runs.append((summary.by_element, summary.timers_fired, summary.messages, stages))
         database.dispose()
     assert runs[0] == runs[1]

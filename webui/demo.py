@@ -32,8 +32,9 @@ from webui.credentials import StaffCredential, set_password
 DEMO_SEED = 2008
 # Cases run through the offender management process by simulated staff, over DEMO_MONTHS months
 # ending at the demo deployment's present. The whole Cumbria-like area (domain.md 5.2) has about
-# 1,900 cases (`riskflow demo load --cases 1900`); the default builds in a few minutes.
-DEMO_CASES = 400
+# 1,900 cases (`riskflow demo load --cases 1900`, 6 to 8 minutes of CPU); the default is
+# the largest that builds in under about 3 minutes, for a first `make run` (bench/README.md).
+DEMO_CASES = 800
 DEMO_MONTHS = 12
 # A share of the cases arrive in the last four weeks, so that the present has cases at every stage.
 DEMO_RECENT_SHARE = 0.1
@@ -156,7 +157,7 @@ def simulate_demo_cases(
         last_day -= timedelta(days=1)
     clock = ManualClock(last_day - timedelta(days=30 * months - 1))
     simulation = AreaSimulation(
-        build_engine(engine.db, clock), clock, seed=seed, weekdays_only=True, pickup=DEMO_PICKUP
+        build_engine(engine.db, clock), clock, seed=seed, weekdays_only=True, pickup=DEMO_PICKUP, area=True
     )
     report = None
     if progress is not None:
