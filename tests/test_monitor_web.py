@@ -420,7 +420,10 @@ def test_the_critical_few_total_and_list_leave_out_cases_the_manager_may_not_see
     assert [row[0] for row in section(spo_page, "critical")] == ["Rowan Testbrook X100001"]
     assert "1 critical case. " in spo_page
     aco_page = signed_in(app, "aco.one").get("/monitor/").text
-    assert sorted(row[0] for row in section(aco_page, "critical")) == ["Rowan Testbrook X100001", "Rowan Testbrook X100002"]
+    assert sorted(row[0] for row in section(aco_page, "critical")) == [
+        "Rowan Testbrook X100001",
+        "Rowan Testbrook X100002",
+    ]
     assert "2 critical cases. " in aco_page
 
 
