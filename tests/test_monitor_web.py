@@ -400,6 +400,9 @@ def test_the_overview_shows_the_critical_few_and_oversight_compliance(
         ["Rowan Testbrook X100001", "OM North PO E, North Case Management", "High RoSH + child protection"]
     ]
     assert "1 critical case. " in page
+    assert (
+        '<a class="govuk-link" href="/cases/X100001">Rowan Testbrook' in page
+    )  # the case record is a click away
     assert 'href="/cases?critical=yes"' in page
     assert section(page, "compliance-team") == [["North Case Management", "50% (1 of 2)"]]
     assert section(page, "compliance-spo") == [["SPO North", "50% (1 of 2)"]]
