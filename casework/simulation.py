@@ -59,6 +59,9 @@ REPORT_DAYS = {"ORAL": (0, 0), "FAST": (1, 4), "STANDARD": (8, 15)}
 OUTCOME_AFTER_DAYS = (1, 2)
 LATE_OUTCOME_SHARE = 0.10  # domain.md 5.4: the court outcome is missing for more than 2 days
 LATE_ALLOCATION_SHARE = 0.05  # domain.md 5.4: unallocated for more than 3 working days
+LATE_REVIEW_SHARE = 0.12  # domain.md 5.4: cases past their oversight review (it then goes to the ACO)
+LATE_COUNTERSIGN_SHARE = 0.10  # domain.md 5.4: high-risk OASys awaiting countersign over 10 working days
+LATE_REGISTER_REVIEW_SHARE = 0.15  # domain.md 5.3: registrations overdue for review
 # The fewest days a task waits before its person gets to it (the work, or the diary, takes that long):
 # within the national standards' timescales (domain.md 1.1).
 WORK_DAYS = {
@@ -247,6 +250,12 @@ class AreaSimulation:
         work["write_psr"] = rng.randint(*REPORT_DAYS[report])
         if rng.random() < LATE_ALLOCATION_SHARE:
             work["allocate_owner"] = rng.randint(6, 12)
+        if rng.random() < LATE_REVIEW_SHARE:
+            work["oversight_review"] = rng.randint(8, 14)  # past the week's grace: missed, to the ACO
+        if high and rng.random() < LATE_COUNTERSIGN_SHARE:
+            work["countersign_spo"] = rng.randint(15, 20)
+        if rng.random() < LATE_REGISTER_REVIEW_SHARE:
+            work["review_registration"] = rng.randint(10, 30)
         tier = 4 if level >= 2 else pick(rng, TIER_BY_ROSH[RoshLevel(rosh)])
         return CaseProfile(
             crn=crn,
