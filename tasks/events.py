@@ -21,6 +21,7 @@ from casework.models import Case, Registration
 from casework.registers import REGISTER_TYPES, chosen_by_hand
 from casework.vocabulary import RoshLevel
 from engine.clock import DISPLAY_ZONE
+from engine.db import retried_when_deadlocked
 from engine.messaging import Delivery
 from engine.models import MessageWait
 from engine.runtime import ProcessEngine
@@ -45,6 +46,7 @@ class Reported:
     delivery: Delivery | None
 
 
+@retried_when_deadlocked
 def add_registration(
     engine: ProcessEngine,
     crn: str,
@@ -84,6 +86,7 @@ def add_registration(
         return Reported(registration.id, delivery)
 
 
+@retried_when_deadlocked
 def end_registration(
     engine: ProcessEngine, crn: str, registration_id: int, *, by: str, notes: str
 ) -> Reported:
@@ -105,6 +108,7 @@ def end_registration(
         return Reported(registration_id, None)
 
 
+@retried_when_deadlocked
 def change_rosh(engine: ProcessEngine, crn: str, level: RoshLevel, *, by: str, source: str) -> Reported:
     """Record the case's new RoSH level and, when it went up and the case is under oversight, tell the
     case's process, in one transaction (a fall in RoSH waits for the next review)."""

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 
 from casework.models import AccessLimitation, Case
 from casework.register import RegisterError
+from engine.db import retried_when_deadlocked
 from engine.errors import Conflict, EngineError, NotFound, NotPermitted
 from engine.models import DefinitionFile, HumanTask, MessageWait, ProcessDefinition, ProcessInstance
 from engine.monitoring import (
@@ -420,16 +421,22 @@ def reassign(task_id: int) -> Response:
     shared = riskflow()
     reason, to = _reason(), request.form.get("to", "").strip()
     user: SignedInStaff = current_user
-    try:
+    with shared.db.transaction(write=False) as session:
+        task = session.get(HumanTask, task_id)
+        if task is None:
+            abort(404)
+        instance_id = task.instance_id
+
+    @retried_when_deadlocked
+    def give() -> None:
         with shared.db.transaction() as session:
             scope = _scope(session)
-            task = session.get(HumanTask, task_id)
-            if task is None:
-                abort(404)
-            instance_id = task.instance_id
             _instance_or_404(session, scope, instance_id)
             target = None if to == POOL else probation.person_in_scope(session, scope, to).username
             reassign_task(session, task_id, target, actor=user.username, at=shared.clock.now(), reason=reason)
+
+    try:
+        give()
     except (EngineError, NotPermitted) as err:  # the transaction is rolled back: nothing changed
         flash(f"{err.message} Nothing was changed.", "error")
         return redirect(url_for("monitor.instance", instance_id=instance_id))
@@ -495,7 +502,9 @@ def _people_action(what: str) -> str | dict[str, str]:
     form = request.form
     user: SignedInStaff = current_user
     officer, reason, now = form.get("officer", "").strip(), _reason(), shared.clock.now()
-    try:
+
+    @retried_when_deadlocked
+    def act() -> str:
         with shared.db.transaction() as session:
             scope = _scope(session)
             away = probation.person_in_scope(session, scope, officer)
@@ -533,6 +542,9 @@ def _people_action(what: str) -> str | dict[str, str]:
                 )
             probation.end_out_of_office(session, scope, officer, at=now, by=user.username, reason=reason)
             return f"New tasks for {away.display_name} go to them again."
+
+    try:
+        return act()
     except (EngineError, NotPermitted) as err:
         field = "cover" if err.code == "same_person" and what == "out_of_office" else "officer"
         if err.code == "date_past":
@@ -554,12 +566,17 @@ def move_owner(crn: str) -> Response:
     if not reason or not owner:
         flash("Choose the new owner and give a reason. Nothing was changed.", "error")
         return redirect(target)
-    try:
+
+    @retried_when_deadlocked
+    def move() -> int:
         with shared.db.transaction() as session:
             scope = _scope(session)
-            moved = probation.move_ownership(
+            return probation.move_ownership(
                 session, scope, crn.upper(), owner, at=shared.clock.now(), by=user.username, reason=reason
             )
+
+    try:
+        moved = move()
     except (EngineError, NotPermitted, RegisterError) as err:
         flash(f"{getattr(err, 'message', str(err))} Nothing was changed.", "error")
         return redirect(target)
