@@ -24,6 +24,15 @@ R = TypeVar("R")
 # transaction back, and running it again from the start is safe.
 RETRYABLE_STATES = frozenset({"40P01", "40001"})
 ATTEMPTS = 4
+_AFTER_COMMIT = "riskflow_after_commit"
+
+
+def after_commit(session: Session, hook: Callable[[], None]) -> None:
+    """Run `hook` once the transaction `session` belongs to has committed (never if it rolls back).
+
+    For what may only be kept in memory once the database holds it too, such as a stepped workflow.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 
 class Database:
@@ -64,10 +73,14 @@ class Database:
         try:
             with session.begin():
                 yield session
+            committed: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
         finally:
+            session.info.pop(_AFTER_COMMIT, None)
             session.close()
             if connection is not None:
                 connection.close()
+        for hook in committed:
+            hook()
 
     def dispose(self) -> None:
         """Close every pooled connection (at shutdown, and in tests)."""

@@ -8,6 +8,7 @@ events, bumps the version and commits. Any exception rolls all of it back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection, Mapping
@@ -28,7 +29,7 @@ from engine import migration
 from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
 from engine.clock import Clock, SystemClock, WorkingCalendar
 from engine.compare import compare_files
-from engine.db import Database, retried_when_deadlocked
+from engine.db import Database, after_commit, retried_when_deadlocked
 from engine.errors import Conflict, EngineError, InvalidData, ModelFailure, NotFound, NotPermitted
 from engine.events import Waiting, waiting_events
 from engine.forms import validate_form_data
@@ -53,7 +54,7 @@ from engine.scripting import (
     standard_functions,
     step_context,
 )
-from engine.state import ProcessSpecs, StateSerializer, archive_finished_subprocesses
+from engine.state import KeptWorkflows, ProcessSpecs, StateSerializer, archive_finished_subprocesses
 from engine.timers import next_timer_due, use_clock
 
 SYSTEM_ACTOR = "system"
@@ -75,9 +76,12 @@ class InstanceStatus:
     FINISHED = (COMPLETED, TERMINATED)
 
 
-# Instances that timers and messages may move (not suspended, failed or finished).
 # Due instances one timer sweep claims and commits together (each stepped in its own savepoint).
 TIMER_CLAIM_BATCH = 20
+# Workflows kept in memory between steps (engine.state.KeptWorkflows): about 300 KB each, so the
+# default costs at most about 75 MiB.
+KEPT_WORKFLOWS = 256
+# Instances that timers and messages may move (not suspended, failed or finished).
 TIMED_STATUSES = (InstanceStatus.WAITING, InstanceStatus.AWAITING_PEOPLE, InstanceStatus.RUNNING)
 
 
@@ -239,6 +243,7 @@ class ProcessEngine:
         functions: Mapping[str, Callable[..., Any]] | None = None,
         resolver: AssignmentResolver | None = None,
         known_roles: Collection[str] = (),
+        kept_workflows: int = KEPT_WORKFLOWS,
     ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
@@ -247,6 +252,7 @@ class ProcessEngine:
         self.resolver: AssignmentResolver = resolver or PoolResolver()
         self.known_roles = set(known_roles)
         self.serializer = StateSerializer()
+        self.kept = KeptWorkflows(kept_workflows)
         script_functions = {**standard_functions(self.clock, self.calendar), **(functions or {})}
         self.script_engine = SandboxedScriptEngine(SandboxedEnvironment(script_functions, self.services))
         self._specs: dict[int, LoadedDefinition] = {}
@@ -440,7 +446,7 @@ class ProcessEngine:
             if task_row.form_file:
                 schema = self.form_schema(session, instance.definition_id, task_row.form_file)
                 validate_form_data(schema, dict(data))
-            workflow = self._load(session, instance)
+            workflow = self._load(session, instance, step=True)
             state = StepState(session, instance, actor, self.clock.now(), submitted=True)
 
             def complete(wf: BpmnWorkflow, st: StepState) -> None:
@@ -741,7 +747,7 @@ class ProcessEngine:
 
     def _fire_timer(self, session: Session, instance: ProcessInstance, now: datetime, *, flush: bool) -> None:
         due = instance.next_timer_at
-        workflow = self._load(session, instance)
+        workflow = self._load(session, instance, step=True)
         state = StepState(session, instance, Actor.system(), now, flush=flush)
         lateness = (now - due).total_seconds() if due else 0.0
         state.record(
@@ -839,7 +845,7 @@ class ProcessEngine:
                 message.status = "unknown_case"
                 log.warning("message %s for unknown case %s kept as unknown_case", name, value)
             return Delivery(message.status, message.id)
-        workflow = self._load(session, instance)
+        workflow = self._load(session, instance, step=True)
         state = StepState(session, instance, Actor(sender), now)
         state.record("message_received", detail={"message": name, "message_id": message.id})
         self._run_step(workflow, state, lambda wf, st: None)
@@ -1009,7 +1015,7 @@ class ProcessEngine:
             state.failure_phase = state.failure_phase or "prepare"
         # Drain thrown messages before saving: the saved state must not hold them to send again.
         self._queue_outbound(session, instance, workflow, state.now)
-        instance.state = self.serializer.dumps(workflow)
+        instance.state = saved = self.serializer.dumps(workflow)
         instance.version += 1
         instance.updated_at = state.now
         if state.failure is not None:
@@ -1033,6 +1039,8 @@ class ProcessEngine:
                 state.record("instance_completed")
         self._sync_waits(session, instance, workflow, state)
         session.add_all(state.audit)
+        if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
+            after_commit(session, functools.partial(self.kept.keep, instance.id, saved, workflow))
         if state.flush:
             session.flush()
         return StepResult(instance.id, instance.status, instance.error, ready_ids)
@@ -1088,7 +1096,12 @@ class ProcessEngine:
                 )
             )
 
-    def _load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    def _load(self, session: Session, instance: ProcessInstance, *, step: bool = False) -> BpmnWorkflow:
+        """The instance's workflow as its state row has it; for a `step`, the kept one if it is that."""
+        if step:
+            kept = self.kept.take(instance.id, instance.state)
+            if kept is not None:
+                return kept
         specs = self._process_specs(session, instance.definition_id, instance.process_id)
         workflow = self.serializer.loads(instance.state, specs)
         workflow.script_engine = self.script_engine  # not serialized: re-attach every time

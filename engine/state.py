@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from copy import deepcopy
 from dataclasses import dataclass
@@ -107,6 +109,52 @@ class StateSerializer:
             return json.dumps(self.registry.convert(subprocess), cls=self._serializer._encoder_cls)
         finally:
             self.registry._encoder_mode = False
+
+
+class KeptWorkflows:
+    """Workflows kept in memory after their step committed, so the next step of the same case need
+    not restore its workflow from JSON (about a sixth of a step's time).
+
+    A kept workflow is only ever handed out for the exact state text it was saved as: the state the
+    database holds now must be that text, or the entry is dropped and the caller restores from the
+    database as usual. A step takes its workflow out while it runs, and it goes back only when the
+    step's transaction has committed (engine.db.after_commit), so a rolled-back step, a step in
+    another process or a change made without the engine never leaves a stale workflow behind.
+    The least recently kept go first once `size` are kept (about 300 KB each for a case under
+    supervision); size 0 keeps none.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError("the number of kept workflows cannot be negative")
+        self.size = size
+        self._entries: OrderedDict[int, tuple[str, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def take(self, instance_id: int, state: str) -> BpmnWorkflow | None:
+        """The kept workflow of the instance, out of the keep, if it was saved as `state`."""
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+            if entry is not None and entry[0] == state:
+                self.hits += 1
+                return entry[1]
+            self.misses += 1
+            return None
+
+    def keep(self, instance_id: int, state: str, workflow: BpmnWorkflow) -> None:
+        """Keep a workflow whose saved state (now committed) is `state`."""
+        if not self.size:
+            return
+        with self._lock:
+            self._entries[instance_id] = (state, workflow)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass(frozen=True)

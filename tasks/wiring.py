@@ -7,7 +7,7 @@ import tasks.critical_few_rule  # noqa: F401  (re-marks the critical few when a 
 from casework.roles import TASK_ROLES
 from engine.clock import Clock
 from engine.db import Database
-from engine.runtime import ProcessEngine
+from engine.runtime import KEPT_WORKFLOWS, ProcessEngine
 from engine.scripting import ServiceRegistry
 from tasks.assignment import CaseAssignment
 from tasks.services import register_operations
@@ -18,8 +18,16 @@ def build_services() -> ServiceRegistry:
     return register_operations(ServiceRegistry())
 
 
-def build_engine(db: Database, clock: Clock | None = None) -> ProcessEngine:
-    """The engine as the app, the worker and the CLI use it."""
+def build_engine(
+    db: Database, clock: Clock | None = None, *, kept_workflows: int = KEPT_WORKFLOWS
+) -> ProcessEngine:
+    """The engine as the app, the worker and the CLI use it (`kept_workflows`: how many stepped
+    workflows it keeps in memory for the next step of the same case)."""
     return ProcessEngine(
-        db, clock=clock, services=build_services(), resolver=CaseAssignment(clock), known_roles=TASK_ROLES
+        db,
+        clock=clock,
+        services=build_services(),
+        resolver=CaseAssignment(clock),
+        known_roles=TASK_ROLES,
+        kept_workflows=kept_workflows,
     )

@@ -23,12 +23,12 @@ from webui.schema import TARGET_METADATA
 
 
 def _simulate(
-    database: Database, *, seed: int, area: bool = False, cases: int = 3
+    database: Database, *, seed: int, area: bool = False, cases: int = 3, kept_workflows: int = 256
 ) -> tuple[SimulationSummary, dict[str, str]]:
     with database.transaction() as session:
         small_area(session)
     clock = ManualClock(START)
-    engine = build_engine(database, clock)
+    engine = build_engine(database, clock, kept_workflows=kept_workflows)
     engine.deploy(Bundle.from_directory(BUNDLE_DIR), actor="process.owner")
     summary = AreaSimulation(engine, clock, seed=seed, area=area).run(cases=cases, months=3)
     with database.transaction(write=False) as session:
@@ -64,5 +64,24 @@ def test_the_same_seed_gives_the_same_history(tmp_path: Path, area: bool) -> Non
             metadata.create_all(database.engine)
         summary, stages = _simulate(database, seed=11, area=area)
         runs.append((summary.by_element, summary.timers_fired, summary.messages, stages))
+        database.dispose()
+    assert runs[0] == runs[1]
+
+
+def test_workflows_kept_between_steps_give_the_same_history_as_restoring_each_step(tmp_path: Path) -> None:
+    runs = []
+    for kept in (0, 256):
+        database = Database(f"sqlite:///{tmp_path / f'kept-{kept}'}.db")
+        for metadata in TARGET_METADATA:
+            metadata.create_all(database.engine)
+        summary, stages = _simulate(database, seed=5, area=True, cases=8, kept_workflows=kept)
+        with database.transaction(write=False) as session:
+            tasks = sorted(
+                session.execute(select(HumanTask.element_id, HumanTask.state, HumanTask.due_at)).all()
+            )
+            waits = sorted(
+                session.execute(select(ProcessInstance.status, ProcessInstance.next_timer_at)).all()
+            )
+        runs.append((summary.by_element, summary.timers_fired, summary.messages, stages, tasks, waits))
         database.dispose()
     assert runs[0] == runs[1]

@@ -210,10 +210,10 @@ def test_a_sweep_claims_in_batches_and_an_unexpected_failure_leaves_only_that_in
     broken = ids[2]
     load = engine._load
 
-    def failing_load(session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    def failing_load(session: Session, instance: ProcessInstance, *, step: bool = False) -> BpmnWorkflow:
         if instance.id == broken:
             raise RuntimeError("storage hiccup")
-        return load(session, instance)
+        return load(session, instance, step=step)
 
     monkeypatch.setattr(engine, "_load", failing_load)
     clock.advance(timedelta(days=14))
