@@ -1076,6 +1076,28 @@ def test_a_kept_registration_falls_due_again_a_review_period_later(case: Case, c
         assert kept is not None and kept.next_review_on == add_months(clock.now().date(), 3)
 
 
+def test_with_no_registration_due_the_cycle_sleeps_until_the_shortest_review_period(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    # The RoSH register falls due at 6 months; nothing else is registered. The cycle does not look
+    # at the register every 4 weeks: nothing moves the case at all for 8 weeks (its oversight review
+    # waits 17), ...
+    for week in range(1, 9):
+        clock.set(START + timedelta(weeks=week))
+        assert case.engine.fire_due_timers() == 0  # type: ignore[attr-defined]
+    assert "registrations_changed" in {name for name, _ in case.waits()}
+    # ... but it does look at the shortest review period of any register (3 months): a registration
+    # the process itself added meanwhile (it starts that day) cannot have fallen due before then.
+    horizon = _midnight(add_months(START.date(), 3))
+    assert case.instance().next_timer_at == horizon
+    clock.set(horizon - timedelta(minutes=1))
+    assert case.engine.fire_due_timers() == 0  # type: ignore[attr-defined]
+    clock.set(horizon)
+    assert case.engine.fire_due_timers() == 1  # type: ignore[attr-defined]
+    assert "review_registration" not in case.open_elements()
+
+
 def test_a_backdated_registration_reported_from_outside_is_reviewed_on_its_due_date(
     case: Case, clock: ManualClock
 ) -> None:
@@ -1167,6 +1189,33 @@ def test_a_registration_reported_while_a_review_is_open_is_read_when_the_review_
     case.complete("review_registration", {"registration_decision": "KEEP", "registration_notes": "Applies."})
     assert case.data()["registration_review"]["code"] == "STRG"
     assert "review_registration" in case.open_elements()
+
+
+def test_a_mappa_registration_added_by_the_process_is_reviewed_on_its_due_date(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    clock.set(START + timedelta(weeks=2))
+    events.refer_to_mappa(
+        case.engine, CRN, reason="Threats to a former partner.", referred_by="om.north.po.e"
+    )
+    case.complete("set_referred_mappa_level", {"mappa_category": "CAT2", "mappa_level": 2})
+    # The level change added the MAPPA register (reviewed every 3 months) inside the process: the
+    # registration cycle is not told, and finds it when it next looks (at the latest 3 months after it
+    # last looked, before the registration can fall due).
+    with case.engine.db.transaction(write=False) as session:
+        mappa = register.active_registration(session, register.find_case(session, CRN), "MAPP")
+        assert mappa is not None and mappa.next_review_on == add_months(clock.now().date(), 3)
+        due_at = _midnight(mappa.next_review_on)
+    assert _kept_messages(case, "registrations_changed") == []
+    while clock.now() < due_at - timedelta(days=1):
+        fire_at(case.engine, clock, min(clock.now() + timedelta(weeks=1), due_at - timedelta(minutes=1)))
+        while "oversight_review" in case.open_elements():
+            case.review("HIGH")
+        assert "review_registration" not in case.open_elements()
+    fire_at(case.engine, clock, due_at)
+    assert case.data()["registration_review"]["code"] == "MAPP"
+    assert case.task("review_registration").assignee == "om.north.po.e"
 
 
 def test_a_mappa_level_2_referral_during_the_order_goes_to_the_coordinator_and_brings_oversight_forward(
