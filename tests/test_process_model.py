@@ -21,7 +21,7 @@ import pytest
 from casework_area import om_username, small_area
 from conftest import START
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from casework import register
 from casework.registers import add_months
@@ -1189,6 +1189,30 @@ def test_a_registration_reported_while_a_review_is_open_is_read_when_the_review_
     case.complete("review_registration", {"registration_decision": "KEEP", "registration_notes": "Applies."})
     assert case.data()["registration_review"]["code"] == "STRG"
     assert "review_registration" in case.open_elements()
+
+
+def test_a_registration_message_the_cycle_was_no_longer_waiting_for_is_not_kept(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    deliver = case.engine.deliver_message_within
+
+    def moved_on_meanwhile(session: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        # Between the look at the wait and the lock on the case, another step moved the cycle on.
+        session.execute(delete(MessageWait).where(MessageWait.message_name == name))
+        return deliver(session, name, *args, **kwargs)
+
+    monkeypatch.setattr(case.engine, "deliver_message_within", moved_on_meanwhile)
+    reported = events.add_registration(case.engine, CRN, "WEAP", by="om.north.po.e")
+    assert reported.reviews_delivery is None
+    with case.engine.db.transaction(write=False) as session:
+        assert register.active_registration(session, register.find_case(session, CRN), "WEAP") is not None
+        assert (
+            session.scalar(
+                select(InboundMessage).where(InboundMessage.message_name == "registrations_changed")
+            )
+            is None
+        )
 
 
 def test_a_mappa_registration_added_by_the_process_is_reviewed_on_its_due_date(
