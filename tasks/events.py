@@ -5,7 +5,9 @@ on the register and delivers a message to the case's process (or keeps it until 
 it) in one transaction. Which registrations and which RoSH changes bring the next oversight
 review forward is decided here (policy 12); how soon it falls due is the decision table
 `oversight_bring_forward` in the model. A case not yet under oversight is not told: the oversight
-plan it is about to get is worked out from the register as it then stands.
+plan it is about to get is worked out from the register as it then stands. Every reported
+registration also tells the case's registration reviews (policy 15), when they are waiting, so that
+one that falls due soon (a backdated start) is reviewed on time.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from casework.vocabulary import RoshLevel
 from engine.clock import DISPLAY_ZONE
 from engine.db import retried_when_deadlocked
 from engine.messaging import Delivery
-from engine.models import MessageWait
+from engine.models import InboundMessage, MessageWait
 from engine.runtime import ProcessEngine
 
 OVERSIGHT_EVENT = "oversight_event"
 TRANSFER_REQUESTED = "transfer_requested"
 MAPPA_REFERRAL = "mappa_referral"
+REGISTRATIONS_CHANGED = "registrations_changed"
 # New registrations that bring the next oversight review forward: child protection, risk to
 # children, domestic abuse perpetrator, MARAC.
 OVERSIGHT_REGISTERS = frozenset({"RCPR", "RCHD", "ADVP", "IMAR"})
@@ -40,10 +43,12 @@ class NotNow(ValueError):
 
 @dataclass(frozen=True)
 class Reported:
-    """A change recorded on the register, and the message that told the case (None: not told)."""
+    """A change recorded on the register, and the message that told the case's oversight (None: not
+    told); for a registration, also the message that told its registration reviews."""
 
     record_id: int
     delivery: Delivery | None
+    reviews_delivery: Delivery | None = None
 
 
 @retried_when_deadlocked
@@ -58,6 +63,11 @@ def add_registration(
 ) -> Reported:
     """Register a flag on the case and, when it is one that brings oversight forward and the case is
     under oversight, tell the case's process, in one transaction: both happen or neither does.
+
+    The case's registration reviews are told too (`registrations_changed`), when they are waiting for
+    it: they read the register again, so a registration that falls due soon is reviewed on its day.
+    When they are not waiting (a case before supervision, or a review open) nothing is sent or kept:
+    they read the register afresh when they next look.
 
     The register's refusal (an unknown code, one that follows the RoSH or MAPPA level, a registration
     the case already has, a closed case) is raised as casework.register.RegisterError and changes
@@ -83,7 +93,28 @@ def add_registration(
         if code in OVERSIGHT_REGISTERS and under_oversight(session, crn):
             payload = {"crn": crn, "kind": "NEW_REGISTRATION", "detail": code}
             delivery = engine.deliver_message_within(session, OVERSIGHT_EVENT, crn, payload, sender=by)
-        return Reported(registration.id, delivery)
+        reviews_delivery = _tell_registration_reviews(engine, session, crn, code, by=by)
+        return Reported(registration.id, delivery, reviews_delivery)
+
+
+def _tell_registration_reviews(
+    engine: ProcessEngine, session: Session, crn: str, code: str, *, by: str
+) -> Delivery | None:
+    """Send `registrations_changed` to the case's registration reviews if they wait for it now.
+
+    The message is never kept for later: the wait is looked up first, and should the cycle have moved
+    on before the case was locked (another worker's step), the message it was not given is dropped.
+    """
+    if not waits_for(session, REGISTRATIONS_CHANGED, crn):
+        return None
+    payload = {"crn": crn, "code": code}
+    delivery = engine.deliver_message_within(session, REGISTRATIONS_CHANGED, crn, payload, sender=by)
+    if delivery.status == "stored" and not waits_for(session, REGISTRATIONS_CHANGED, crn):
+        kept = session.get(InboundMessage, delivery.message_id)
+        if kept is not None:
+            session.delete(kept)
+        return None
+    return delivery
 
 
 @retried_when_deadlocked

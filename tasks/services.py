@@ -15,7 +15,7 @@ from typing import Any
 from casework import register
 from casework.models import Case
 from casework.register import OwnerNotSuitable, StaffNotFound
-from casework.registers import register_type
+from casework.registers import REGISTER_TYPES, add_months, register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.errors import FieldError, InvalidData
@@ -33,8 +33,18 @@ EVENT_WORDS = {
     "MAPPA_LEVEL_CHANGE": "MAPPA level changed",
     "OM_CHANGE": "new Offender Manager",
 }
-# The registration review cycle looks again at least this often, so a new registration is not missed.
-REGISTRATION_REVIEW_HORIZON = timedelta(days=28)
+# The longest the registration review cycle waits without looking at the register again, in months:
+# the shortest review period of any register type that is reviewed at all (3 months). Registrations
+# added inside the process (the RoSH register kept in step, MAPP on a MAPPA level change, an OASys
+# assessment's registrations) start on the day they are added, so none added after the cycle looked
+# can fall due before this many months from that day: waiting this long never reviews one of them
+# late. A registration reported from outside may be backdated and fall due sooner; reporting it
+# sends `registrations_changed` (tasks.events.add_registration), which ends the wait at once.
+SHORTEST_REVIEW_MONTHS = min(kind.review_months for kind in REGISTER_TYPES.values() if kind.review_months > 0)
+# Older versions of the model do not hear of reported registrations: their cycles still look at the
+# register every 4 weeks, so that a backdated one is not missed for long. Their cases cannot move to
+# a newer version while the cycle runs (the cycle under way changed), so they keep this to the end.
+OLDER_MODEL_REVIEW_HORIZON = timedelta(days=28)
 
 
 def identify_case(ctx: StepContext, *, crn: str) -> Result:
@@ -282,15 +292,25 @@ def note_oversight_event(ctx: StepContext, *, crn: str, kind: str, detail: str =
     return {"noted": event.summary}
 
 
-def registration_review_due(ctx: StepContext, *, crn: str) -> Result:
+def registration_review_due(ctx: StepContext, *, crn: str, wakes_when_reported: bool = False) -> Result:
     """The registration due for review first, and when to look again (`wake_at`, an ISO date-time).
 
     `due` is true when a review has fallen due; otherwise `wake_at` is the day the next one falls
-    due, or 4 weeks from now if that is sooner (so a registration added meanwhile is not missed).
+    due, or the shortest review period of any register type from today if that is sooner
+    (SHORTEST_REVIEW_MONTHS, counted with the register's add_months): a registration added inside
+    the process starts today or later, so it cannot fall due before then, and one reported from
+    outside (perhaps backdated) ends the wait through the message `registrations_changed`. That
+    holds for a model whose wait ends on that message, which says so with `wakes_when_reported`;
+    for one that does not (an older version), `wake_at` is 4 weeks from now at the latest.
     """
     now = ctx.clock.now()
     registration = register.registration_due_for_review(ctx.session, crn)
-    wake = now + REGISTRATION_REVIEW_HORIZON
+    if wakes_when_reported:
+        # Counted as the register counts: a registration starts on its step's day (`at.date()`), and
+        # its review falls due at the start of the day (`falls_due` below).
+        wake = datetime.combine(add_months(now.date(), SHORTEST_REVIEW_MONTHS), time(), tzinfo=UTC)
+    else:
+        wake = now + OLDER_MODEL_REVIEW_HORIZON
     if registration is None or registration.next_review_on is None:
         return {"due": False, "wake_at": wake.isoformat()}
     falls_due = datetime.combine(registration.next_review_on, time(), tzinfo=UTC)

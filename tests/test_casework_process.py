@@ -4,7 +4,7 @@ on the register, and routes each Offender Manager and SPO task to the people who
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from casework_area import om_username
@@ -15,13 +15,14 @@ from test_process_model import CRN, Case, case, fire_at, om_engine, to_allocatio
 
 from casework import register
 from casework.models import OversightPlan, OversightReview, OwnershipChange, RiskMeeting
+from casework.registers import add_months
 from casework.vocabulary import Grade, RoshLevel, SentenceOutcome, Stage
 from engine.clock import ManualClock
 from engine.errors import NotPermitted
 from engine.models import AuditEvent
 from engine.runtime import Actor, InstanceStatus
 from engine.scripting import StepContext
-from tasks.services import transfer_case
+from tasks.services import registration_review_due, transfer_case
 from tasks.wiring import build_services
 
 __all__ = ["case", "om_engine"]  # fixtures shared with the process model tests
@@ -218,6 +219,21 @@ def test_a_transfer_moves_the_owners_open_tasks_to_the_new_owner(case: Case, clo
     with register_session(case) as session:
         assert [c.to_staff.username for c in session.scalars(select(OwnershipChange))] == [OWNER, new_owner]
         assert register.find_case(session, CRN).owner_id is not None
+
+
+def test_an_older_model_that_does_not_hear_of_reported_registrations_still_looks_within_4_weeks(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    with case.engine.db.transaction(write=False) as session:
+        ctx = _step(session, case, clock, actor="system")
+        older = registration_review_due(ctx, crn=CRN)
+        current = registration_review_due(ctx, crn=CRN, wakes_when_reported=True)
+    # Nothing falls due before the RoSH register's 6 months: an older model's cycle looks again in 4
+    # weeks, the current one at the shortest review period, 3 months.
+    assert (older["due"], older["code"], current["due"], current["code"]) == (False, "RMRH", False, "RMRH")
+    assert older["wake_at"] == (START + timedelta(weeks=4)).isoformat()
+    assert current["wake_at"] == datetime.combine(add_months(START.date(), 3), time(), tzinfo=UTC).isoformat()
 
 
 def test_every_register_operation_the_model_calls_is_registered() -> None:

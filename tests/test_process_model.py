@@ -13,7 +13,7 @@ Delivering messages and firing timers need `ProcessEngine.deliver_message` and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pytest
 from casework_area import om_username, small_area
 from conftest import START
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from casework import register
 from casework.registers import add_months
@@ -899,12 +899,30 @@ def _timeline(case: Case) -> list[str]:
         return [e.summary for e in register.timeline(session, case.crn)]
 
 
-def _add_registration(case: Case, code: str, *, started_on: Any = None) -> int:
-    with case.engine.db.transaction() as session:
-        reg = register.add_registration(
-            session, case.crn, code, at=case.engine.clock.now(), by="om.north.po.e", started_on=started_on
+def _report_registration(case: Case, code: str, *, started_on: Any = None) -> int:
+    """A registration reported on the case (the case record's "Report a change", or the API)."""
+    return events.add_registration(
+        case.engine, case.crn, code, by="om.north.po.e", started_on=started_on
+    ).record_id
+
+
+def _kept_messages(case: Case, name: str) -> list[InboundMessage]:
+    """Messages of that name kept for the case until something waits for them."""
+    with case.engine.db.transaction(write=False) as session:
+        return list(
+            session.scalars(
+                select(InboundMessage).where(
+                    InboundMessage.message_name == name,
+                    InboundMessage.correlation_value == case.crn,
+                    InboundMessage.status.in_(("stored", "unknown_case")),
+                )
+            )
         )
-        return reg.id
+
+
+def _midnight(day: date) -> datetime:
+    """When a review due on `day` falls due: the start of that day (as the register counts it)."""
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _complete_reviews(case: Case) -> None:
@@ -1022,9 +1040,9 @@ def test_a_registration_is_reviewed_when_its_period_is_up_and_deregistering_ends
     case: Case, clock: ManualClock
 ) -> None:
     under_oversight(case, "MEDIUM", "E")
-    weapons = _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
-    # The registration cycle looks again within 4 weeks, so a registration added meanwhile is seen.
-    fire_at(case.engine, clock, START + timedelta(weeks=4))
+    weapons = _report_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    # Reported from outside, the registration ends the registration cycle's wait: the cycle reads
+    # the register again and the review, already due (started 3 months ago), opens at once.
     task = case.task("review_registration")
     assert (task.candidate_role, task.assignee) == ("OM", "om.north.po.e")
     assert case.data()["registration_review"]["code"] == "WEAP"
@@ -1046,7 +1064,7 @@ def test_a_registration_is_reviewed_when_its_period_is_up_and_deregistering_ends
 
 def test_a_kept_registration_falls_due_again_a_review_period_later(case: Case, clock: ManualClock) -> None:
     under_oversight(case, "MEDIUM", "E")
-    registration = _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    registration = _report_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
     fire_at(case.engine, clock, START + timedelta(weeks=4))
     case.complete(
         "review_registration", {"registration_decision": "KEEP", "registration_notes": "Still carries."}
@@ -1056,6 +1074,172 @@ def test_a_kept_registration_falls_due_again_a_review_period_later(case: Case, c
 
         kept = session.get(Registration, registration)
         assert kept is not None and kept.next_review_on == add_months(clock.now().date(), 3)
+
+
+def test_with_no_registration_due_the_cycle_sleeps_until_the_shortest_review_period(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    # The RoSH register falls due at 6 months; nothing else is registered. The cycle does not look
+    # at the register every 4 weeks: nothing moves the case at all for 8 weeks (its oversight review
+    # waits 17), ...
+    for week in range(1, 9):
+        clock.set(START + timedelta(weeks=week))
+        assert case.engine.fire_due_timers() == 0  # type: ignore[attr-defined]
+    assert "registrations_changed" in {name for name, _ in case.waits()}
+    # ... but it does look at the shortest review period of any register (3 months): a registration
+    # the process itself added meanwhile (it starts that day) cannot have fallen due before then.
+    horizon = _midnight(add_months(START.date(), 3))
+    assert case.instance().next_timer_at == horizon
+    clock.set(horizon - timedelta(minutes=1))
+    assert case.engine.fire_due_timers() == 0  # type: ignore[attr-defined]
+    clock.set(horizon)
+    assert case.engine.fire_due_timers() == 1  # type: ignore[attr-defined]
+    assert "review_registration" not in case.open_elements()
+
+
+def test_a_backdated_registration_reported_from_outside_is_reviewed_on_its_due_date(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    clock.set(START + timedelta(weeks=1))
+    due_on = clock.now().date() + timedelta(weeks=2)
+    started_on = add_months(due_on, -3)  # Weapons is reviewed every 3 months: due in 2 weeks
+    reported = events.add_registration(case.engine, CRN, "WEAP", by="om.north.po.e", started_on=started_on)
+    assert reported.delivery is None  # Weapons does not bring oversight forward
+    assert reported.reviews_delivery is not None and reported.reviews_delivery.status == "delivered"
+    with case.engine.db.transaction(write=False) as session:
+        weapons = register.active_registration(session, register.find_case(session, CRN), "WEAP")
+        assert weapons is not None and weapons.next_review_on == due_on
+    # The cycle woke, read the register again and now waits for the Weapons review's day (not for
+    # the 3 months it was waiting), ready to hear of the next reported change.
+    assert "review_registration" not in case.open_elements()
+    assert case.instance().next_timer_at == _midnight(due_on)
+    assert "registrations_changed" in {name for name, _ in case.waits()}
+    assert _kept_messages(case, "registrations_changed") == []
+    fire_at(case.engine, clock, _midnight(due_on) - timedelta(minutes=1))
+    assert "review_registration" not in case.open_elements()
+    fire_at(case.engine, clock, _midnight(due_on))
+    task = case.task("review_registration")
+    assert (task.candidate_role, task.assignee) == ("OM", "om.north.po.e")
+    assert case.data()["registration_review"]["code"] == "WEAP"
+    assert case.data()["registration_review"]["due_on"] == due_on.isoformat()
+
+
+def test_a_child_protection_registration_tells_oversight_and_the_registration_reviews_together(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    clock.set(START + timedelta(weeks=3))
+    started_on = add_months(clock.now().date(), -3) + timedelta(days=10)
+    reported = events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e", started_on=started_on)
+    assert reported.delivery is not None and reported.delivery.status == "delivered"
+    assert reported.reviews_delivery is not None and reported.reviews_delivery.status == "delivered"
+    assert case.open_elements() == ["oversight_review"]
+    due_at = _midnight(add_months(started_on, 3))
+    fire_at(case.engine, clock, due_at)
+    assert "review_registration" in case.open_elements()
+    assert case.data()["registration_review"]["code"] == "RCPR"
+
+
+def test_a_registration_reported_when_the_reviews_are_not_waiting_keeps_no_message(
+    case: Case, clock: ManualClock
+) -> None:
+    to_allocation(case, "MEDIUM")
+    # Before supervision there is no registration cycle to tell, and nothing is kept for it.
+    started_on = (START - timedelta(days=80)).date()
+    reported = events.add_registration(case.engine, CRN, "WEAP", by="om.north.po.e", started_on=started_on)
+    assert reported.delivery is None and reported.reviews_delivery is None
+    with case.engine.db.transaction(write=False) as session:
+        assert register.active_registration(session, register.find_case(session, CRN), "WEAP") is not None
+        assert (
+            session.scalar(
+                select(InboundMessage).where(InboundMessage.message_name == "registrations_changed")
+            )
+            is None
+        )
+    # Once under management the cycle reads the register as it then stands, and the registration is
+    # reviewed on its day.
+    case.allocate("E")
+    case.induct()
+    case.assess("MEDIUM")
+    case.countersign_all()
+    case.write_plans()
+    due_at = _midnight(add_months(started_on, 3))
+    assert case.instance().next_timer_at == due_at
+    fire_at(case.engine, clock, due_at)
+    assert case.data()["registration_review"]["code"] == "WEAP"
+    assert "review_registration" in case.open_elements()
+
+
+def test_a_registration_reported_while_a_review_is_open_is_read_when_the_review_is_done(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    _report_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    assert "review_registration" in case.open_elements()
+    # The cycle waits for the Offender Manager now, not for a message: a second registration is
+    # recorded, and no message is sent or kept.
+    gangs = events.add_registration(
+        case.engine, CRN, "STRG", by="om.north.po.e", started_on=(START - timedelta(days=92)).date()
+    )
+    assert gangs.reviews_delivery is None
+    assert _kept_messages(case, "registrations_changed") == []
+    # The review done, the next turn reads the register afresh: the second one, due too, is next.
+    case.complete("review_registration", {"registration_decision": "KEEP", "registration_notes": "Applies."})
+    assert case.data()["registration_review"]["code"] == "STRG"
+    assert "review_registration" in case.open_elements()
+
+
+def test_a_registration_message_the_cycle_was_no_longer_waiting_for_is_not_kept(
+    case: Case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    deliver = case.engine.deliver_message_within
+
+    def moved_on_meanwhile(session: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        # Between the look at the wait and the lock on the case, another step moved the cycle on.
+        session.execute(delete(MessageWait).where(MessageWait.message_name == name))
+        return deliver(session, name, *args, **kwargs)
+
+    monkeypatch.setattr(case.engine, "deliver_message_within", moved_on_meanwhile)
+    reported = events.add_registration(case.engine, CRN, "WEAP", by="om.north.po.e")
+    assert reported.reviews_delivery is None
+    with case.engine.db.transaction(write=False) as session:
+        assert register.active_registration(session, register.find_case(session, CRN), "WEAP") is not None
+        assert (
+            session.scalar(
+                select(InboundMessage).where(InboundMessage.message_name == "registrations_changed")
+            )
+            is None
+        )
+
+
+def test_a_mappa_registration_added_by_the_process_is_reviewed_on_its_due_date(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "HIGH", "E")
+    clock.set(START + timedelta(weeks=2))
+    events.refer_to_mappa(
+        case.engine, CRN, reason="Threats to a former partner.", referred_by="om.north.po.e"
+    )
+    case.complete("set_referred_mappa_level", {"mappa_category": "CAT2", "mappa_level": 2})
+    # The level change added the MAPPA register (reviewed every 3 months) inside the process: the
+    # registration cycle is not told, and finds it when it next looks (at the latest 3 months after it
+    # last looked, before the registration can fall due).
+    with case.engine.db.transaction(write=False) as session:
+        mappa = register.active_registration(session, register.find_case(session, CRN), "MAPP")
+        assert mappa is not None and mappa.next_review_on == add_months(clock.now().date(), 3)
+        due_at = _midnight(mappa.next_review_on)
+    assert _kept_messages(case, "registrations_changed") == []
+    while clock.now() < due_at - timedelta(days=1):
+        fire_at(case.engine, clock, min(clock.now() + timedelta(weeks=1), due_at - timedelta(minutes=1)))
+        while "oversight_review" in case.open_elements():
+            case.review("HIGH")
+        assert "review_registration" not in case.open_elements()
+    fire_at(case.engine, clock, due_at)
+    assert case.data()["registration_review"]["code"] == "MAPP"
+    assert case.task("review_registration").assignee == "om.north.po.e"
 
 
 def test_a_mappa_level_2_referral_during_the_order_goes_to_the_coordinator_and_brings_oversight_forward(
@@ -1097,7 +1281,7 @@ def test_a_transfer_accepted_by_the_receiving_spo_moves_the_case_and_the_oms_ope
     case: Case, clock: ManualClock
 ) -> None:
     under_oversight(case, "HIGH", "E")
-    _add_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
+    _report_registration(case, "WEAP", started_on=(START - timedelta(days=92)).date())
     fire_at(case.engine, clock, START + timedelta(weeks=4))
     old_owner, new_owner = "om.north.po.e", om_username("south", "PO", "E")
     assert case.task("review_registration").assignee == old_owner
