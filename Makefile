@@ -33,11 +33,12 @@ setup: $(VENV)/.synced webui/static/vendor/.vendored
 
 ## Start the app on the embedded SQLite database with the demo data (reuses what exists).
 ## A demo deployment unless RISKFLOW_DEMO says otherwise (it keeps its own secret key in instance/).
+## The first run builds the demo area; DEMO_CASES=300 builds a smaller one faster.
 run: export RISKFLOW_DEMO ?= true
 run: setup
 	$(BIN)/riskflow db upgrade
 	$(BIN)/riskflow deploy processes
-	@if [ "$$RISKFLOW_DEMO" = "true" ]; then $(BIN)/riskflow demo load; fi
+	@if [ "$$RISKFLOW_DEMO" = "true" ]; then $(BIN)/riskflow demo load $(if $(DEMO_CASES),--cases $(DEMO_CASES)); fi
 	$(BIN)/riskflow serve
 
 ## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when

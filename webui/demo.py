@@ -31,10 +31,9 @@ from webui.credentials import StaffCredential, set_password
 
 DEMO_SEED = 2008
 # Cases run through the offender management process by simulated staff, over DEMO_MONTHS months
-# ending at the demo deployment's present. The whole Cumbria-like area (domain.md 5.2) has about
-# 1,900 cases (`riskflow demo load --cases 1900`, 6 to 8 minutes of CPU); the default is
-# the largest that builds in under about 3 minutes, for a first `make run` (bench/README.md).
-DEMO_CASES = 800
+# ending at the demo deployment's present: the whole Cumbria-like area, about 1,900 cases (its
+# build time is in bench/README.md; `--cases` builds a smaller area faster).
+DEMO_CASES = 1900
 DEMO_MONTHS = 12
 # A share of the cases arrive in the last four weeks, so that the present has cases at every stage.
 DEMO_RECENT_SHARE = 0.1
