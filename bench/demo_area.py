@@ -8,8 +8,8 @@ open tasks by role, the demo users' work, and the share of open cases the critic
 On SQLite in a temporary directory, or on the PostgreSQL database `--database-url` names (its
 riskflow tables are dropped and made again). The load average is printed: the machine may be shared.
 
-    .venv/bin/python -m bench.demo_area                    # the default demo load (800 cases)
-    .venv/bin/python -m bench.demo_area --cases 1900       # the whole Cumbria-like area
+    .venv/bin/python -m bench.demo_area                    # the default demo load (the whole area, 1,900)
+    .venv/bin/python -m bench.demo_area --cases 300        # a smaller area
     .venv/bin/python -m bench.demo_area --rows 1.0         # also the row-written area, for comparison
 """
 
