@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from engine.messaging import OutboxHandlers
 from engine.runtime import ProcessEngine
@@ -52,10 +53,15 @@ class Worker:
         sent = self.engine.deliver_outbox(self.outbox, limit=self.batch)
         return SweepResult(fired, sent)
 
-    def seconds_until_next_timer(self) -> float:
-        """How long to sleep: until the earliest due timer, at most `poll_seconds`."""
+    def seconds_until_next_timer(self, *, swept_at: datetime | None = None) -> float:
+        """How long to sleep: until the earliest due timer, at most `poll_seconds`.
+
+        A timer already due when the sweep began (`swept_at`) and still waiting after it could not be
+        fired by that sweep (its step failed and was logged, or another worker holds it): it waits
+        the poll interval rather than being retried at once, over and over.
+        """
         due = self.engine.next_timer_at()
-        if due is None:
+        if due is None or (swept_at is not None and due <= swept_at):
             return self.poll_seconds
         wait = (due - self.engine.clock.now()).total_seconds()
         return max(0.0, min(wait, self.poll_seconds))
@@ -64,6 +70,7 @@ class Worker:
         """Work until `stop` is set; an error in one sweep is logged and the next sweep goes on."""
         log.info("worker started")
         while not stop.is_set():
+            swept_at = self.engine.clock.now()
             try:
                 result = self.run_once()
             except Exception:
@@ -73,7 +80,7 @@ class Worker:
             if result.busy:
                 log.debug("fired %d timer(s), sent %d message(s)", result.timers_fired, result.messages_sent)
                 continue
-            stop.wait(self.seconds_until_next_timer())
+            stop.wait(self.seconds_until_next_timer(swept_at=swept_at))
         log.info("worker stopped")
 
     def start_in_thread(self) -> tuple[threading.Thread, threading.Event]:

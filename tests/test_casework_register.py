@@ -185,8 +185,13 @@ def test_a_pso_or_trainee_may_own_a_lower_risk_case(session: Session, owner: str
 
 
 def test_a_senior_practitioner_may_own_very_high_risk(session: Session) -> None:
+    senior = om_username("north", "SENIOR_PRACTITIONER", "S")
     new_case(session, rosh=RoshLevel.VERY_HIGH)
-    register.assign_owner(session, CRN, om_username("north", "SENIOR_PRACTITIONER", "S"), at=START, by=SPO)
+    register.assign_owner(session, CRN, senior, at=START, by=SPO)
+    case = register.find_case(session, CRN)
+    assert case.owner is not None and case.owner.username == senior
+    ownership = register.current_ownership(session, case)
+    assert ownership is not None and ownership.to_staff.username == senior
 
 
 @pytest.mark.parametrize("username", ["spo.north", "admin.north", "aco.one"])

@@ -1,4 +1,5 @@
-"""Two people, two workers, two processes: exactly one wins, nothing is lost or done twice."""
+"""Two people, two workers, two processes: exactly one wins, nothing is lost or done twice, and two
+workers share the due timers."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from test_runtime import instance_row, open_tasks
 from engine.clock import ManualClock
 from engine.db import retried_when_deadlocked
 from engine.errors import Conflict, EngineError, NotPermitted
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.models import AuditEvent, HumanTask
 from engine.runtime import Actor, InstanceStatus, ProcessEngine, StepResult
 from engine.scripting import ServiceRegistry, StepContext
 
@@ -76,11 +77,14 @@ def test_concurrent_claims_give_the_task_to_one_person(engine: ProcessEngine) ->
     assert row is not None and row.claimed_by in {"clerk.one", "clerk.two"}
 
 
-def _child(url: str, marker_dir: Path, slow: float, run: float) -> subprocess.Popen[bytes]:
+def _child(
+    url: str, marker_dir: Path, slow: float, run: float, *, peer: Path | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    peer_arg = [str(peer)] if peer is not None else []
     with (marker_dir / "worker.log").open("wb") as log:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, str(CHILD), url, str(marker_dir), str(slow), str(run)],
+            [sys.executable, str(CHILD), url, str(marker_dir), str(slow), str(run), *peer_arg],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -127,28 +131,67 @@ def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
     assert fired == 1
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES, reason="several workers need PostgreSQL (SKIP LOCKED)")
-def test_two_worker_processes_fire_1000_due_timers_exactly_once(
-    engine: ProcessEngine, tmp_path: Path
-) -> None:
-    engine.deploy(bundle("timing"), actor="owner")
-    for n in range(1000):
-        engine.start("fortnightly", business_key=f"T{n:06d}", data={"reviews": 0, "limit": 1})
-    url = engine.db.url.render_as_string(hide_password=False)
-    workers = []
-    for name in ("a", "b"):
+def _run_workers(url: str, tmp_path: Path, *, slow: float, meet: bool) -> dict[str, set[int]]:
+    """Run two worker processes until both are idle; the instances each one stepped, by worker."""
+    names = ("a", "b")
+    for name in names:
         (tmp_path / name).mkdir()
-        workers.append(_child(url, tmp_path / name, 0, 2))
-    for name, worker in zip(("a", "b"), workers, strict=True):
+    workers = [
+        _child(url, tmp_path / name, slow, 2, peer=tmp_path / other if meet else None)
+        for name, other in zip(names, reversed(names), strict=True)
+    ]
+    for name, worker in zip(names, workers, strict=True):
         assert worker.wait(timeout=300) == 0, (tmp_path / name / "worker.log").read_text()
+    return {
+        name: {int(marker.name.removeprefix("in-step-")) for marker in (tmp_path / name).glob("in-step-*")}
+        for name in names
+    }
+
+
+def _fired_once_each(engine: ProcessEngine, count: int) -> None:
     with engine.db.transaction(write=False) as session:
         fired = Counter(
             session.scalars(select(AuditEvent.instance_id).where(AuditEvent.event == "timer_fired"))
         )
-        statuses = Counter(session.scalars(select(ProcessInstance.status)))
-    assert len(fired) == 1000 and set(fired.values()) == {1}
-    assert statuses == {InstanceStatus.COMPLETED: 1000}
+        reviews = Counter(
+            session.scalars(select(HumanTask.instance_id).where(HumanTask.element_id == "sl_review"))
+        )
+    assert len(fired) == count and set(fired.values()) == {1}
+    assert len(reviews) == count and set(reviews.values()) == {1}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES, reason="several workers at once need PostgreSQL (SKIP LOCKED)")
+def test_two_worker_processes_share_300_due_timers_and_fire_each_exactly_once(
+    engine: ProcessEngine, tmp_path: Path
+) -> None:
+    local = _slow_engine(engine)
+    local.deploy(bundle("slow"), actor="owner")
+    # The clock of this test stands in the past, so every one-day timer is already due in real time.
+    started = {local.start("slow_timer", business_key=f"T{n:06d}").instance_id for n in range(300)}
+
+    stepped = _run_workers(engine.db.url.render_as_string(hide_password=False), tmp_path, slow=0, meet=True)
+
+    _fired_once_each(local, 300)
+    assert stepped["a"] | stepped["b"] == started and not stepped["a"] & stepped["b"]
+    # Both took part at the same time: each was inside a step while the other held its claim. A claim
+    # that waited for the other worker's locked rows (no SKIP LOCKED) could not have.
+    assert (tmp_path / "a" / "met-peer").exists() and (tmp_path / "b" / "met-peer").exists()
+
+
+def test_two_worker_processes_fire_each_due_timer_exactly_once_on_either_database(
+    engine: ProcessEngine, tmp_path: Path
+) -> None:
+    # On SQLite a write transaction takes the database lock, so the second worker's claim waits for
+    # the first worker's batch to commit and then sees those timers moved on: never fired twice.
+    local = _slow_engine(engine)
+    local.deploy(bundle("slow"), actor="owner")
+    started = {local.start("slow_timer", business_key=f"T{n:06d}").instance_id for n in range(120)}
+
+    stepped = _run_workers(engine.db.url.render_as_string(hide_password=False), tmp_path, slow=0, meet=False)
+
+    _fired_once_each(local, 120)
+    assert stepped["a"] | stepped["b"] == started and not stepped["a"] & stepped["b"]
 
 
 def test_a_service_that_fails_half_way_leaves_no_partial_writes(
