@@ -25,7 +25,7 @@ from types import BuiltinFunctionType, CodeType, FrameType, FunctionType, Module
 from typing import Any, Literal, NoReturn
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.Guards import safe_builtins, safer_getattr_raise
+from RestrictedPython.Guards import safe_builtins
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 
@@ -46,6 +46,8 @@ class ScriptLibrary:
         try:
             return self._members[name]
         except KeyError:
+            if name.startswith("__"):  # Python's own probes (hasattr(x, "__call__")): answer fast
+                raise AttributeError(name) from None
             available = ", ".join(sorted(self._members))
             raise AttributeError(
                 f"{self._name}.{name} is not available in model scripts (available: {available})"
@@ -144,7 +146,9 @@ REFUSED_ATTRIBUTES = frozenset(
 )
 # The server's own clock: models read the engine's clock through now() and today().
 CLOCK_ATTRIBUTES = frozenset({"now", "today", "utcnow"})
-_CLOCK_CLASSES = (datetime.date,)  # datetime.datetime is a date too
+_CLOCK_CLASSES = (datetime.date,)
+# Values worth a closer look; anything else (text, numbers, dates, bound methods of values) passes.
+_SUSPECT = (*_INTERNALS, type, BuiltinFunctionType, FunctionType)  # datetime.datetime is a date too
 
 
 def guarded_getattr(obj: Any, name: str) -> Any:
@@ -159,9 +163,12 @@ def guarded_getattr(obj: Any, name: str) -> Any:
         raise ScriptPolicyError(_refused_attribute_message(name))
     if name in CLOCK_ATTRIBUTES and _is_clock(obj):
         raise ScriptPolicyError(_clock_message(name))
-    # A missing attribute raises AttributeError (RestrictedPython's default would give None).
-    value = safer_getattr_raise(obj, name)  # type: ignore[no-untyped-call]
-    return checked_value(value, f"'.{name}'")
+    # RestrictedPython's safer_getattr checks nothing more that scripts can reach (the `string`
+    # module is not on offer), and would give None for a missing attribute rather than raise.
+    value = getattr(obj, name)
+    if isinstance(value, _SUSPECT):
+        _refuse_internal(value, f"'.{name}'")
+    return value
 
 
 def _is_clock(obj: Any) -> bool:
@@ -170,6 +177,12 @@ def _is_clock(obj: Any) -> bool:
 
 def checked_value(value: Any, where: str) -> Any:
     """The value, unless it is an internal object, a class or a library function not on offer."""
+    if isinstance(value, _SUSPECT):
+        _refuse_internal(value, where)
+    return value
+
+
+def _refuse_internal(value: Any, where: str) -> None:
     if isinstance(value, _INTERNALS):
         raise ScriptPolicyError(f"{where} gives a {type(value).__name__}, which model scripts cannot use")
     if isinstance(value, type) and value not in ALLOWED_CLASSES:
@@ -178,7 +191,6 @@ def checked_value(value: Any, where: str) -> Any:
         raise ScriptPolicyError(
             f"{where} gives the function {value.__name__}, which model scripts cannot use"
         )
-    return value
 
 
 SCRIPT_FILENAME = "<string>"  # SpiffWorkflow finds the failing line by this name

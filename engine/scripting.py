@@ -52,6 +52,7 @@ _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "&=": operator.iand,
 }
 
+_NOT_KEPT = (ScriptLibrary, ModuleType)  # what an import leaves in task data
 _STORABLE = (str, int, float, bool, type(None), datetime.date, datetime.timedelta, UUID, decimal.Decimal)
 
 
@@ -233,7 +234,7 @@ class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             exec(code, context)  # noqa: S102 - restricted bytecode, guarded globals
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
-            for key in [k for k, v in context.items() if isinstance(v, ScriptLibrary | ModuleType)]:
+            for key in [k for k, v in context.items() if isinstance(v, _NOT_KEPT)]:
                 del context[key]
         check_storable(context)
         return True
