@@ -20,6 +20,7 @@ import jsonschema
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from engine.errors import DefinitionError, Problem
+from engine.sandbox import policy_findings
 from engine.xmlsafe import parse_json
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -78,6 +79,7 @@ def check_documents(
         problems += _check_call_activities(name, root, process_ids)
         problems += _check_decision_refs(name, root, decision_ids)
         problems += _check_loops(name, root)
+        problems += _check_model_code(name, root)
     return problems
 
 
@@ -427,6 +429,67 @@ def _names(tree: ast.AST, context: type[ast.expr_context]) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, context)}
 
 
+# --- model code under the sandbox's rules ------------------------------------------------------
+
+# Where a BPMN file holds code the engine runs: scripts (exec) and expressions (eval).
+_SCRIPT_TAGS = {
+    f"{{{BPMN_NS}}}script": "script",
+    f"{{{SPIFF_NS}}}preScript": "preScript",
+    f"{{{SPIFF_NS}}}postScript": "postScript",
+}
+_EXPRESSION_TAGS = {
+    f"{{{BPMN_NS}}}{tag}": label
+    for tag, label in (
+        ("conditionExpression", "condition"),
+        ("condition", "condition"),
+        ("loopCondition", "loop condition"),
+        ("completionCondition", "completion condition"),
+        ("loopCardinality", "loop cardinality"),
+        ("formalExpression", "expression"),
+        ("messagePath", "message path"),
+        *((kind, "timer expression") for kind in TIMER_KINDS),
+    )
+} | {f"{{{SPIFF_NS}}}messagePayload": "message payload"}
+SANDBOX_HINT = " (what model code may use: docs/modelling.md, 'What scripts may use')"
+# Element properties the engine evaluates when they are not a literal duration.
+_EVALUATED_PROPERTIES = frozenset({"dueIn", "followUpIn"})
+
+
+def _check_model_code(name: str, root: etree._Element) -> list[Problem]:
+    """Scripts and expressions that the sandbox would refuse, at their element and line."""
+    problems: list[Problem] = []
+    for element in root.iter(*_SCRIPT_TAGS, *_EXPRESSION_TAGS):
+        if element.text and element.text.strip():
+            problems += _code_problems(name, element, element.text)
+    for parameter in root.iterfind(".//spiff:parameter", NS):
+        problems += _code_problems(name, parameter, parameter.get("value") or "", "service parameter")
+    for prop in root.iterfind(".//spiff:property", NS):
+        if prop.get("name") in _EVALUATED_PROPERTIES:
+            problems += _code_problems(name, prop, prop.get("value") or "", f"{prop.get('name')} property")
+    return problems
+
+
+def _code_problems(file: str, element: etree._Element, text: str, label: str | None = None) -> list[Problem]:
+    script = element.tag in _SCRIPT_TAGS
+    kind = label or (_SCRIPT_TAGS.get(element.tag) or _EXPRESSION_TAGS[element.tag])
+    source = text if script else text.strip()
+    problems: list[Problem] = []
+    for finding in policy_findings(source, "exec" if script else "eval"):
+        # The text starts on its element's line, so script line n is n - 1 lines further down.
+        line = element.sourceline + finding.line - 1 if element.sourceline and finding.line else None
+        where = f"{kind} line {finding.line}" if script and finding.line else kind
+        message = f"{where}: {finding.message}{SANDBOX_HINT}"
+        owner = _owner_id(element)
+        problems.append(Problem(file, message, line=line or element.sourceline, element_id=owner))
+    return problems
+
+
+def _policy_problem(expression: str) -> tuple[str, str] | None:
+    """The first thing the sandbox would refuse in a decision-table expression, if any."""
+    found = policy_findings(expression.strip(), "eval")
+    return ("error", f"{found[0].message}{SANDBOX_HINT}") if found else None
+
+
 # --- call activities and decisions ---------------------------------------------------------------
 
 
@@ -530,6 +593,10 @@ def _input_expression(file: str, column: etree._Element, ns: str) -> tuple[str, 
         return "dmninput", _at(
             file, column, f"{message}: DMN expressions are Python, not FEEL", element_id=column.get("id")
         )
+    refused = _policy_problem(text)
+    if refused:
+        message = f"input {_label_of(column)!r}: {refused[1]}"
+        return "dmninput", _at(file, column, message, element_id=column.get("id"))
     return text, None
 
 
@@ -563,7 +630,7 @@ def _input_cell(input_expression: str, text: str) -> tuple[str, str] | None:
     if _glued(input_expression, text):
         # It compiles, but as another name: `score` + `not in [1]` reads the variable `scorenot`.
         return "error", f"input cell {cell!r} is read as {_short(expression)!r}: write it as '? {cell}'"
-    return None
+    return _policy_problem(expression)
 
 
 def _glued(input_expression: str, text: str) -> bool:
@@ -634,7 +701,7 @@ def _output_cell(text: str) -> tuple[str, str] | None:
             "warning",
             f'output {cell} is a variable name; is this meant to be a string? quote it: "{cell}"',
         )
-    return None
+    return _policy_problem(text)
 
 
 # --- loops ---------------------------------------------------------------------------------------

@@ -1,19 +1,18 @@
 """Sandboxed scripts and expressions, and the registry of service operations models may call.
 
 Every script, gateway condition, timer expression and decision-table cell of a model runs here,
-compiled by RestrictedPython: no imports beyond a short allow-list, no files, no dunder
-attributes. A script that reaches for any of those fails as a model error and changes nothing.
+compiled by RestrictedPython: no files, no dunder attributes, and `import` only of the read-only
+libraries in `engine.sandbox` (never a real module). A script that reaches for anything else fails
+as a model error and changes nothing.
 """
 
 from __future__ import annotations
 
-import builtins
 import contextvars
 import datetime
 import decimal
 import functools
 import json
-import math
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -24,32 +23,22 @@ from typing import Any, Literal
 from uuid import UUID
 
 from RestrictedPython.compile import compile_restricted
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safe_builtins,
-    safer_getattr,
-)
+from RestrictedPython.Eval import default_guarded_getiter
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock, WorkingCalendar
-
-ALLOWED_MODULES: dict[str, ModuleType] = {
-    "datetime": datetime,
-    "decimal": decimal,
-    "json": json,
-    "math": math,
-    "re": re,
-}
-
-_SAFE_BUILTIN_NAMES = (
-    "all any bool dict enumerate filter format frozenset list map max min reversed set sorted sum tuple zip"
+from engine.sandbox import (
+    LIBRARIES,
+    SCRIPT_FILENAME,
+    ScriptLibrary,
+    ScriptPolicyError,
+    guarded_getattr,
+    guarded_getitem,
+    script_builtins,
 )
-_EXTRA_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES.split()}
 
 _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "+=": operator.iadd,
@@ -63,11 +52,8 @@ _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "&=": operator.iand,
 }
 
+_NOT_KEPT = (ScriptLibrary, ModuleType)  # what an import leaves in task data
 _STORABLE = (str, int, float, bool, type(None), datetime.date, datetime.timedelta, UUID, decimal.Decimal)
-
-
-class ScriptPolicyError(Exception):
-    """A script tried something the sandbox forbids."""
 
 
 def _guarded_import(
@@ -76,11 +62,12 @@ def _guarded_import(
     locals_: Mapping[str, Any] | None = None,
     fromlist: tuple[str, ...] = (),
     level: int = 0,
-) -> ModuleType:
-    if level != 0 or name not in ALLOWED_MODULES:
-        allowed = ", ".join(sorted(ALLOWED_MODULES))
+) -> ScriptLibrary:
+    # The library, never the module: a module's public attributes lead to every other module.
+    if level != 0 or name not in LIBRARIES:
+        allowed = ", ".join(sorted(LIBRARIES))
         raise ScriptPolicyError(f"import of '{name}' is not allowed in model scripts (allowed: {allowed})")
-    return ALLOWED_MODULES[name]
+    return LIBRARIES[name]
 
 
 def _inplace(op: str, left: Any, right: Any) -> Any:
@@ -95,13 +82,13 @@ def _forbidden_print(*_args: Any, **_kwargs: Any) -> None:
 def compile_sandboxed(source: str, mode: Literal["exec", "eval"]) -> CodeType:
     """Compile a script ('exec') or expression ('eval') under the sandbox's rules (cached)."""
     try:
-        return compile_restricted(source, filename="<string>", mode=mode)
+        return compile_restricted(source, filename=SCRIPT_FILENAME, mode=mode)
     except SyntaxError as err:
         lineno = err.lineno
         if lineno is None:
             found = re.search(r"Line (\d+)", str(err.args[0] if err.args else err))
             lineno = int(found.group(1)) if found else None
-        raise SyntaxError(_policy_message(err), ("<string>", lineno, err.offset, err.text)) from None
+        raise SyntaxError(_policy_message(err), (SCRIPT_FILENAME, lineno, err.offset, err.text)) from None
 
 
 def _policy_message(err: SyntaxError) -> str:
@@ -215,22 +202,19 @@ class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     """Task-data scripting, compiled and run under RestrictedPython."""
 
     def __init__(self, functions: Mapping[str, Callable[..., Any]], services: ServiceRegistry) -> None:
-        builtins = {**safe_builtins, **_EXTRA_BUILTINS, "__import__": _guarded_import}
-        for unsafe in ("__build_class__", "setattr", "delattr"):
-            builtins.pop(unsafe, None)
-        env_globals: dict[str, Any] = {
-            "__builtins__": builtins,
-            "_getattr_": safer_getattr,
-            "_getitem_": default_guarded_getitem,
+        # The guards RestrictedPython's bytecode calls; applied last, so task data cannot replace them.
+        self._guards: dict[str, Any] = {
+            "__builtins__": script_builtins(_guarded_import),
+            "_getattr_": guarded_getattr,
+            "_getitem_": guarded_getitem,
             "_getiter_": default_guarded_getiter,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_write_": full_write_guard,
             "_inplacevar_": _inplace,
             "_print_": _forbidden_print,
-            **functions,
         }
-        super().__init__(env_globals)
+        super().__init__({**functions, **self._guards})
         self.services = services
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
@@ -238,6 +222,7 @@ class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope = dict(self.globals)
         scope.update(external_context or {})
         scope.update(context)
+        scope.update(self._guards)
         return eval(code, scope)  # noqa: S307 - restricted bytecode, guarded globals
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
@@ -249,7 +234,7 @@ class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
             exec(code, context)  # noqa: S102 - restricted bytecode, guarded globals
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
-            for key in [k for k, v in context.items() if isinstance(v, ModuleType)]:
+            for key in [k for k, v in context.items() if isinstance(v, _NOT_KEPT)]:
                 del context[key]
         check_storable(context)
         return True

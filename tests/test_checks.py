@@ -498,3 +498,67 @@ def test_deeply_nested_form_schema_is_refused_not_crashed_on() -> None:
     schema = '{"type": "object", "properties": {"a": ' * 400 + '{"type": "string"}' + "}}" * 400
     files = {**bundle(), "forms/assess.json": schema.encode()}
     assert "nested too deeply" in only(check(files)).message
+
+
+# --- model code under the sandbox's rules ---------------------------------------------------------
+
+
+def test_a_script_reaching_a_module_through_a_library_is_refused_at_its_element_and_line() -> None:
+    # The reported attack: a module's own imports are public attributes (datetime.sys.modules).
+    attack = "reminder_days = 14\nimport datetime\nx = datetime.sys.modules['os'].popen('id').read()"
+    files = edited(bundle(), "review.bpmn", "reminder_days = 14<", f"{escape(attack)}<")
+    problem = only(check(files))
+    assert (problem.file, problem.element_id) == ("review.bpmn", "assess")
+    assert problem.line == line_of(files, "review.bpmn", "<spiffworkflow:preScript>") + 2
+    assert problem.message.startswith("preScript line 3: datetime.sys is not available in model scripts")
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("import os", "import of 'os' is not allowed"),
+        ("x = (y for y in []).gi_frame", '"gi_frame" is a restricted name'),
+        ("x = '{0.__class__}'.format(1)", "'.format' is not available"),
+        ("x = int.mro()", "'.mro' is not available"),
+        ("f = lambda o=open: o('/etc/passwd')", "open is not available"),
+        ("class Escape:\n    pass", "class definitions are not available"),
+        ("import datetime\nx = datetime.datetime.now()", "use now() or today()"),
+    ],
+)
+def test_a_script_that_the_sandbox_would_refuse_is_an_error(script: str, expected: str) -> None:
+    files = edited(bundle(), "review.bpmn", "reminder_days = 14<", f"{escape(script)}<")
+    problem = only(check(files))
+    assert problem.element_id == "assess"
+    assert expected in problem.message
+
+
+def test_a_gateway_condition_that_the_sandbox_would_refuse_is_an_error() -> None:
+    files = edited(
+        bundle("loop.bpmn"),
+        "loop.bpmn",
+        "<bpmn:conditionExpression>finished<",
+        "<bpmn:conditionExpression>'{0.__class__}'.format(finished)<",
+    )
+    problems = [p for p in check(files) if p.severity == "error"]
+    assert len(problems) == 1, [str(p) for p in problems]
+    assert problems[0].message.startswith("condition: '.format' is not available")
+    assert problems[0].line == line_of(files, "loop.bpmn", "<bpmn:conditionExpression>")
+
+
+def test_a_decision_cell_that_the_sandbox_would_refuse_is_an_error() -> None:
+    problem = only(dmn_cell("rule_high_score", "&gt; 5", "> len(int.mro())"))
+    assert problem.element_id == "rule_high_score"
+    assert problem.message.startswith("rule 1, column 'Score': '.mro' is not available")
+    files = edited(bundle(), "frequency.dmn", "<text>14</text>", "<text>getattr(level, 'upper')</text>")
+    problem = only(check(files))
+    assert (problem.element_id, problem.severity) == ("rule_medium_days", "error")
+    assert "getattr" in problem.message
+
+
+def test_the_allowed_libraries_and_functions_pass_the_checks() -> None:
+    script = (
+        "import datetime, math, re, json, decimal\nfrom datetime import date, timedelta\n"
+        "due = add_working_days(now(), 5)\nx = math.ceil(date(2026, 1, 1).day / 7)\n"
+        "ok = bool(re.fullmatch(r'X\\d+', 'X1'))\ntype = 'court'\nkind = type.upper()"
+    )
+    assert check(edited(bundle(), "review.bpmn", "reminder_days = 14<", f"{escape(script)}<")) == []
