@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: setup run test lint typecheck pytest pytest-pg e2e browser bench clean
+.PHONY: setup run test lint typecheck pytest pytest-pg e2e browser fuzz bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -75,6 +75,17 @@ browser:
 		echo "Install it with \`apt-get install -y chromium\` (.ci/run does), or set RISKFLOW_CHROMIUM." >&2; \
 		exit 1; \
 	fi
+
+## The generated API tests with fresh random cases instead of the suite's fixed ones, and many more of
+## them (RISKFLOW_API_EXAMPLES per operation and kind); prints its seed and how many requests it sent.
+## FUZZ_SEED=N draws the cases of an earlier run again.
+fuzz: export RISKFLOW_HYPOTHESIS_PROFILE := fuzz
+fuzz: export RISKFLOW_API_EXAMPLES ?= 100
+fuzz: setup
+	@seed=$${FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	echo "== fuzzing the API with $$RISKFLOW_API_EXAMPLES cases per operation and kind, seed $$seed"; \
+	echo "   (make fuzz FUZZ_SEED=$$seed RISKFLOW_API_EXAMPLES=$$RISKFLOW_API_EXAMPLES draws the same cases again)"; \
+	$(BIN)/pytest tests/test_api_schema.py -rP --show-capture=stdout --hypothesis-seed=$$seed
 
 bench: setup
 	$(BIN)/python -m bench.long_case

@@ -2,6 +2,10 @@
 that only moves when told to, and an engine wired with test services.
 
 Set RISKFLOW_TEST_BACKEND=postgresql and RISKFLOW_TEST_DATABASE_URL to run the suite on PostgreSQL.
+
+Generated tests (Hypothesis, and schemathesis on it) draw the same cases on every run, and keep no
+example database whose finds would change the next run: a failure means the code changed. `make fuzz`
+sets RISKFLOW_HYPOTHESIS_PROFILE=fuzz to draw fresh random cases instead.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 
 from engine.bundle import Bundle
@@ -21,6 +26,10 @@ from engine.db import Database
 from engine.runtime import Actor, ProcessEngine
 from engine.scripting import ServiceRegistry, StepContext
 from webui.schema import TARGET_METADATA
+
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("fuzz", derandomize=False, database=None)
+settings.load_profile(os.environ.get("RISKFLOW_HYPOTHESIS_PROFILE", "deterministic"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BUNDLES = FIXTURES / "bundles"

@@ -180,7 +180,9 @@ def _operation_object(op: Operation, components: dict[str, Any]) -> dict[str, An
         schema = _schema(op.query, components)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            parameters.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+            parameters.append(
+                {"name": name, "in": "query", "required": name in required, "schema": _sendable(prop)}
+            )
     responses: dict[str, Any] = {
         str(op.status): {
             "description": "Done.",
@@ -213,6 +215,26 @@ def _operation_object(op: Operation, components: dict[str, Any]) -> dict[str, An
             "content": {"application/json": {"schema": _ref(op.body, components, "validation")}},
         }
     return obj
+
+
+def _sendable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without null: a query string cannot carry one, so an optional filter
+    (`X | None = None` in its model) is either sent with a value or left out."""
+    schema = {key: value for key, value in schema.items() if not (key == "default" and value is None)}
+    if isinstance(schema.get("type"), list):
+        kinds = [kind for kind in schema["type"] if kind != "null"]
+        schema["type"] = kinds[0] if len(kinds) == 1 else kinds
+    if "enum" in schema:
+        schema["enum"] = [value for value in schema["enum"] if value is not None]
+    for keyword in ("anyOf", "oneOf"):
+        if keyword not in schema:
+            continue
+        members = [_sendable(member) for member in schema.pop(keyword) if member != {"type": "null"}]
+        if len(members) == 1:
+            schema = {**schema, **members[0]}  # "X or null" becomes X itself, keeping title and description
+        else:
+            schema[keyword] = members
+    return schema
 
 
 def _ref(model: type[BaseModel], components: dict[str, Any], mode: JsonSchemaMode) -> dict[str, str]:
