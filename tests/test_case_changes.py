@@ -271,6 +271,6 @@ def test_only_the_people_who_manage_the_case_report_changes_and_every_attempt_is
     assert "RCPR" not in active_codes(app)
     with riskflow(app).db.transaction(write=False) as session:
         outcomes = session.execute(
-            select(CaseAccess.username, CaseAccess.outcome).where(CaseAccess.basis.like("report a change%"))
+            select(CaseAccess.username, CaseAccess.outcome).where(CaseAccess.purpose == "report a change")
         ).all()
     assert ("admin.north", "refused") in outcomes and (OM_SOUTH, "refused") in outcomes

@@ -20,10 +20,11 @@ from test_process_model import BUNDLE_DIR, PROCESS, Case
 from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
 from werkzeug.datastructures import MultiDict
 
+from casework.access_log import CaseAccess
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.models import AuditEvent, HumanTask
+from engine.models import HumanTask
 from engine.runtime import Actor
 from webui import riskflow
 from webui.forms_render import entered_values, fields_of, form_data, option_label
@@ -129,16 +130,14 @@ def test_a_pool_task_is_claimed_from_its_page_and_then_shows_its_form(app: Flask
     assert 'id="task-form"' in after
 
 
-def test_every_view_of_a_task_page_is_audited(app: Flask, case: Case, database: Database) -> None:
+def test_every_view_of_a_task_page_is_in_the_access_log(app: Flask, case: Case, database: Database) -> None:
     client, task_id = claimed_first_details(app, case)
 
     client.get(f"/tasks/{task_id}")
 
     with database.transaction(write=False) as session:
-        viewed = session.scalars(select(AuditEvent).where(AuditEvent.event == "task_viewed")).all()
-    assert [(e.actor, e.business_key, e.detail) for e in viewed] == [
-        ("admin.north", CRN, {"task_id": task_id})
-    ]
+        viewed = session.scalars(select(CaseAccess).where(CaseAccess.purpose == "task page")).all()
+    assert [(e.username, e.crn, e.detail) for e in viewed] == [("admin.north", CRN, f"/tasks/{task_id}")]
 
 
 def test_every_step_of_the_model_links_to_a_point_of_the_policy() -> None:

@@ -25,8 +25,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from casework import register
-from casework.access import may_change, may_view
-from casework.access_log import AccessOutcome, record_access
+from casework.access import Decision, may_change, may_view
+from casework.access_log import AccessOutcome, Purpose
 from casework.models import Case, Registration, Staff, Team
 from casework.registers import REGISTER_TYPES, FlagGroup, RegisterType, chosen_by_hand
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel
@@ -35,6 +35,7 @@ from engine.messaging import Delivery
 from tasks import events
 from webui import riskflow
 from webui.cases import CRN_LENGTH, _case, _not_found, _staff
+from webui.reads import log_read
 
 bp = Blueprint("case_changes", __name__)
 
@@ -148,7 +149,7 @@ def _changeable_case(session: Session, crn: str) -> tuple[Case | None, tuple[str
         return None, _not_found(crn)
     seen = may_view(staff, case)
     decision = may_change(staff, case) if seen else seen
-    _log(session, case, AccessOutcome.VIEWED if decision else AccessOutcome.REFUSED, decision.reason)
+    log_read(session, Purpose.REPORT_CHANGE, [case], basis=decision.reason, outcome=_outcome(decision))
     if seen and not decision:
         return None, (render_template("cases/limited.html", crn=crn, message=_cannot_change(case)), 403)
     if not decision:
@@ -173,16 +174,8 @@ def _cannot_change(case: Case) -> str:
     )
 
 
-def _log(session: Session, case: Case, outcome: AccessOutcome, basis: str) -> None:
-    record_access(
-        session,
-        at=riskflow().clock.now(),
-        username=current_user.username,
-        case_id=case.id,
-        crn=case.crn,
-        outcome=outcome,
-        basis=f"report a change: {basis}",
-    )
+def _outcome(decision: Decision) -> AccessOutcome:
+    return AccessOutcome.VIEWED if decision else AccessOutcome.REFUSED
 
 
 def _choices(session: Session, case: Case, kind: str) -> dict[str, list[tuple[str, str, str]]]:

@@ -4,9 +4,10 @@
 SQL). `/cases/<crn>` shows a case only to someone casework.access.may_view lets see it: anyone else
 gets the case's exclusion or restriction message when it is a limited-access case, and otherwise
 the same "not found" page as a CRN that does not exist (not even the name is shown). Every view
-and every refusal is written to the access log (casework.access_log) in the transaction that
-reads the case; when policy asks for a reason (casework.access_log.reason_required) the record is
-shown only after the person gives one, and the reason goes with each view into the log.
+and every refusal is written to the access log (webui.reads.log_read) in the transaction that
+reads the case, and so is every case the list shows; when policy asks for a reason
+(casework.access_log.reason_required) the record is shown only after the person gives one, and the
+reason goes with each view into the log.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from casework.access_log import (
     AccessOutcome,
     CaseAccess,
     Justification,
+    Purpose,
     reason_required,
-    record_access,
 )
 from casework.case_list import (
     ALL_STAGES,
@@ -51,6 +52,7 @@ from engine.models import AuditEvent, HumanTask
 from tasks import intake
 from webui import riskflow
 from webui.auth import SignedInStaff
+from webui.reads import log_read
 
 bp = Blueprint("cases", __name__)
 
@@ -173,9 +175,10 @@ def owner_choices(session: Session, staff: Staff) -> list[tuple[str, str]]:
 def register_list() -> str | tuple[str, int]:
     """The cases the signed-in person may see, searched, filtered, sorted and paged."""
     wanted, errors = parse_filter(request.args)
-    with riskflow().db.transaction(write=False) as session:
+    with riskflow().db.transaction() as session:
         staff = _staff(session)
         page = register_page(session, staff, wanted)
+        log_read(session, Purpose.REGISTER_LIST, [row.crn for row in page.rows])
         owners = owner_choices(session, staff)
     html = render_template(
         "cases/index.html",
@@ -254,7 +257,9 @@ def record(crn: str) -> str | tuple[str, int]:
             return _not_found(crn)
         decision = may_view(staff, case)
         if not decision:
-            _log(session, user, case, now, outcome=AccessOutcome.REFUSED, basis=decision.reason)
+            log_read(
+                session, Purpose.CASE_RECORD, [case], basis=decision.reason, outcome=AccessOutcome.REFUSED
+            )
             if decision.message:
                 return render_template("cases/limited.html", crn=crn, message=decision.message), 403
             return _not_found(crn)
@@ -264,16 +269,7 @@ def record(crn: str) -> str | tuple[str, int]:
             return render_template(
                 "cases/reason.html", crn=crn, why=why, choices=JUSTIFICATION_TITLES, errors={}, form={}
             )
-        _log(
-            session,
-            user,
-            case,
-            now,
-            outcome=AccessOutcome.VIEWED,
-            basis=decision.reason,
-            justification=given.justification if given else None,
-            text=given.justification_text if given else None,
-        )
+        log_read(session, Purpose.CASE_RECORD, [case], basis=decision.reason, **_given_reason(given))
         whole = read_case(session, case, now=now, today=now.astimezone(DISPLAY_ZONE).date())
         return render_template(
             "cases/record.html",
@@ -296,8 +292,6 @@ def give_reason(crn: str) -> Response | str | tuple[str, int]:
     """Record why the person needs to open the case, then show it."""
     crn = crn.strip().upper()[:CRN_LENGTH]
     shared = riskflow()
-    user: SignedInStaff = current_user
-    now = shared.clock.now()
     code = request.form.get("justification", "")
     text = request.form.get("details", "").strip()
     errors: dict[str, str] = {}
@@ -323,15 +317,14 @@ def give_reason(crn: str) -> Response | str | tuple[str, int]:
                 "cases/reason.html", crn=crn, why=why, choices=JUSTIFICATION_TITLES, errors=errors, form=form
             )
             return page, 400
-        _log(
+        log_read(
             session,
-            user,
-            case,
-            now,
-            outcome=AccessOutcome.REASON_GIVEN,
+            Purpose.CASE_RECORD,
+            [case],
             basis=decision.reason,
+            outcome=AccessOutcome.REASON_GIVEN,
             justification=Justification(code),
-            text=text,
+            justification_text=text,
         )
     return redirect(url_for("cases.record", crn=crn))
 
@@ -362,28 +355,14 @@ def _not_found(crn: str) -> tuple[str, int]:
     return render_template("cases/not_found.html", crn=crn), 404
 
 
-def _log(
-    session: Session,
-    user: SignedInStaff,
-    case: Case,
-    now: datetime,
-    *,
-    outcome: AccessOutcome,
-    basis: str,
-    justification: Justification | str | None = None,
-    text: str | None = None,
-) -> None:
-    record_access(
-        session,
-        at=now,
-        username=user.username,
-        case_id=case.id,
-        crn=case.crn,
-        outcome=outcome,
-        basis=basis,
-        justification=Justification(justification) if justification else None,
-        justification_text=text,
-    )
+def _given_reason(given: CaseAccess | None) -> dict[str, Any]:
+    """The reason a view is logged with: the one given earlier, if policy asked for one."""
+    if given is None or given.justification is None:
+        return {}
+    return {
+        "justification": Justification(given.justification),
+        "justification_text": given.justification_text,
+    }
 
 
 def _reason_given(session: Session, user: SignedInStaff, case: Case, now: datetime) -> CaseAccess | None:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
+from casework.access_log import Purpose
 from casework.models import AccessLimitation, Case
 from casework.register import RegisterError
 from engine.db import retried_when_deadlocked
@@ -36,10 +37,12 @@ from engine.monitoring import (
     reassign_task,
     step_marks,
 )
+from tasks import access_log
 from tasks import monitor as probation
 from tasks.monitor import Scope
 from webui import riskflow
 from webui.auth import SignedInStaff
+from webui.reads import log_read
 
 bp = Blueprint("monitor", __name__, url_prefix="/monitor")
 log = logging.getLogger("riskflow.monitor")
@@ -48,6 +51,8 @@ MAIN_PROCESS = "offender_management"
 REASON_LIMIT = 2000
 STEP_LIST_LIMIT = 200
 POOL = "__pool__"
+CRN_LIMIT = 7
+PERSON_LIMIT = 100
 # The out-of-office form's field ids, where they differ from the names the other form uses.
 OUT_OF_OFFICE_IDS = {"officer": "ooo-officer", "reason": "ooo-reason"}
 
@@ -84,9 +89,12 @@ def overview() -> str | Response:
     """Open cases by stage, overdue work by team and person, oversight compliance, critical few, errors."""
     shared = riskflow()
     now = shared.clock.now()
-    with shared.db.transaction(write=False) as session:
+    with shared.db.transaction() as session:
         scope = _scope(session)
         view = probation.overview(session, scope, now, shared.engine.calendar)
+        log_read(
+            session, Purpose.MONITOR_LIST, [c.crn for c in view.critical] + [e["crn"] for e in view.errors]
+        )
         label = scope.label()
     wanted = request.args.get("list")
     if request.args.get("format") == "csv":
@@ -128,10 +136,11 @@ def stuck() -> str | Response:
     """Instances in error or waiting at a step longer than expected, each with why it waits."""
     shared = riskflow()
     now, calendar = shared.clock.now(), shared.engine.calendar
-    with shared.db.transaction(write=False) as session:
+    with shared.db.transaction() as session:
         scope = _scope(session)
         report = Monitor(session, now, calendar).stuck(team_id=scope.team_id)
         rows = _visible(session, scope, report.items)
+        log_read(session, Purpose.MONITOR_LIST, [r.business_key for r in rows])
         people = probation.display_names(session, [r.holder for r in rows], now.date())
         lines = [Line(r, r.reason(now, calendar, people)) for r in rows]
     if request.args.get("format") == "csv":
@@ -180,7 +189,7 @@ def diagram() -> str | Response:
     """The process diagram with counts per step; ?step= lists the instances at one step."""
     shared = riskflow()
     now, calendar = shared.clock.now(), shared.engine.calendar
-    with shared.db.transaction(write=False) as session:
+    with shared.db.transaction() as session:
         scope = _scope(session)
         monitor = Monitor(session, now, calendar)
         definitions = monitor.definitions(MAIN_PROCESS)
@@ -194,6 +203,8 @@ def diagram() -> str | Response:
         ]
         step = request.args.get("step") or None
         at_step = _at_step(session, scope, monitor, definitions, step) if step else []
+        if step:
+            log_read(session, Purpose.MONITOR_LIST, [w.business_key for w in at_step])
         people = probation.display_names(session, [w.holder for w in at_step], now.date())
         at_step_lines = [Line(w, w.reason(now, calendar, people)) for w in at_step]
     if request.args.get("format") == "csv":
@@ -303,9 +314,10 @@ def instance(instance_id: int) -> str | Response:
     """One instance: its diagram marked, what it waits for, its error, its timeline, and the repairs."""
     shared = riskflow()
     now, calendar = shared.clock.now(), shared.engine.calendar
-    with shared.db.transaction(write=False) as session:
+    with shared.db.transaction() as session:
         scope = _scope(session)
         record, case = _instance_or_404(session, scope, instance_id)
+        log_read(session, Purpose.MONITOR_INSTANCE, [case])
         monitor = Monitor(session, now, calendar)
         waiting = monitor.waiting(record)
         history = instance_history(session, record.id)
@@ -552,6 +564,59 @@ def _people_action(what: str) -> str | dict[str, str]:
         return {field: err.message}
 
 
+# ------------------------------------------------------------------------------------- access log
+
+
+@bp.get("/access-log")
+def access_log_search() -> str | Response | tuple[str, int]:
+    """Who has seen a case (?crn=), or what a person has seen (?person=), within the manager's scope;
+    every search, and every download of one, is itself written to the access log."""
+    shared = riskflow()
+    crn = request.args.get("crn", "").strip().upper()[:CRN_LIMIT]
+    person = request.args.get("person", "").strip()[:PERSON_LIMIT]
+    if crn and person:
+        return _access_log_page(
+            crn, person, errors={"crn": "Search by case or by person, not both at once"}
+        ), 400
+    if not crn and not person:
+        return _access_log_page(crn, person)
+    with shared.db.transaction() as session:
+        scope = _scope(session)
+        if crn:
+            try:
+                _case, lines = access_log.reads_of(session, scope, crn)
+            except NotPermitted:
+                return _access_log_page(crn, person, errors={"crn": f"{crn} is not a case you oversee"}), 403
+        else:
+            lines = access_log.reads_by_person(session, scope, person)
+        log_read(session, Purpose.ACCESS_LOG, [crn] if crn else [line.crn for line in lines])
+    if request.args.get("format") == "csv":
+        name = f"access-log-{crn}.csv" if crn else f"access-log-{_filename_safe(person)}.csv"
+        return csv_response(name, access_log.CSV_HEADER, [line.row() for line in lines])
+    return _access_log_page(crn, person, lines=lines)
+
+
+def _access_log_page(
+    crn: str,
+    person: str,
+    *,
+    lines: list[access_log.LogLine] | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
+    return render_template(
+        "monitor/access_log.html",
+        crn=crn,
+        person=person,
+        lines=lines,
+        errors=errors or {},
+        limit=access_log.READS_LIMIT,
+    )
+
+
+def _filename_safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "-" for ch in text)
+
+
 # -------------------------------------------------------------------------------------- ownership
 
 
@@ -622,9 +687,10 @@ def tasks() -> str | Response:
     now = shared.clock.now()
     holder = request.args.get("holder", "").strip() or None
     due = request.args.get("due") if request.args.get("due") in {"overdue", "week"} else None
-    with shared.db.transaction(write=False) as session:
+    with shared.db.transaction() as session:
         scope = _scope(session)
         rows = probation.open_tasks(session, scope, now, holder=holder, due=due)
+        log_read(session, Purpose.MONITOR_LIST, [r.crn for r in rows])
         people = probation.display_names(session, [r.holder for r in rows] + [holder], now.date())
     if request.args.get("format") == "csv":
         return csv_response(

@@ -5,7 +5,8 @@ that says nothing about it. A task they may see but not act on (someone else's, 
 finished one) is shown read-only with the reason; a pool task they may take is shown with a Claim
 button. The form comes from the step's JSON Schema (webui.forms_render) and is checked on the
 server; a page with errors keeps everything entered. Completing goes to the person's next task on
-the same case, else back to the inbox. Every view of the page is written to the audit trail.
+the same case, else back to the inbox. Every view of the page is written to the access log
+(webui.reads.log_read), as it shows the person's name, CRN and RoSH.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from casework.access import may_view
+from casework.access_log import Purpose
 from casework.critical_few import RiskProfile, assess, table_in_force
 from casework.models import AccessLimitation, Case, Staff
 from casework.register import current_oversight_plan
 from casework.registers import REGISTER_TYPES
 from casework.roles import Role
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
 from webui import riskflow
 from webui.auth import SignedInStaff
@@ -44,6 +46,7 @@ from webui.forms_render import (
     schema_errors,
 )
 from webui.inbox import due_status, with_display_names
+from webui.reads import log_read
 
 bp = Blueprint("task", __name__)
 CHANGE_NOTICE = timedelta(days=28)  # how long staff are told that a step has changed
@@ -335,17 +338,7 @@ def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None
             shared.engine.form_schema(session, view.definition_id, view.form_file) if view.form_file else None
         )
         if audit:
-            session.add(
-                AuditEvent(
-                    at=shared.clock.now(),
-                    actor=user.username,
-                    event="task_viewed",
-                    instance_id=view.instance_id,
-                    business_key=view.case.crn,
-                    element_id=view.element_id,
-                    detail={"task_id": view.id},
-                )
-            )
+            log_read(session, Purpose.TASK_PAGE, [view.case.crn])
     return view, schema
 
 

@@ -7,6 +7,7 @@ from flask import g
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from casework.access_log import Purpose
 from casework.models import AccessLimitation, Case, Staff
 from engine.errors import InvalidData
 from tasks import intake
@@ -17,6 +18,7 @@ from webui.api.callers import Caller
 from webui.api.problems import ApiProblem, FieldProblem
 from webui.api.schemas import CaseCreate, CaseCreated, CaseList, CaseOut, CaseQuery
 from webui.api.spec import operation
+from webui.reads import log_read
 
 
 @operation(bp, "GET", "/cases", scope="cases:read", tag="cases", query=CaseQuery, response=CaseList)
@@ -34,18 +36,21 @@ def list_cases(caller: Caller, query: CaseQuery) -> CaseList:
         statement = statement.join(Staff, Staff.id == Case.owner_id).where(Staff.username == query.owner)
     if query.open is not None:
         statement = statement.where(Case.closed_at.is_(None) if query.open else Case.closed_at.is_not(None))
-    with riskflow().db.transaction(write=False) as session:
+    with riskflow().db.transaction() as session:
         statement = statement.where(visible_cases(session, caller)).offset(query.offset).limit(query.limit)
-        return CaseList(cases=[case_out(case) for case in session.scalars(statement).unique()])
+        cases = list(session.scalars(statement).unique())
+        log_read(session, Purpose.API_CASE_LIST, cases)
+        return CaseList(cases=[case_out(case) for case in cases])
 
 
 @operation(bp, "GET", "/cases/<crn>", scope="cases:read", tag="cases", response=CaseOut, errors=(404,))
 def get_case(caller: Caller, crn: str) -> CaseOut:
     """Read one case by its CRN."""
-    with riskflow().db.transaction(write=False) as session:
+    with riskflow().db.transaction() as session:
         case = _find(session, crn)
         require_case(session, caller, case)
         g.api_crn = case.crn
+        log_read(session, Purpose.API_CASE, [case])
         return case_out(case)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from casework.access import may_view
+from casework.access_log import Purpose
 from casework.models import AccessLimitation, Case, Staff
 from casework.roles import Role
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
@@ -34,6 +35,7 @@ from webui.api.schemas import (
 )
 from webui.api.spec import operation
 from webui.api.tasks import task_detail
+from webui.reads import log_read
 
 MANAGE_ERRORS = (404, 409)
 
@@ -63,11 +65,12 @@ def list_instances(caller: Caller, query: InstanceQuery) -> InstanceList:
         statement = statement.where(ProcessInstance.status == query.status)
     if query.crn is not None:
         statement = statement.where(ProcessInstance.business_key == query.crn)
-    with riskflow().db.transaction(write=False) as session:
+    with riskflow().db.transaction() as session:
         visible = [
             instance for instance, case in session.execute(statement) if _may_see(session, caller, case)
         ]
         page = visible[query.offset : query.offset + query.limit]
+        log_read(session, Purpose.API_INSTANCE_LIST, [instance.business_key for instance in page])
         return InstanceList(instances=[instance_out(instance) for instance in page])
 
 
@@ -82,8 +85,9 @@ def list_instances(caller: Caller, query: InstanceQuery) -> InstanceList:
 )
 def get_instance(caller: Caller, instance_id: int) -> InstanceDetail:
     """Read one instance, with its open tasks."""
-    with riskflow().db.transaction(write=False) as session:
+    with riskflow().db.transaction() as session:
         instance = _visible_instance(session, caller, instance_id)
+        log_read(session, Purpose.API_INSTANCE, [instance.business_key])
         open_tasks = session.scalars(
             select(HumanTask)
             .where(HumanTask.instance_id == instance.id, HumanTask.state == "open")

@@ -8,6 +8,7 @@ from flask import g
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework.access_log import Purpose
 from engine.models import HumanTask, ProcessInstance
 from webui import riskflow
 from webui.api import bp
@@ -25,6 +26,7 @@ from webui.api.schemas import (
 from webui.api.spec import operation
 from webui.auth import SignedInStaff
 from webui.inbox import Filters, TaskRow, inbox_for, may_see_task
+from webui.reads import log_read
 
 NOT_THERE = "That task is not there any more, or is not one you can work on."
 
@@ -56,8 +58,9 @@ def list_tasks(caller: Caller, query: TaskQuery) -> TaskLists:
 def get_task(caller: Caller, task_id: int) -> TaskDetail:
     """One task with the JSON Schema its data must satisfy, and any draft kept on it."""
     staff = caller.person()
-    with riskflow().db.transaction(write=False) as session:
+    with riskflow().db.transaction() as session:
         row = _visible_task(session, staff, task_id)
+        log_read(session, Purpose.API_TASK, [row.business_key])
         return task_detail(session, row, with_form=True)
 
 
