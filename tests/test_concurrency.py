@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from select import select as wait_until_readable
 
 import pytest
 from conftest import CLERK, CLERK_TWO, POSTGRES, bundle
@@ -76,23 +77,24 @@ def test_concurrent_claims_give_the_task_to_one_person(engine: ProcessEngine) ->
     assert row is not None and row.claimed_by in {"clerk.one", "clerk.two"}
 
 
-def _child(url: str, marker_dir: Path, slow: float, run: float) -> subprocess.Popen[bytes]:
+def _child(url: str, marker_dir: Path, now: datetime) -> subprocess.Popen[bytes]:
+    """A worker process sweeping the timers due at `now`; it says on stdout when it is in a step."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     with (marker_dir / "worker.log").open("wb") as log:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, str(CHILD), url, str(marker_dir), str(slow), str(run)],
+            [sys.executable, str(CHILD), url, now.isoformat()],
             env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
 
 
-def _wait_for(path: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path.name} did not appear")
-        time.sleep(0.02)
+def _wait_for_line(worker: subprocess.Popen[bytes], line: str, seconds: float = 60) -> None:
+    """Block until the worker prints `line` (it prints nothing else), or fail after `seconds`."""
+    assert worker.stdout is not None
+    ready, _, _ = wait_until_readable([worker.stdout], [], [], seconds)
+    assert ready, f"the worker did not say {line!r} within {seconds} seconds"
+    assert worker.stdout.readline().decode().strip() == line
 
 
 def _slow_engine(engine: ProcessEngine) -> ProcessEngine:
@@ -106,16 +108,19 @@ def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
 ) -> None:
     local = _slow_engine(engine)
     local.deploy(bundle("slow"), actor="owner")
-    # The clock of this test stands in the past, so the one-day timer is already due in real time.
     started = local.start("slow_timer", business_key="K1")
-    worker = _child(str(engine.db.url.render_as_string(hide_password=False)), tmp_path, 60, 60)
-    try:
-        _wait_for(tmp_path / f"in-step-{started.instance_id}")
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    # The worker's clock stands a week on, when the one-day timer is due.
+    worker = _child(
+        engine.db.url.render_as_string(hide_password=False), tmp_path, clock.now() + timedelta(days=7)
+    )
+    with worker:
+        try:
+            _wait_for_line(worker, f"in step {started.instance_id}")
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
     row = instance_row(local, started.instance_id)
     assert row.status == InstanceStatus.WAITING and row.version == 1  # the step rolled back whole
     assert open_tasks(local, started.instance_id) == []
@@ -130,7 +135,7 @@ def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
 @pytest.mark.postgres
 @pytest.mark.skipif(not POSTGRES, reason="several workers need PostgreSQL (SKIP LOCKED)")
 def test_two_worker_processes_fire_1000_due_timers_exactly_once(
-    engine: ProcessEngine, tmp_path: Path
+    engine: ProcessEngine, clock: ManualClock, tmp_path: Path
 ) -> None:
     engine.deploy(bundle("timing"), actor="owner")
     for n in range(1000):
@@ -139,9 +144,10 @@ def test_two_worker_processes_fire_1000_due_timers_exactly_once(
     workers = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        workers.append(_child(url, tmp_path / name, 0, 2))
+        workers.append(_child(url, tmp_path / name, clock.now() + timedelta(days=30)))
     for name, worker in zip(("a", "b"), workers, strict=True):
-        assert worker.wait(timeout=300) == 0, (tmp_path / name / "worker.log").read_text()
+        with worker:
+            assert worker.wait(timeout=300) == 0, (tmp_path / name / "worker.log").read_text()
     with engine.db.transaction(write=False) as session:
         fired = Counter(
             session.scalars(select(AuditEvent.instance_id).where(AuditEvent.event == "timer_fired"))
