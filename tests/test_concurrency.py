@@ -89,7 +89,7 @@ def _child(url: str, marker_dir: Path, now: datetime) -> subprocess.Popen[bytes]
         )
 
 
-def _wait_for_line(worker: subprocess.Popen[bytes], line: str, seconds: float = 60) -> None:
+def _wait_for_line(worker: subprocess.Popen[bytes], line: str, seconds: float = 300) -> None:
     """Block until the worker prints `line` (it prints nothing else), or fail after `seconds`."""
     assert worker.stdout is not None
     ready, _, _ = wait_until_readable([worker.stdout], [], [], seconds)
