@@ -44,7 +44,8 @@ def metadatas() -> list[Any]:
 _pg_schema_created: list[bool] = []  # filled once the session has rebuilt the schema
 
 
-def _postgres_database() -> Database:
+def postgres_database() -> Database:
+    """The PostgreSQL test database, emptied (its schema made once per run)."""
     if not POSTGRES_URL:
         pytest.fail("RISKFLOW_TEST_BACKEND=postgresql needs RISKFLOW_TEST_DATABASE_URL")
     db = Database(POSTGRES_URL)
@@ -104,7 +105,7 @@ def empty_sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
     """An empty database with every table, on the backend under test."""
     if POSTGRES:
-        db = _postgres_database()
+        db = postgres_database()
     else:
         path = tmp_path / "riskflow-test.db"
         copy_sqlite(request.getfixturevalue("empty_sqlite_schema"), path)

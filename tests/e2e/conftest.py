@@ -5,8 +5,9 @@ driven by Playwright, and a screenshot and trace of every test that fails.
   as tests/conftest.py decides) holding the area of tests/e2e/area.py, and `webui.create_app` on it
   with the test clock, CSRF on and testing mode off, served by Werkzeug's threaded server on a free
   port of 127.0.0.1 in a background thread. One per test, so no test sees another's clicks. On
-  SQLite the area is built once per run (`area_template`) and each test gets its own copy of that
-  file; on PostgreSQL it is built afresh on the test database for each test.
+  SQLite the area is built once per run (`area_template`) and each test's `database` is its own
+  copy of that file (so a test's own `engine` works on what the server serves); on PostgreSQL it is
+  built afresh on the emptied test database for each test.
 - `browser`: one Chromium for the whole run. The browser is the system's (`chromium`, or the path
   in RISKFLOW_CHROMIUM); nothing is ever downloaded. Without it every browser test fails, saying
   how to install it: the browser tests never skip silently.
@@ -30,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES, START, copy_sqlite
+from conftest import POSTGRES, START, copy_sqlite, postgres_database
 from flask import Flask
 from playwright.sync_api import (
     Browser,
@@ -148,24 +149,29 @@ def area_template(
 
 
 @pytest.fixture
-def area_database(
-    area_template: AreaTemplate | None, clock: ManualClock, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[tuple[Database, Area]]:
-    """A database of this test's own holding the area, with `clock` where the area left it."""
+def database(area_template: AreaTemplate | None, tmp_path: Path) -> Iterator[Database]:
+    """The test's database, as in tests/conftest.py; on SQLite it already holds the area (a copy of
+    `area_template`), so that the server and the test's own engine share it."""
     if area_template is None:
-        database: Database = request.getfixturevalue("database")
-        yield database, build_area(database, clock)
-        return
-    database = area_template.copy(tmp_path / "riskflow-test.db")
-    clock.set(area_template.now)
-    yield database, area_template.area
+        database = postgres_database()
+    else:
+        database = area_template.copy(tmp_path / "riskflow-test.db")
+    yield database
     database.dispose()
 
 
 @pytest.fixture
-def live_server(area_database: tuple[Database, Area], clock: ManualClock) -> Iterator[LiveServer]:
+def area(database: Database, clock: ManualClock, area_template: AreaTemplate | None) -> Area:
+    """The area on the test's database, with `clock` where building it left it."""
+    if area_template is None:
+        return build_area(database, clock)
+    clock.set(area_template.now)
+    return area_template.area
+
+
+@pytest.fixture
+def live_server(database: Database, area: Area, clock: ManualClock) -> Iterator[LiveServer]:
     """The real app on a fresh test database, served over HTTP on a free port (see the module doc)."""
-    database, area = area_database
     # As deployed: CSRF on, and not in testing mode, so an unexpected error gets the app's own page.
     app = web_app(database, clock, TESTING=False, WTF_CSRF_ENABLED=True, SECRET_KEY=secrets.token_hex(32))
     server = make_server("127.0.0.1", 0, app, threaded=True)
