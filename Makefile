@@ -42,8 +42,11 @@ run: setup
 	$(BIN)/riskflow serve
 
 ## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when
-## RISKFLOW_TEST_DATABASE_URL is set.
+## RISKFLOW_TEST_DATABASE_URL is set. The browser tests (tests/e2e) run in the SQLite pass only:
+## every other test runs in both (see docs/testing.md). Each pass ends with its ten slowest tests.
 test: setup lint typecheck pytest pytest-pg
+
+PYTEST_TIMES := --durations=10
 
 lint: setup
 	$(BIN)/ruff check .
@@ -53,12 +56,12 @@ typecheck: setup
 	$(BIN)/mypy
 
 pytest: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_TIMES)
 
-pytest-pg: setup browser
+pytest-pg: setup
 	@if [ -n "$$RISKFLOW_TEST_DATABASE_URL" ]; then \
-		echo "== the suite again on $$RISKFLOW_TEST_DATABASE_URL"; \
-		RISKFLOW_TEST_BACKEND=postgresql $(BIN)/pytest; \
+		echo "== the suite again on $$RISKFLOW_TEST_DATABASE_URL, less the browser tests (run on SQLite)"; \
+		RISKFLOW_TEST_BACKEND=postgresql $(BIN)/pytest -m 'not e2e' $(PYTEST_TIMES); \
 	else \
 		echo "== RISKFLOW_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
 	fi

@@ -101,11 +101,15 @@ class OffsetClock:
     """Real time plus an offset read from a shared source: a demo clock every process agrees on.
 
     The offset is re-read at most every `refresh_seconds`, so `riskflow clock advance` in one
-    process moves the clock of the web app and the workers within moments.
+    process moves the clock of the web app and the workers within moments. `base` tells the real
+    time (the system's unless given: tests give a clock that stands still).
     """
 
-    def __init__(self, read_offset: Callable[[], timedelta], refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self, read_offset: Callable[[], timedelta], refresh_seconds: float = 1.0, base: Clock | None = None
+    ) -> None:
         self._read_offset = read_offset
+        self._base = base or SystemClock()
         self._refresh = refresh_seconds
         self._offset = timedelta(0)
         self._read_at = float("-inf")
@@ -116,7 +120,7 @@ class OffsetClock:
             if time.monotonic() - self._read_at >= self._refresh:
                 self._offset = self._read_offset()
                 self._read_at = time.monotonic()
-            return datetime.now(UTC) + self._offset
+            return self._base.now() + self._offset
 
     def forget(self) -> None:
         """Read the offset afresh on the next call."""

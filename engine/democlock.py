@@ -11,15 +11,16 @@ from engine.db import Database
 from engine.models import AuditEvent, ClockSetting
 
 
-def demo_clock(db: Database) -> OffsetClock:
-    """A clock that runs at real speed, ahead of real time by the offset stored in the database."""
+def demo_clock(db: Database, base: Clock | None = None) -> OffsetClock:
+    """A clock that runs at real speed, ahead of real time (`base`, the system's unless given) by the
+    offset stored in the database."""
 
     def read_offset() -> timedelta:
         with db.transaction(write=False) as session:
             seconds = session.scalar(select(ClockSetting.offset_seconds).where(ClockSetting.id == 1))
         return timedelta(seconds=seconds or 0.0)
 
-    return OffsetClock(read_offset)
+    return OffsetClock(read_offset, base=base)
 
 
 def advance_demo_clock(db: Database, clock: Clock, by: timedelta, *, actor: str) -> timedelta:

@@ -254,11 +254,13 @@ def reassign_open_tasks(
     if not olds:
         return 0
     rows = session.scalars(
-        select(HumanTask).where(
+        select(HumanTask)
+        .where(
             HumanTask.business_key == business_key,
             HumanTask.state == "open",
             or_(HumanTask.assignee.in_(olds), HumanTask.claimed_by.in_(olds)),
         )
+        .order_by(HumanTask.id)  # audited in the order the tasks were opened
     ).all()
     for row in rows:
         old = row.assignee if row.assignee in olds else row.claimed_by

@@ -583,7 +583,9 @@ class Monitor:
         tasks = self._scoped(tasks, HumanTask, keys, team_id)
         waiting: list[Waiting] = [
             self._task_item(row, row.status, steps)
-            for row in self.session.execute(tasks.order_by(HumanTask.created_at).limit(limit + 1))
+            for row in self.session.execute(
+                tasks.order_by(HumanTask.created_at, HumanTask.id).limit(limit + 1)
+            )
         ]
         waiting.extend(self._late_waits(steps, keys, team_id, limit))
         late_timers = select(ProcessInstance).where(
@@ -591,7 +593,9 @@ class Monitor:
         )
         late_timers = self._scoped(late_timers, ProcessInstance, keys, team_id)
         late_first = (
-            late_timers.order_by(ProcessInstance.next_timer_at).limit(limit + 1).options(_WITHOUT_STATE)
+            late_timers.order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+            .limit(limit + 1)
+            .options(_WITHOUT_STATE)
         )
         waiting.extend(self._timer_item(instance) for instance in self.session.scalars(late_first))
         waiting.sort(key=lambda item: item.since or self.now)
@@ -624,7 +628,11 @@ class Monitor:
             select(MessageWait.id).where(MessageWait.instance_id == ProcessInstance.id, late).exists(),
         )
         oldest = self._scoped(oldest, ProcessInstance, keys, team_id)
-        query = oldest.order_by(ProcessInstance.updated_at).limit(limit + 1).options(_WITHOUT_STATE)
+        query = (
+            oldest.order_by(ProcessInstance.updated_at, ProcessInstance.id)
+            .limit(limit + 1)
+            .options(_WITHOUT_STATE)
+        )
         found = list(self.session.scalars(query))
         names: dict[int, set[str]] = {}
         for instance_id, name in self.session.execute(
@@ -653,7 +661,11 @@ class Monitor:
         query = self._scoped(
             select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance, keys, team_id
         )
-        query = query.order_by(ProcessInstance.updated_at).limit(limit + 1).options(_WITHOUT_STATE)
+        query = (
+            query.order_by(ProcessInstance.updated_at, ProcessInstance.id)
+            .limit(limit + 1)
+            .options(_WITHOUT_STATE)
+        )
         found = list(self.session.scalars(query))
         return [self._error_item(instance, steps) for instance in found[:limit]], len(found) > limit
 

@@ -1071,7 +1071,7 @@ class ProcessEngine:
         for key, wait in have.items():
             if key not in wanted:
                 session.delete(wait)
-        for name, value in wanted - set(have):
+        for name, value in sorted(wanted - set(have)):  # a set's order changes from run to run
             session.add(MessageWait(instance_id=instance.id, message_name=name, correlation_value=value))
 
     @staticmethod

@@ -371,7 +371,7 @@ def display_names(
 
 def team_people(session: Session, scope: Scope) -> list[Staff]:
     """The active staff a manager may hand work to: their team (SPO) or everyone (ACO)."""
-    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name)
+    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name, Staff.id)
     if not scope.area:
         query = query.where(Staff.team_id == scope.team_id)
     return list(session.scalars(query))
@@ -453,7 +453,7 @@ def routings(session: Session, scope: Scope, today: date) -> list[OutOfOffice]:
         .join(Staff, Staff.id == OutOfOffice.staff_id)
         .where(OutOfOffice.until >= today)
         .options(joinedload(OutOfOffice.staff), joinedload(OutOfOffice.cover))
-        .order_by(OutOfOffice.until)
+        .order_by(OutOfOffice.until, OutOfOffice.id)
     )
     if not scope.area:
         query = query.where(Staff.team_id == scope.team_id)

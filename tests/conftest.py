@@ -11,6 +11,7 @@ sets RISKFLOW_HYPOTHESIS_PROFILE=fuzz to draw fresh random cases instead.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +53,8 @@ def metadatas() -> list[Any]:
 _pg_schema_created: list[bool] = []  # filled once the session has rebuilt the schema
 
 
-def _postgres_database() -> Database:
+def postgres_database() -> Database:
+    """The PostgreSQL test database, emptied (its schema made once per run)."""
     if not POSTGRES_URL:
         pytest.fail("RISKFLOW_TEST_BACKEND=postgresql needs RISKFLOW_TEST_DATABASE_URL")
     db = Database(POSTGRES_URL)
@@ -61,21 +63,62 @@ def _postgres_database() -> Database:
             metadata.drop_all(db.engine)
             metadata.create_all(db.engine)
         _pg_schema_created.append(True)
-    tables = ", ".join(t.name for m in metadatas() for t in m.sorted_tables)
     with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text(_EMPTY_EVERY_TABLE))
+        # The tally triggers (engine.tally) counted those deletions in work_tally at the statement's end.
+        conn.execute(text("DELETE FROM work_tally"))
+        conn.execute(text(_RESTART_EVERY_SEQUENCE))
     return db
 
 
+def _empty_every_table() -> str:
+    """One statement deleting every row of every table. Foreign keys are checked at the end of a
+    statement, so the order of the tables (and the cycle between team and staff) does not matter.
+    Far cheaper than TRUNCATE, which rewrites each table's files: about a second a test."""
+    tables = [t.name for m in metadatas() for t in m.sorted_tables]
+    deletes = ", ".join(f"emptied_{n} AS (DELETE FROM {name})" for n, name in enumerate(tables[1:]))
+    return f"WITH {deletes} DELETE FROM {tables[0]}"
+
+
+_EMPTY_EVERY_TABLE = _empty_every_table()
+# Ids start at 1 again in every test, as after TRUNCATE ... RESTART IDENTITY.
+_RESTART_EVERY_SEQUENCE = (
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) "
+    "FROM pg_sequences WHERE schemaname = current_schema()"
+)
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy an SQLite database file page by page (whatever its journal holds): a fresh database
+    of a test's own, far cheaper than creating its tables again."""
+    reading, writing = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        reading.backup(writing)
+    finally:
+        reading.close()
+        writing.close()
+
+
+@pytest.fixture(scope="session")
+def empty_sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file with every table and no rows, made once per run for `database` to copy."""
+    path = tmp_path_factory.mktemp("schema") / "empty.db"
+    db = Database(f"sqlite:///{path}")
+    for metadata in metadatas():
+        metadata.create_all(db.engine)
+    db.dispose()
+    return path
+
+
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
+def database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
     """An empty database with every table, on the backend under test."""
     if POSTGRES:
-        db = _postgres_database()
+        db = postgres_database()
     else:
-        db = Database(f"sqlite:///{tmp_path / 'riskflow-test.db'}")
-        for metadata in metadatas():
-            metadata.create_all(db.engine)
+        path = tmp_path / "riskflow-test.db"
+        copy_sqlite(request.getfixturevalue("empty_sqlite_schema"), path)
+        db = Database(f"sqlite:///{path}")
     yield db
     db.dispose()
 

@@ -190,7 +190,9 @@ def test_every_call_is_in_the_audit_trail_with_the_token_name(app: Flask, client
     call(client, "GET", "/cases/N300001", court)
     call(client, "GET", "/tasks", court)  # refused: still logged
     with riskflow(app).db.transaction(write=False) as session:
-        calls = session.scalars(select(AuditEvent).where(AuditEvent.event == "api_call")).all()
+        calls = session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "api_call").order_by(AuditEvent.id)
+        ).all()
     assert [(c.actor, c.business_key, (c.detail or {})["status"]) for c in calls] == [
         ("api:court.results", "N300001", 200),
         ("api:court.results", None, 403),

@@ -266,7 +266,9 @@ def publish_change(engine: ProcessEngine, path: str, old: str, new: str, note: s
 
 def recomputations(database: Database) -> list[dict[str, object]]:
     with database.transaction(write=False) as session:
-        events = session.scalars(select(AuditEvent).where(AuditEvent.event == "critical_few_recomputed"))
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "critical_few_recomputed").order_by(AuditEvent.id)
+        )
         return [dict(e.detail or {}) for e in events]
 
 

@@ -217,7 +217,9 @@ def test_a_transfer_moves_the_owners_open_tasks_to_the_new_owner(case: Case, clo
     case.assess("HIGH")
     assert case.task("countersign_spo").assignee == "spo.south"
     with register_session(case) as session:
-        assert [c.to_staff.username for c in session.scalars(select(OwnershipChange))] == [OWNER, new_owner]
+        assert [
+            c.to_staff.username for c in session.scalars(select(OwnershipChange).order_by(OwnershipChange.id))
+        ] == [OWNER, new_owner]
         assert register.find_case(session, CRN).owner_id is not None
 
 

@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from select import select as wait_until_readable
 
 import pytest
 from conftest import CLERK, CLERK_TWO, POSTGRES, bundle
@@ -78,25 +79,31 @@ def test_concurrent_claims_give_the_task_to_one_person(engine: ProcessEngine) ->
 
 
 def _child(
-    url: str, marker_dir: Path, slow: float, run: float, *, peer: Path | None = None
+    url: str, now: datetime, *, markers: Path, hold: bool = False, peer: Path | None = None
 ) -> subprocess.Popen[bytes]:
+    """A worker process sweeping the timers due at `now`; it says on stdout when it is in a step."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    peer_arg = [str(peer)] if peer is not None else []
-    with (marker_dir / "worker.log").open("wb") as log:
+    options = [
+        "--markers",
+        str(markers),
+        *(["--meet", str(peer)] if peer else []),
+        *(["--hold"] if hold else []),
+    ]
+    with (markers / "worker.log").open("wb") as log:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and script
-            [sys.executable, str(CHILD), url, str(marker_dir), str(slow), str(run), *peer_arg],
+            [sys.executable, str(CHILD), url, now.isoformat(), *options],
             env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
 
 
-def _wait_for(path: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path.name} did not appear")
-        time.sleep(0.02)
+def _wait_for_line(worker: subprocess.Popen[bytes], line: str, seconds: float = 300) -> None:
+    """Block until the worker prints `line` (it prints nothing else), or fail after `seconds`."""
+    assert worker.stdout is not None
+    ready, _, _ = wait_until_readable([worker.stdout], [], [], seconds)
+    assert ready, f"the worker did not say {line!r} within {seconds} seconds"
+    assert worker.stdout.readline().decode().strip() == line
 
 
 def _slow_engine(engine: ProcessEngine) -> ProcessEngine:
@@ -110,16 +117,22 @@ def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
 ) -> None:
     local = _slow_engine(engine)
     local.deploy(bundle("slow"), actor="owner")
-    # The clock of this test stands in the past, so the one-day timer is already due in real time.
     started = local.start("slow_timer", business_key="K1")
-    worker = _child(str(engine.db.url.render_as_string(hide_password=False)), tmp_path, 60, 60)
-    try:
-        _wait_for(tmp_path / f"in-step-{started.instance_id}")
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    # The worker's clock stands a week on, when the one-day timer is due.
+    worker = _child(
+        engine.db.url.render_as_string(hide_password=False),
+        clock.now() + timedelta(days=7),
+        markers=tmp_path,
+        hold=True,
+    )
+    with worker:
+        try:
+            _wait_for_line(worker, f"in step {started.instance_id}")
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
     row = instance_row(local, started.instance_id)
     assert row.status == InstanceStatus.WAITING and row.version == 1  # the step rolled back whole
     assert open_tasks(local, started.instance_id) == []
@@ -131,17 +144,21 @@ def test_a_worker_killed_mid_step_loses_nothing_and_the_timer_fires_once(
     assert fired == 1
 
 
-def _run_workers(url: str, tmp_path: Path, *, slow: float, meet: bool) -> dict[str, set[int]]:
-    """Run two worker processes until both are idle; the instances each one stepped, by worker."""
+def _run_workers(engine: ProcessEngine, tmp_path: Path, *, meet: bool) -> dict[str, set[int]]:
+    """Run two worker processes a week on until both are done; the instances each one stepped."""
+    url = engine.db.url.render_as_string(hide_password=False)
+    now = engine.clock.now() + timedelta(days=7)
     names = ("a", "b")
     for name in names:
         (tmp_path / name).mkdir()
     workers = [
-        _child(url, tmp_path / name, slow, 2, peer=tmp_path / other if meet else None)
+        _child(url, now, markers=tmp_path / name, peer=tmp_path / other if meet else None)
         for name, other in zip(names, reversed(names), strict=True)
     ]
     for name, worker in zip(names, workers, strict=True):
-        assert worker.wait(timeout=300) == 0, (tmp_path / name / "worker.log").read_text()
+        with worker:
+            worker.communicate(timeout=300)  # drains its "in step" lines as it goes
+            assert worker.returncode == 0, (tmp_path / name / "worker.log").read_text()
     return {
         name: {int(marker.name.removeprefix("in-step-")) for marker in (tmp_path / name).glob("in-step-*")}
         for name in names
@@ -167,10 +184,9 @@ def test_two_worker_processes_share_300_due_timers_and_fire_each_exactly_once(
 ) -> None:
     local = _slow_engine(engine)
     local.deploy(bundle("slow"), actor="owner")
-    # The clock of this test stands in the past, so every one-day timer is already due in real time.
     started = {local.start("slow_timer", business_key=f"T{n:06d}").instance_id for n in range(300)}
 
-    stepped = _run_workers(engine.db.url.render_as_string(hide_password=False), tmp_path, slow=0, meet=True)
+    stepped = _run_workers(local, tmp_path, meet=True)
 
     _fired_once_each(local, 300)
     assert stepped["a"] | stepped["b"] == started and not stepped["a"] & stepped["b"]
@@ -188,7 +204,7 @@ def test_two_worker_processes_fire_each_due_timer_exactly_once_on_either_databas
     local.deploy(bundle("slow"), actor="owner")
     started = {local.start("slow_timer", business_key=f"T{n:06d}").instance_id for n in range(120)}
 
-    stepped = _run_workers(engine.db.url.render_as_string(hide_password=False), tmp_path, slow=0, meet=False)
+    stepped = _run_workers(local, tmp_path, meet=False)
 
     _fired_once_each(local, 120)
     assert stepped["a"] | stepped["b"] == started and not stepped["a"] & stepped["b"]

@@ -197,7 +197,7 @@ def _choices(session: Session, case: Case, kind: str) -> dict[str, list[tuple[st
             .options(joinedload(Staff.team))
             .join(Team, Team.id == Staff.team_id)
             .where(Staff.active.is_(True), Staff.grade.in_(CASE_HOLDING_GRADES))
-            .order_by(Team.name, Staff.display_name)
+            .order_by(Team.name, Staff.display_name, Staff.id)
         )
         return {
             "owner": [

@@ -165,7 +165,7 @@ def owner_choices(session: Session, staff: Staff) -> list[tuple[str, str]]:
                 Staff.active.is_(True),
                 Staff.grade.in_(sorted(CASE_HOLDING_GRADES)),
             )
-            .order_by(Staff.display_name)
+            .order_by(Staff.display_name, Staff.id)
         )
         choices += [(str(member.id), member.display_name) for member in team]
     return choices

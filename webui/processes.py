@@ -74,7 +74,7 @@ def index() -> str:
     with riskflow().db.transaction(write=False) as session:
         versions = deployed_versions(session)
         open_drafts = session.scalars(
-            select(DefinitionDraft).order_by(DefinitionDraft.updated_at.desc())
+            select(DefinitionDraft).order_by(DefinitionDraft.updated_at.desc(), DefinitionDraft.id.desc())
         ).all()
         by_name: dict[str, list[DeployedVersion]] = defaultdict(list)
         for version in versions:

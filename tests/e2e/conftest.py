@@ -4,7 +4,10 @@ driven by Playwright, and a screenshot and trace of every test that fails.
 - `live_server`: a fresh database (SQLite file, or PostgreSQL with RISKFLOW_TEST_BACKEND=postgresql,
   as tests/conftest.py decides) holding the area of tests/e2e/area.py, and `webui.create_app` on it
   with the test clock, CSRF on and testing mode off, served by Werkzeug's threaded server on a free
-  port of 127.0.0.1 in a background thread. One per test, so no test sees another's clicks.
+  port of 127.0.0.1 in a background thread. One per test, so no test sees another's clicks. On
+  SQLite the area is built once per run (`area_template`) and each test's `database` is its own
+  copy of that file (so a test's own `engine` works on what the server serves); on PostgreSQL it is
+  built afresh on the emptied test database for each test.
 - `browser`: one Chromium for the whole run. The browser is the system's (`chromium`, or the path
   in RISKFLOW_CHROMIUM); nothing is ever downloaded. Without it every browser test fails, saying
   how to install it: the browser tests never skip silently.
@@ -24,9 +27,11 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import POSTGRES, START, copy_sqlite, postgres_database
 from flask import Flask
 from playwright.sync_api import (
     Browser,
@@ -38,12 +43,12 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
-from webui_client import PASSWORD, fast_password_hashing, web_app
+from webui_client import FAST_HASHER, PASSWORD, fast_password_hashing, web_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from engine.clock import ManualClock
 from engine.db import Database
-from webui import riskflow
+from webui import credentials, riskflow
 from webui.config import PROJECT_DIR
 
 from .area import Area, build_area
@@ -109,10 +114,64 @@ class LiveServer:
         return self.area.tasks[name]
 
 
+@dataclass(frozen=True)
+class AreaTemplate:
+    """The area built once into an SQLite file, the task ids it holds, and its clock's time then."""
+
+    path: Path
+    area: Area
+    now: datetime
+
+    def copy(self, target: Path) -> Database:
+        """A database of the test's own holding the area, copied page by page from the template."""
+        copy_sqlite(self.path, target)
+        return Database(f"sqlite:///{target}")
+
+
+@pytest.fixture(scope="session")
+def area_template(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AreaTemplate | None:
+    """On SQLite, the area of tests/e2e/area.py built once for the run (building it deploys the
+    process and runs three cases, seconds a test); None on PostgreSQL, where each test builds it."""
+    if POSTGRES:
+        return None
+    path = tmp_path_factory.mktemp("e2e-area") / "area.db"
+    copy_sqlite(request.getfixturevalue("empty_sqlite_schema"), path)
+    database = Database(f"sqlite:///{path}")
+    clock = ManualClock(START)
+    with pytest.MonkeyPatch.context() as patch:
+        # The same cheap hashing the tests sign in with (fast_password_hashing is per test).
+        patch.setattr(credentials, "_hasher", FAST_HASHER)
+        area = build_area(database, clock)
+    database.dispose()
+    return AreaTemplate(path, area, clock.now())
+
+
 @pytest.fixture
-def live_server(database: Database, clock: ManualClock) -> Iterator[LiveServer]:
+def database(area_template: AreaTemplate | None, tmp_path: Path) -> Iterator[Database]:
+    """The test's database, as in tests/conftest.py; on SQLite it already holds the area (a copy of
+    `area_template`), so that the server and the test's own engine share it."""
+    if area_template is None:
+        database = postgres_database()
+    else:
+        database = area_template.copy(tmp_path / "riskflow-test.db")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def area(database: Database, clock: ManualClock, area_template: AreaTemplate | None) -> Area:
+    """The area on the test's database, with `clock` where building it left it."""
+    if area_template is None:
+        return build_area(database, clock)
+    clock.set(area_template.now)
+    return area_template.area
+
+
+@pytest.fixture
+def live_server(database: Database, area: Area, clock: ManualClock) -> Iterator[LiveServer]:
     """The real app on a fresh test database, served over HTTP on a free port (see the module doc)."""
-    area = build_area(database, clock)
     # As deployed: CSRF on, and not in testing mode, so an unexpected error gets the app's own page.
     app = web_app(database, clock, TESTING=False, WTF_CSRF_ENABLED=True, SECRET_KEY=secrets.token_hex(32))
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -48,7 +48,11 @@ def holder(live_server: LiveServer, task_id: int) -> tuple[str | None, str | Non
 
 def reasons(live_server: LiveServer, event: str) -> list[str | None]:
     with live_server.database.transaction(write=False) as session:
-        return list(session.scalars(select(AuditEvent.reason).where(AuditEvent.event == event)))
+        return list(
+            session.scalars(
+                select(AuditEvent.reason).where(AuditEvent.event == event).order_by(AuditEvent.id)
+            )
+        )
 
 
 def open_monitor(sign_in: Callable[..., Page], username: str) -> Page:
