@@ -19,6 +19,7 @@ from engine.db import Database
 from engine.democlock import demo_clock
 from engine.runtime import ProcessEngine
 from tasks.wiring import build_engine
+from webui import routing
 from webui.config import Settings, load_settings
 
 EXTENSION = "riskflow"
@@ -40,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     config = dict(config or {})
     settings = load_settings(overrides=config)
     app = Flask(__name__)
+    routing.init_app(app)  # before any route: every <int:...> is a database id
     app.config.from_mapping(
         SESSION_COOKIE_NAME="riskflow_session",
         SESSION_COOKIE_HTTPONLY=True,
