@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.clock import Clock, SystemClock
 from engine.db import Database
@@ -57,6 +58,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
     )
     app.config.from_mapping({k: v for k, v in config.items() if not k.startswith("RISKFLOW_")})
+    if settings.trusted_proxies:
+        # The client's address (for the sign-in throttle and the audit trail) and whether it came
+        # over HTTPS (for Strict-Transport-Security), as the trusted proxies saw them.
+        count = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.secret_key_for_app(testing=bool(app.config.get("TESTING")))
 

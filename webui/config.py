@@ -20,6 +20,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 DEMO_KEY_FILE = "secret_key"
 DEFAULT_DATABASE_FILE = "riskflow.db"
+MAX_TRUSTED_PROXIES = 5
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -40,6 +41,7 @@ class Settings:
     demo: bool
     processes_dir: Path
     instance_dir: Path
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For and -Proto are believed
 
     @property
     def url(self) -> URL:
@@ -90,6 +92,7 @@ def load_settings(
         demo=_flag(values, "RISKFLOW_DEMO"),
         processes_dir=_path(values, "RISKFLOW_PROCESSES_DIR", PROJECT_DIR / "processes"),
         instance_dir=instance_dir,
+        trusted_proxies=_trusted_proxies(values.get("RISKFLOW_TRUSTED_PROXIES")),
     )
 
 
@@ -155,6 +158,16 @@ def _port(raw: Any) -> int:
     if not 1 <= port <= 65535:
         raise ConfigError(f"RISKFLOW_PORT must be a port number from 1 to 65535, not {raw!r}")
     return port
+
+
+def _trusted_proxies(raw: Any) -> int:
+    text = str(raw if raw is not None else "").strip() or "0"
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_TRUSTED_PROXIES):
+        raise ConfigError(
+            f"RISKFLOW_TRUSTED_PROXIES must be the number of reverse proxies in front of riskflow, "
+            f"from 0 to {MAX_TRUSTED_PROXIES}, not {raw!r}"
+        )
+    return int(text)
 
 
 def _path(values: Mapping[str, Any], name: str, default: Path) -> Path:
