@@ -33,7 +33,7 @@ ONE_OFF = re.compile(rb'(nonce|value)="[^"]*"')  # every value: the username's i
 
 @pytest.fixture
 def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
-    app = web_app(database, clock)
+    app = web_app(database, clock, wall_clock=clock)
     add_staff(database, "spo.north", Grade.SPO)
     add_staff(database, "om.north", Grade.PO)
     add_staff(database, "left.service", Grade.PO, active=False)
@@ -181,7 +181,7 @@ def test_the_throttle_says_how_long_is_left(app: Flask, clock: ManualClock) -> N
 
 
 def test_the_throttle_holds_across_web_processes(app: Flask, database: Database, clock: ManualClock) -> None:
-    other_process = web_app(database, clock)
+    other_process = web_app(database, clock, wall_clock=clock)
     try:
         for n in range(ADDRESS_LIMIT):
             the_app = app if n % 2 else other_process
@@ -219,7 +219,7 @@ def test_a_forwarded_address_is_believed_only_from_a_trusted_proxy(
     assert through_proxy(app, "spo.north", PASSWORD, "203.0.113.99").status_code == 429
     clock.advance(WINDOW)
 
-    behind_proxy = web_app(database, clock, RISKFLOW_TRUSTED_PROXIES="1")
+    behind_proxy = web_app(database, clock, wall_clock=clock, RISKFLOW_TRUSTED_PROXIES="1")
     try:
         for n in range(ADDRESS_LIMIT):
             through_proxy(behind_proxy, f"guess.{n}", "a wrong guess", "203.0.113.66")

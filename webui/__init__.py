@@ -35,10 +35,16 @@ class Riskflow:
     db: Database
     engine: ProcessEngine
     clock: Clock
+    # Real time, for sign-in limits and session time-outs: a demo's clock may be weeks ahead, and
+    # moving it on must not sign everyone out.
+    wall_clock: Clock
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
-    """Build the application; `config` holds Flask settings and RISKFLOW_* overrides (for tests)."""
+def create_app(
+    config: Mapping[str, Any] | None = None, *, clock: Clock | None = None, wall_clock: Clock | None = None
+) -> Flask:
+    """Build the application; `config` holds Flask settings and RISKFLOW_* overrides, `clock` the time
+    the work runs on and `wall_clock` the real time sign-ins and sessions are timed by (for tests)."""
     config = dict(config or {})
     settings = load_settings(overrides=config)
     app = Flask(__name__)
@@ -68,7 +74,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
 
     db = Database(settings.database_url)
     clock = clock or clock_for(settings, db)
-    app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
+    wall_clock = wall_clock or SystemClock()
+    app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock, wall_clock)
 
     from webui import (
         api,

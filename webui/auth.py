@@ -7,11 +7,16 @@ down after repeated failures; the audit trail records which. Only the per-addres
 differently (429, with the minutes to wait), and it concerns the address, never a username. The
 signed-in person is loaded from the register on each request, so someone made inactive on the staff
 list is signed out at their next click.
+
+Each sign-in is a session row on the server (webui.staff_sessions); the signed cookie carries only
+the secret that names it, and every request checks that row, so signing out, a new password, being
+made inactive or `riskflow staff sign-out-everywhere` ends every copy of the cookie at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +24,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -34,7 +40,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from casework.models import Staff
 from engine.models import AuditEvent
 from engine.runtime import Actor
-from webui import riskflow, throttle
+from webui import riskflow, staff_sessions, throttle
 from webui.credentials import check_password, spend_a_check
 
 bp = Blueprint("auth", __name__)
@@ -50,6 +56,7 @@ PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "opena
 # Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
 SELF_AUTHENTICATING_BLUEPRINTS = frozenset({"api"})
 USERNAME_LIMIT = throttle.USERNAME_LENGTH
+SESSION_KEY = "sid"  # the key in the signed cookie for the secret naming the session's row
 NOT_RIGHT = (
     "The username or password is not right. Check them and try again. After several wrong tries, "
     "wait a minute between tries."
@@ -85,10 +92,32 @@ def init_app(app: Flask) -> None:
 
 
 def load_staff(username: str) -> SignedInStaff | None:
-    """The active member of staff with this username, or None (which signs them out)."""
-    with riskflow().db.transaction(write=False) as db_session:
+    """The active member of staff with this username, when the session the cookie names is still live
+    (webui.staff_sessions); otherwise None, which signs them out."""
+    shared = riskflow()
+    now = shared.wall_clock.now()
+    limits = session_limits()
+    with shared.db.transaction(write=False) as db_session:
+        verdict = staff_sessions.check(db_session, session.get(SESSION_KEY), username, now, limits)
         staff = db_session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
-        return None if staff is None else _signed_in(staff)
+        signed_in = _signed_in(staff) if staff is not None and verdict.live else None
+    if signed_in is not None and verdict.touch:
+        with shared.db.transaction() as db_session:
+            staff_sessions.touch(db_session, verdict.session_id, now)
+    elif staff is None and verdict.live:  # made inactive: every copy of every session of theirs ends
+        with shared.db.transaction() as db_session:
+            staff_sessions.end_all(db_session, username, now, "inactive")
+    elif verdict.reason in ("idle", "expired"):
+        with shared.db.transaction() as db_session:
+            staff_sessions.end(db_session, verdict.session_id, now, verdict.reason)
+            _audit(db_session, username, f"session_{verdict.reason}")
+    return signed_in
+
+
+def session_limits() -> staff_sessions.Limits:
+    """This deployment's idle and absolute limits on a signed-in session."""
+    idle = timedelta(minutes=riskflow().settings.session_idle_minutes)
+    return staff_sessions.Limits(idle=idle, absolute=current_app.permanent_session_lifetime)
 
 
 def require_sign_in() -> BaseResponse | None:
@@ -124,12 +153,18 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
     outcome = _attempt(username, password)
     if isinstance(outcome, SignedInStaff):
         session.clear()  # a fresh session on sign-in: nothing set before it survives
+        shared = riskflow()
+        with shared.db.transaction() as db_session:
+            secret = staff_sessions.begin(
+                db_session, outcome.username, shared.wall_clock.now(), session_limits()
+            )
+        session[SESSION_KEY] = secret
         login_user(outcome)
         session.permanent = True
         return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
     status = 401
     if isinstance(outcome, throttle.Hold):
-        minutes = outcome.minutes_left(riskflow().clock.now())
+        minutes = outcome.minutes_left(riskflow().wall_clock.now())
         message = (
             f"There have been too many failed sign-ins from your network. Try again in {minutes} "
             f"minute{'s' if minutes != 1 else ''}."
@@ -142,7 +177,7 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
     )
     response = Response(page, status=status)
     if isinstance(outcome, throttle.Hold):
-        response.headers["Retry-After"] = str(outcome.minutes_left(riskflow().clock.now()) * 60)
+        response.headers["Retry-After"] = str(outcome.minutes_left(riskflow().wall_clock.now()) * 60)
     return response
 
 
@@ -159,11 +194,17 @@ def _demo_users() -> list[Any]:
 
 @bp.post("/sign-out")
 def sign_out() -> Response | BaseResponse:
-    """Sign out and forget the session."""
+    """Sign out: end the session on the server, so no copy of its cookie works any more."""
     username = current_user.username
+    secret = session.get(SESSION_KEY)
     logout_user()
     session.clear()
-    with riskflow().db.transaction() as db_session:
+    shared = riskflow()
+    now = shared.wall_clock.now()
+    with shared.db.transaction() as db_session:
+        verdict = staff_sessions.check(db_session, secret, username, now, session_limits())
+        if verdict.session_id is not None:
+            staff_sessions.end(db_session, verdict.session_id, now, "signed_out")
         _audit(db_session, username, "signed_out")
     flash("You have signed out.", "success")
     return redirect(url_for("auth.sign_in"))
@@ -172,7 +213,7 @@ def sign_out() -> Response | BaseResponse:
 def _attempt(username: str, password: str) -> SignedInStaff | throttle.Hold | None:
     """The signed-in person; the address's hold; or None for every other refusal (each audited)."""
     shared = riskflow()
-    now = shared.clock.now()
+    now = shared.wall_clock.now()
     address = request.remote_addr or "unknown"
     with shared.db.transaction() as db_session:
         hold = throttle.hold_on(db_session, address, username, now)

@@ -6,7 +6,7 @@ sign-ins are counted by webui.throttle, for unknown usernames as for known ones.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,12 +39,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def set_password(session: Session, username: str, password: str) -> None:
-    """Give `username` a new password."""
+def set_password(session: Session, username: str, password: str, *, now: datetime | None = None) -> None:
+    """Give `username` a new password, and end every session signed in with the old one."""
+    from webui.staff_sessions import end_all  # it keeps its table on this module's metadata
+
     credential = session.get(StaffCredential, username)
     if credential is None:
         credential = StaffCredential(username=username)
         session.add(credential)
+    else:
+        end_all(session, username, now or datetime.now(UTC), "password_changed")
     credential.password_hash = hash_password(password)
 
 
