@@ -13,8 +13,10 @@ from casework_area import om_username
 from conftest import START
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 from webui_client import fast_password_hashing, give_passwords, sign_in
+from werkzeug.test import TestResponse
 
 from casework.models import AccessLimitation, AccessListEntry, Case, Staff
 from casework.vocabulary import AccessList, RoshLevel, Stage
@@ -245,23 +247,11 @@ def test_an_offender_manager_does_not_record_new_cases(app: Flask, client: Flask
     assert response.json["error"] == "wrong_role"
 
 
-def test_a_person_sees_only_the_cases_they_need_to_know_about(app: Flask, client: FlaskClient) -> None:
-    supervised_case(app, "N300001", OM_NORTH)
-    supervised_case(app, "S300001", om_username("south", "PO", "E"))
-    om = token(app, "om", ["cases:read"], person=OM_NORTH)
-    listed = call(client, "GET", "/cases", om).json["cases"]
-    assert [c["crn"] for c in listed] == ["N300001"]
-    response = call(client, "GET", "/cases/S300001", om)
-    assert response.status_code == 403
-    assert response.json["error"] == "no_need_to_know"
-    assert call(client, "GET", "/cases/Z999999", om).status_code == 404
-
-
-def test_a_system_does_not_see_a_case_restricted_to_named_staff(app: Flask, client: FlaskClient) -> None:
-    supervised_case(app, "N300001", OM_NORTH)
+def limit_access(app: Flask, crn: str, username: str, on_list: AccessList) -> None:
+    """Put `username` on the case's exclusion or restriction list."""
     with riskflow(app).db.transaction() as session:
-        case = session.scalar(select(Case).where(Case.crn == "N300001"))
-        staff = session.scalar(select(Staff).where(Staff.username == OM_NORTH))
+        case = session.scalar(select(Case).where(Case.crn == crn))
+        staff = session.scalar(select(Staff).where(Staff.username == username))
         assert case is not None and staff is not None
         limitation = AccessLimitation(case_id=case.id, set_at=START, set_by="aco.one")
         session.add(limitation)
@@ -270,14 +260,89 @@ def test_a_system_does_not_see_a_case_restricted_to_named_staff(app: Flask, clie
             AccessListEntry(
                 limitation_id=limitation.id,
                 staff_id=staff.id,
-                on_list=AccessList.RESTRICTION,
+                on_list=on_list,
                 added_at=START,
                 added_by="aco.one",
             )
         )
+
+
+def same_apart_from(response: TestResponse, name: str) -> tuple[int, str, bytes, str | None]:
+    """What a refusal gives away: status, content type, body (with `name` blanked) and any cookie."""
+    body = response.get_data().replace(name.encode(), b"<id>")
+    return response.status_code, response.content_type, body, response.headers.get("Set-Cookie")
+
+
+def test_a_person_sees_only_the_cases_they_need_to_know_about(app: Flask, client: FlaskClient) -> None:
+    supervised_case(app, "N300001", OM_NORTH)
+    supervised_case(app, "S300001", om_username("south", "PO", "E"))
+    om = token(app, "om", ["cases:read"], person=OM_NORTH)
+    listed = call(client, "GET", "/cases", om).json["cases"]
+    assert [c["crn"] for c in listed] == ["N300001"]
+    assert call(client, "GET", "/cases/Z999999", om).status_code == 404
+    assert call(client, "GET", "/cases/S300001", om).status_code == 404
+
+
+def test_a_case_without_need_to_know_answers_exactly_as_a_case_not_on_the_register(
+    app: Flask, client: FlaskClient
+) -> None:
+    south_om = om_username("south", "PO", "E")
+    supervised_case(app, "S300001", south_om)
+    om = token(app, "om", ["cases:read", "cases:write"], person=OM_NORTH)
+    hidden = call(client, "GET", "/cases/S300001", om)
+    missing = call(client, "GET", "/cases/S399999", om)
+    assert hidden.status_code == 404
+    assert same_apart_from(hidden, "S300001") == same_apart_from(missing, "S399999")
+    assert b"South" not in hidden.get_data() and b"held by" not in hidden.get_data()
+    # Reporting a change to it, too: no hint that the CRN is on the register.
+    change = {"level": "HIGH", "source": "OASys"}
+    hidden = call(client, "POST", "/cases/S300001/rosh", om, change)
+    missing = call(client, "POST", "/cases/S399999/rosh", om, change)
+    assert hidden.status_code == 404
+    assert same_apart_from(hidden, "S300001") == same_apart_from(missing, "S399999")
+
+
+def test_an_instance_on_a_case_without_need_to_know_answers_as_one_that_is_not_there(
+    app: Flask, client: FlaskClient
+) -> None:
+    court = token(app, "court.results", ["cases:write"])
+    instance_id = str(started_case(client, court)["instance_id"])
+    consultant = token(app, "risk", ["instances:read"], person="risk.consultant")
+    hidden = call(client, "GET", f"/instances/{instance_id}", consultant)
+    missing = call(client, "GET", "/instances/987654", consultant)
+    assert hidden.status_code == 404
+    assert same_apart_from(hidden, instance_id) == same_apart_from(missing, "987654")
+    assert CRN.encode() not in hidden.get_data()
+    aco = token(app, "aco", ["instances:read"], person="aco.one")
+    assert call(client, "GET", f"/instances/{instance_id}", aco).status_code == 200
+
+
+def test_someone_on_the_exclusion_list_gets_the_case_records_limited_access_message(
+    app: Flask, client: FlaskClient
+) -> None:
+    supervised_case(app, "N300001", OM_NORTH)
+    limit_access(app, "N300001", "spo.north", AccessList.EXCLUSION)
+    spo = token(app, "spo", ["cases:read", "instances:read"], person="spo.north")
+    response = call(client, "GET", "/cases/N300001", spo)
+    assert response.status_code == 403
+    assert response.json["error"] == "limited_access"
+    assert response.json["message"].startswith("You are excluded from viewing this offender record.")
+    give_passwords(riskflow(app).db, ["spo.north"])
+    browser = app.test_client()
+    assert sign_in(browser, "spo.north").status_code == 302
+    page = browser.get("/cases/N300001")
+    assert page.status_code == 403
+    assert str(escape(response.json["message"])) in page.text
+
+
+def test_a_system_does_not_see_a_case_restricted_to_named_staff(app: Flask, client: FlaskClient) -> None:
+    supervised_case(app, "N300001", OM_NORTH)
+    limit_access(app, "N300001", OM_NORTH, AccessList.RESTRICTION)
     court = token(app, "oasys", ["cases:read"])
     assert call(client, "GET", "/cases", court).json["cases"] == []
-    assert call(client, "GET", "/cases/N300001", court).status_code == 403
+    refused = call(client, "GET", "/cases/N300001", court)
+    assert refused.status_code == 403
+    assert refused.json["error"] == "limited_access"
     om = token(app, "om", ["cases:read"], person=OM_NORTH)
     assert call(client, "GET", "/cases/N300001", om).status_code == 200
 

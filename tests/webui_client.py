@@ -26,16 +26,18 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2id with the smallest cost: the same code paths, a thousandth of the time."""
     monkeypatch.setattr(credentials, "_hasher", FAST_HASHER)
+    monkeypatch.setattr(credentials, "_UNKNOWN_USER_HASH", FAST_HASHER.hash("riskflow: no such user"))
 
 
 def url_of(database: Database) -> str:
     return database.url.render_as_string(hide_password=False)
 
 
-def web_app(database: Database, clock: Clock, **config: Any) -> Flask:
-    """The app on the test database, CSRF off unless asked for (one module tests it on)."""
+def web_app(database: Database, clock: Clock, *, wall_clock: Clock | None = None, **config: Any) -> Flask:
+    """The app on the test database, CSRF off unless asked for (one module tests it on); sign-ins and
+    sessions on real time unless `wall_clock` is given."""
     settings = {"TESTING": True, "WTF_CSRF_ENABLED": False, "RISKFLOW_DATABASE_URL": url_of(database)}
-    return create_app({**settings, **config}, clock=clock)
+    return create_app({**settings, **config}, clock=clock, wall_clock=wall_clock)
 
 
 def give_passwords(database: Database, usernames: list[str], password: str = PASSWORD) -> None:

@@ -13,12 +13,14 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.democlock import demo_clock
 from engine.runtime import ProcessEngine
 from tasks.wiring import build_engine
+from webui import routing
 from webui.config import Settings, load_settings
 
 EXTENSION = "riskflow"
@@ -33,13 +35,20 @@ class Riskflow:
     db: Database
     engine: ProcessEngine
     clock: Clock
+    # Real time, for sign-in limits and session time-outs: a demo's clock may be weeks ahead, and
+    # moving it on must not sign everyone out.
+    wall_clock: Clock
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
-    """Build the application; `config` holds Flask settings and RISKFLOW_* overrides (for tests)."""
+def create_app(
+    config: Mapping[str, Any] | None = None, *, clock: Clock | None = None, wall_clock: Clock | None = None
+) -> Flask:
+    """Build the application; `config` holds Flask settings and RISKFLOW_* overrides, `clock` the time
+    the work runs on and `wall_clock` the real time sign-ins and sessions are timed by (for tests)."""
     config = dict(config or {})
     settings = load_settings(overrides=config)
     app = Flask(__name__)
+    routing.init_app(app)  # before any route: every <int:...> is a database id
     app.config.from_mapping(
         SESSION_COOKIE_NAME="riskflow_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -55,12 +64,18 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
         MAX_FORM_MEMORY_SIZE=1024 * 1024,
     )
     app.config.from_mapping({k: v for k, v in config.items() if not k.startswith("RISKFLOW_")})
+    if settings.trusted_proxies:
+        # The client's address (for the sign-in throttle and the audit trail) and whether it came
+        # over HTTPS (for Strict-Transport-Security), as the trusted proxies saw them.
+        count = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.secret_key_for_app(testing=bool(app.config.get("TESTING")))
 
     db = Database(settings.database_url)
     clock = clock or clock_for(settings, db)
-    app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock)
+    wall_clock = wall_clock or SystemClock()
+    app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock, wall_clock)
 
     from webui import (
         api,

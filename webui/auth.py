@@ -1,13 +1,22 @@
 """Sign-in and sign-out, and the rule that every page but sign-in and the health check needs it.
 
-Passwords are checked against webui.credentials; each success, failure and lock is written to the
-audit trail. The signed-in person is loaded from the register on each request, so someone made
-inactive on the staff list is signed out at their next click.
+Passwords are checked against webui.credentials, after webui.throttle's limits on failed sign-ins.
+The person signing in is told only "the username or password is not right", in the same time,
+whether the username is unknown, the password wrong, the account inactive or the username slowed
+down after repeated failures; the audit trail records which. Only the per-address throttle answers
+differently (429, with the minutes to wait), and it concerns the address, never a username. The
+signed-in person is loaded from the register on each request, so someone made inactive on the staff
+list is signed out at their next click.
+
+Each sign-in is a session row on the server (webui.staff_sessions); the signed cookie carries only
+the secret that names it, and every request checks that row, so signing out, a new password, being
+made inactive or `riskflow staff sign-out-everywhere` ends every copy of the cookie at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +24,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -30,9 +40,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from casework.models import Staff
 from engine.models import AuditEvent
 from engine.runtime import Actor
-from webui import riskflow
-from webui.credentials import LOCK_MINUTES, MAX_FAILED_ATTEMPTS, check_password
-from webui.display import local_time
+from webui import riskflow, staff_sessions, throttle
+from webui.credentials import check_password, spend_a_check
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -46,7 +55,12 @@ login_manager.login_message_category = "info"
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi", "metrics.metrics"})
 # Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
 SELF_AUTHENTICATING_BLUEPRINTS = frozenset({"api"})
-USERNAME_LIMIT = 100
+USERNAME_LIMIT = throttle.USERNAME_LENGTH
+SESSION_KEY = "sid"  # the key in the signed cookie for the secret naming the session's row
+NOT_RIGHT = (
+    "The username or password is not right. Check them and try again. After several wrong tries, "
+    "wait a minute between tries."
+)
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,32 @@ def init_app(app: Flask) -> None:
 
 
 def load_staff(username: str) -> SignedInStaff | None:
-    """The active member of staff with this username, or None (which signs them out)."""
-    with riskflow().db.transaction(write=False) as db_session:
+    """The active member of staff with this username, when the session the cookie names is still live
+    (webui.staff_sessions); otherwise None, which signs them out."""
+    shared = riskflow()
+    now = shared.wall_clock.now()
+    limits = session_limits()
+    with shared.db.transaction(write=False) as db_session:
+        verdict = staff_sessions.check(db_session, session.get(SESSION_KEY), username, now, limits)
         staff = db_session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
-        return None if staff is None else _signed_in(staff)
+        signed_in = _signed_in(staff) if staff is not None and verdict.live else None
+    if signed_in is not None and verdict.touch:
+        with shared.db.transaction() as db_session:
+            staff_sessions.touch(db_session, verdict.session_id, now)
+    elif staff is None and verdict.live:  # made inactive: every copy of every session of theirs ends
+        with shared.db.transaction() as db_session:
+            staff_sessions.end_all(db_session, username, now, "inactive")
+    elif verdict.reason in ("idle", "expired"):
+        with shared.db.transaction() as db_session:
+            staff_sessions.end(db_session, verdict.session_id, now, verdict.reason)
+            _audit(db_session, username, f"session_{verdict.reason}")
+    return signed_in
+
+
+def session_limits() -> staff_sessions.Limits:
+    """This deployment's idle and absolute limits on a signed-in session."""
+    idle = timedelta(minutes=riskflow().settings.session_idle_minutes)
+    return staff_sessions.Limits(idle=idle, absolute=current_app.permanent_session_lifetime)
 
 
 def require_sign_in() -> BaseResponse | None:
@@ -117,13 +153,32 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
     outcome = _attempt(username, password)
     if isinstance(outcome, SignedInStaff):
         session.clear()  # a fresh session on sign-in: nothing set before it survives
+        shared = riskflow()
+        with shared.db.transaction() as db_session:
+            secret = staff_sessions.begin(
+                db_session, outcome.username, shared.wall_clock.now(), session_limits()
+            )
+        session[SESSION_KEY] = secret
         login_user(outcome)
         session.permanent = True
         return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
+    status = 401
+    if isinstance(outcome, throttle.Hold):
+        minutes = outcome.minutes_left(riskflow().wall_clock.now())
+        message = (
+            f"There have been too many failed sign-ins from your network. Try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}."
+        )
+        status = 429
+    else:
+        message = NOT_RIGHT
     page = render_template(
-        "auth/sign_in.html", errors={"username": outcome}, username=username, demo_users=_demo_users()
+        "auth/sign_in.html", errors={"username": message}, username=username, demo_users=_demo_users()
     )
-    return page, 401
+    response = Response(page, status=status)
+    if isinstance(outcome, throttle.Hold):
+        response.headers["Retry-After"] = str(outcome.minutes_left(riskflow().wall_clock.now()) * 60)
+    return response
 
 
 def _demo_users() -> list[Any]:
@@ -139,39 +194,48 @@ def _demo_users() -> list[Any]:
 
 @bp.post("/sign-out")
 def sign_out() -> Response | BaseResponse:
-    """Sign out and forget the session."""
+    """Sign out: end the session on the server, so no copy of its cookie works any more."""
     username = current_user.username
+    secret = session.get(SESSION_KEY)
     logout_user()
     session.clear()
-    with riskflow().db.transaction() as db_session:
+    shared = riskflow()
+    now = shared.wall_clock.now()
+    with shared.db.transaction() as db_session:
+        verdict = staff_sessions.check(db_session, secret, username, now, session_limits())
+        if verdict.session_id is not None:
+            staff_sessions.end(db_session, verdict.session_id, now, "signed_out")
         _audit(db_session, username, "signed_out")
     flash("You have signed out.", "success")
     return redirect(url_for("auth.sign_in"))
 
 
-def _attempt(username: str, password: str) -> SignedInStaff | str:
-    """The signed-in person, or the message that says why not (each attempt audited)."""
+def _attempt(username: str, password: str) -> SignedInStaff | throttle.Hold | None:
+    """The signed-in person; the address's hold; or None for every other refusal (each audited)."""
     shared = riskflow()
-    now = shared.clock.now()
+    now = shared.wall_clock.now()
+    address = request.remote_addr or "unknown"
     with shared.db.transaction() as db_session:
+        hold = throttle.hold_on(db_session, address, username, now)
+        if hold is not None and hold.kind == "address":
+            _audit(db_session, username, "sign_in_refused_address_throttled")
+            return hold
+        if hold is not None:  # the username is slowed: the same time and answer as a wrong password
+            spend_a_check(password)
+            _audit(db_session, username, "sign_in_refused_username_slowed")
+            return None
         staff = db_session.scalar(select(Staff).where(Staff.username == username))
-        result = check_password(db_session, username, password, now)
-        if result.outcome == "ok" and staff is not None and staff.active:
+        if check_password(db_session, username, password) and staff is not None and staff.active:
+            throttle.forget_username(db_session, username)
             _audit(db_session, username, "signed_in")
             return _signed_in(staff)
-        if result.outcome == "locked":
-            event = "sign_in_locked" if result.just_locked else "sign_in_refused_locked"
-            _audit(db_session, username, event)
-            until = local_time(result.locked_until).split(", ")[-1]
-            return (
-                f"Sign-in for this username is locked until {until} after {MAX_FAILED_ATTEMPTS} wrong "
-                "passwords in a row. Try again then, or ask the service desk to unlock it."
-            )
+        throttle.record_failure(db_session, address, username, now)
         _audit(db_session, username, "sign_in_failed")
-    return (
-        "The username or password is not right. Check them and try again: after "
-        f"{MAX_FAILED_ATTEMPTS} wrong passwords in a row, sign-in is locked for {LOCK_MINUTES} minutes."
-    )
+        if throttle.failures_for(db_session, username, now) == throttle.USERNAME_LIMIT:
+            _audit(db_session, username, "sign_in_username_slowed")
+        if throttle.failures_from(db_session, address, now) == throttle.ADDRESS_LIMIT:
+            _audit(db_session, username, "sign_in_address_throttled")
+    return None
 
 
 def _signed_in(staff: Staff) -> SignedInStaff:

@@ -53,6 +53,7 @@ from tasks import intake
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.reads import log_read
+from webui.routing import database_int
 
 bp = Blueprint("cases", __name__)
 
@@ -128,12 +129,12 @@ def parse_filter(args: MultiDict[str, str]) -> tuple[RegisterFilter, dict[str, s
     )
     mappa = choice("mappa", {ANY, NONE, *MAPPA_CHOICES}, ANY, "Choose a MAPPA level from the list")
     owner = args.get("owner", ANY)
-    if owner not in (ANY, ME, UNALLOCATED) and not owner.isdigit():
+    if owner not in (ANY, ME, UNALLOCATED) and not _is_database_id(owner):
         errors["owner"] = "Choose an owner from the list"
         owner = ANY
     sort = choice("sort", {k.value for k in SortKey}, SortKey.NAME.value, "Choose a column to sort by")
     page_text = args.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 else 1
+    page = int(page_text) if page_text.isascii() and page_text.isdigit() and 0 < len(page_text) < 7 else 1
     if page_text != str(page):
         errors["page"] = "The page must be a whole number, such as 2"
     return (
@@ -205,6 +206,13 @@ def _filter_choices(owners: list[tuple[str, str]]) -> dict[str, list[tuple[str, 
         "mappa": [(ANY, "Any"), *MAPPA_CHOICES.items(), (NONE, "Not MAPPA eligible")],
         "owner": owners,
     }
+
+
+def _is_database_id(text: str) -> bool:
+    try:
+        return database_int(text) >= 0
+    except ValueError:
+        return False
 
 
 def stage_name(stage: Stage) -> str:

@@ -467,6 +467,44 @@ def token_revoke(name: str, actor: str | None) -> None:
     click.echo(f"revoked token {name}")
 
 
+# ---------------------------------------------------------------------------------------- staff
+
+
+@cli.group()
+def staff() -> None:
+    """Staff sign-in: end a member of staff's sessions."""
+
+
+@staff.command("sign-out-everywhere")
+@click.argument("username")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_sign_out_everywhere(username: str, actor: str | None) -> None:
+    """End every signed-in session of USERNAME at once, on every browser and every copy of its cookie.
+
+    For a lost or shared computer, or a cookie that may have been copied: the person signs in again.
+    """
+    from sqlalchemy import select
+
+    from casework.models import Staff
+    from engine.models import AuditEvent
+    from webui.staff_sessions import end_all
+
+    with open_engine(load_settings()) as engine, engine.db.transaction() as session:
+        if session.scalar(select(Staff.id).where(Staff.username == username)) is None:
+            raise click.ClickException(f"there is no member of staff with username {username!r}")
+        now = engine.clock.now()
+        ended = end_all(session, username, now, "signed_out_everywhere")
+        session.add(
+            AuditEvent(
+                at=now,
+                actor=actor or _login_name(),
+                event="signed_out_everywhere",
+                detail={"username": username, "sessions": ended},
+            )
+        )
+    click.echo(f"ended {ended} signed-in session{'s' if ended != 1 else ''} of {username}")
+
+
 # ---------------------------------------------------------------------------------------- clock
 
 

@@ -20,6 +20,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 DEMO_KEY_FILE = "secret_key"
 DEFAULT_DATABASE_FILE = "riskflow.db"
+MAX_TRUSTED_PROXIES = 5
+DEFAULT_IDLE_MINUTES = 30
+MAX_IDLE_MINUTES = 8 * 60
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -40,6 +43,8 @@ class Settings:
     demo: bool
     processes_dir: Path
     instance_dir: Path
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For and -Proto are believed
+    session_idle_minutes: int = 30  # a signed-in session unused this long is over
 
     @property
     def url(self) -> URL:
@@ -90,6 +95,8 @@ def load_settings(
         demo=_flag(values, "RISKFLOW_DEMO"),
         processes_dir=_path(values, "RISKFLOW_PROCESSES_DIR", PROJECT_DIR / "processes"),
         instance_dir=instance_dir,
+        trusted_proxies=_trusted_proxies(values.get("RISKFLOW_TRUSTED_PROXIES")),
+        session_idle_minutes=_idle_minutes(values.get("RISKFLOW_SESSION_IDLE_MINUTES")),
     )
 
 
@@ -155,6 +162,26 @@ def _port(raw: Any) -> int:
     if not 1 <= port <= 65535:
         raise ConfigError(f"RISKFLOW_PORT must be a port number from 1 to 65535, not {raw!r}")
     return port
+
+
+def _trusted_proxies(raw: Any) -> int:
+    text = str(raw if raw is not None else "").strip() or "0"
+    if not (text.isascii() and text.isdigit() and int(text) <= MAX_TRUSTED_PROXIES):
+        raise ConfigError(
+            f"RISKFLOW_TRUSTED_PROXIES must be the number of reverse proxies in front of riskflow, "
+            f"from 0 to {MAX_TRUSTED_PROXIES}, not {raw!r}"
+        )
+    return int(text)
+
+
+def _idle_minutes(raw: Any) -> int:
+    text = str(raw if raw is not None else "").strip() or str(DEFAULT_IDLE_MINUTES)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_IDLE_MINUTES):
+        raise ConfigError(
+            "RISKFLOW_SESSION_IDLE_MINUTES must be how many minutes a signed-in session may sit unused, "
+            f"from 1 to {MAX_IDLE_MINUTES} (a working day), not {raw!r}"
+        )
+    return int(text)
 
 
 def _path(values: Mapping[str, Any], name: str, default: Path) -> Path:

@@ -43,6 +43,7 @@ from tasks.monitor import Scope
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.reads import log_read
+from webui.routing import database_int
 
 bp = Blueprint("monitor", __name__, url_prefix="/monitor")
 log = logging.getLogger("riskflow.monitor")
@@ -626,7 +627,7 @@ def move_owner(crn: str) -> Response:
     shared = riskflow()
     user: SignedInStaff = current_user
     reason, owner = _reason(), request.form.get("owner", "").strip()
-    back = request.form.get("back_to_instance", type=int)
+    back = request.form.get("back_to_instance", type=database_int)
     target = url_for("monitor.instance", instance_id=back) if back else url_for("monitor.overview")
     if not reason or not owner:
         flash("Choose the new owner and give a reason. Nothing was changed.", "error")

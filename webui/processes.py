@@ -48,6 +48,7 @@ from engine.models import (
 from engine.runtime import InstanceStatus
 from webui import impact, riskflow
 from webui.forms_render import fields_of
+from webui.routing import database_int
 from webui.security import allow_diagram_styles
 
 bp = Blueprint("processes", __name__)
@@ -130,8 +131,8 @@ def compare(name: str) -> str:
         )
         if not numbers:
             abort(404)
-        newer = request.args.get("to", type=int) or numbers[-1]
-        older = request.args.get("from", type=int) or (numbers[-2] if len(numbers) > 1 else numbers[-1])
+        newer = request.args.get("to", type=database_int) or numbers[-1]
+        older = request.args.get("from", type=database_int) or numbers[max(0, len(numbers) - 2)]
         old_definition = _definition(session, name, older)
         new_definition = _definition(session, name, newer)
         new_files = _files(session, new_definition.id)
@@ -170,7 +171,7 @@ def start_draft(name: str) -> BaseResponse:
     owner_only()
     shared = riskflow()
     with shared.db.transaction() as session:
-        version = request.form.get("version", type=int) or _latest_version(session, name)
+        version = request.form.get("version", type=database_int) or _latest_version(session, name)
         try:
             draft = drafts.start_draft(
                 session, name, version, actor=current_user.username, now=shared.clock.now()
@@ -292,7 +293,7 @@ def edit_file(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
                     draft_id,
                     path,
                     text,
-                    revision=request.form.get("revision", type=int) or 0,
+                    revision=request.form.get("revision", type=database_int) or 0,
                     actor=current_user.username,
                     now=shared.clock.now(),
                 )
@@ -313,7 +314,7 @@ def edit_file(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
             draft=current,
             path=path,
             content=content,
-            revision=request.form.get("revision", type=int) if posted else current.revision,
+            revision=request.form.get("revision", type=database_int) if posted else current.revision,
             errors=errors,
             is_form=path.startswith("forms/") and path.endswith(".json"),
             preview=preview,
@@ -351,7 +352,7 @@ def edit_decision(draft_id: int, path: str) -> BaseResponse | str | tuple[str, i
                         draft_id,
                         path,
                         new_text,
-                        revision=request.form.get("revision", type=int) or 0,
+                        revision=request.form.get("revision", type=database_int) or 0,
                         actor=current_user.username,
                         now=shared.clock.now(),
                     )
@@ -359,7 +360,7 @@ def edit_decision(draft_id: int, path: str) -> BaseResponse | str | tuple[str, i
                 return redirect(url_for("processes.draft", draft_id=draft_id))
             except (InvalidData, Conflict) as err:
                 errors = _form_errors(err, default_field="rows")
-        revision = request.form.get("revision", type=int) or revision
+        revision = request.form.get("revision", type=database_int) or revision
     page = render_template(
         "processes/edit_decision.html",
         draft_id=draft_id,
@@ -438,7 +439,7 @@ def put_file(draft_id: int, path: str) -> tuple[Response, int]:
                 draft_id,
                 path,
                 request.get_data(as_text=True),
-                revision=request.headers.get("X-Draft-Revision", type=int) or 0,
+                revision=request.headers.get("X-Draft-Revision", type=database_int) or 0,
                 actor=current_user.username,
                 now=shared.clock.now(),
             )
@@ -473,7 +474,7 @@ def measure(draft_id: int) -> BaseResponse | tuple[str, int]:
     settings: dict[str, int] = {}
     errors = []
     for name, (least, most, default) in IMPACT_LIMITS.items():
-        value = request.form.get(name, type=int)
+        value = request.form.get(name, type=database_int)
         value = default if value is None and not request.form.get(name) else value
         if value is None or not least <= value <= most:
             errors.append(
@@ -491,7 +492,7 @@ def measure(draft_id: int) -> BaseResponse | tuple[str, int]:
             current_app._get_current_object(),  # type: ignore[attr-defined]  # the real app, for the thread
             draft_id,
             actor=current_user.username,
-            seed=request.form.get("seed", type=int) or 1,
+            seed=request.form.get("seed", type=database_int) or 1,
             **settings,
         )
     except NotFound:
@@ -548,7 +549,7 @@ def migrate(name: str, version: int) -> str | tuple[str, int]:
     shared = riskflow()
     with shared.db.transaction(write=False) as session:
         source = _definition(session, name, version)
-        target_version = request.values.get("to", type=int) or _latest_version(session, name)
+        target_version = request.values.get("to", type=database_int) or _latest_version(session, name)
         target = _definition(session, name, target_version)
         instance_ids = list(
             session.scalars(
@@ -675,7 +676,8 @@ def _form_errors(err: EngineError, *, default_field: str = "note") -> list[dict[
 
 def _rows_from_form(width: int) -> list[Row]:
     rows = []
-    count = request.form.get("rows", type=int) or 0
+    # Each row posts at least its description, so a larger count than the form has fields is not real.
+    count = min(request.form.get("rows", type=database_int) or 0, len(request.form))
     for n in range(count):
         rule_id = request.form.get(f"rule-{n}") or None
         cells = [request.form.get(f"cell-{n}-{c}", "") for c in range(width)]

@@ -21,6 +21,8 @@ from sqlalchemy.pool import NullPool
 
 import casework.access_log  # noqa: F401 - the access log's table joins CaseworkBase's metadata
 import casework.case_list  # noqa: F401 - and the register list's indexes
+import webui.staff_sessions  # noqa: F401 - and signed-in sessions
+import webui.throttle  # noqa: F401 - failed sign-ins join WebuiBase's metadata
 from casework.models import CaseworkBase
 from engine.models import EngineBase
 from webui.api.tokens import ApiBase

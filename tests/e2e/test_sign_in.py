@@ -33,8 +33,8 @@ def test_a_wrong_password_shows_the_error_summary_and_keeps_the_username(
     expect(page.get_by_label("Username")).to_have_value(OM)
     expect(page.get_by_label("Password")).to_have_value("")
     expect(page.get_by_label("Username")).to_have_accessible_description(
-        "Error: The username or password is not right. Check them and try again: after 5 wrong passwords "
-        "in a row, sign-in is locked for 15 minutes.",
+        "Error: The username or password is not right. Check them and try again. After several wrong "
+        "tries, wait a minute between tries.",
     )
     summary.get_by_role("link", name="The username or password is not right").click()
     expect(page.get_by_label("Username")).to_be_focused()

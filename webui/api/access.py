@@ -2,7 +2,13 @@
 
 A person is held to casework.access.may_view (need to know) exactly as in the web pages. A system
 has no place in a team, so it has no need to know in may_view's sense: it may read the cases its
-scope allows except those whose restriction list names the only staff who may see them. Managing
+scope allows except those whose restriction list names the only staff who may see them.
+
+A refusal says no more than the case record in the web pages does: someone a limited-access case
+keeps out (its exclusion list, or a restriction list that does not name them) gets the case's own
+message with 403; any other case the caller has no need to know about answers exactly as a case
+that is not on the register (404), so the API never tells anyone that a case exists or who holds it.
+Managing
 instances (retry, skip, suspend, resume, reassign) is for Senior Probation Officers and Assistant
 Chief Officers, on cases they may see.
 """
@@ -51,19 +57,27 @@ def visible_cases(session: Session, caller: Caller) -> ColumnElement[bool]:
     return visible_to(session, staff) if staff is not None else false()
 
 
-def require_case(session: Session, caller: Caller, case: Case) -> None:
-    """Refuse with 403 (and the case's own message, when it has one) unless `caller` may see `case`."""
+def case_not_found(crn: str) -> ApiProblem:
+    """The answer for a CRN that is not on the register, and for a case the caller may not know of."""
+    return ApiProblem(404, "not_found", f"There is no case with CRN {crn} on the register.")
+
+
+def require_case(
+    session: Session, caller: Caller, case: Case, *, hidden_as: ApiProblem | None = None
+) -> None:
+    """Refuse unless `caller` may see `case`: with the case's limited-access message (403) when it has
+    one, else with `hidden_as`, the answer for something that is not there (default: no such CRN)."""
     decision = case_decision(session, caller, case)
-    if not decision:
-        raise ApiProblem(
-            403,
-            "no_need_to_know",
-            decision.message or f"You may not see case {case.crn}: {decision.reason}.",
-        )
+    if decision:
+        return
+    if decision.message:
+        raise ApiProblem(403, "limited_access", decision.message)
+    raise hidden_as or case_not_found(case.crn)
 
 
 def require_change(session: Session, caller: Caller, case: Case) -> None:
-    """Refuse with 403 unless `caller` may report a change to `case`: a person as on the case record
+    """Refuse unless `caller` may report a change to `case` (as require_case when they may not see it,
+    403 when they may see it but not change it): a person as on the case record
     (casework.access.may_change), a system for any case it may see."""
     require_case(session, caller, case)
     if caller.staff is None:

@@ -13,7 +13,7 @@ from engine.errors import InvalidData
 from tasks import intake
 from webui import riskflow
 from webui.api import bp
-from webui.api.access import require_case, visible_cases
+from webui.api.access import case_not_found, require_case, visible_cases
 from webui.api.callers import Caller
 from webui.api.problems import ApiProblem, FieldProblem
 from webui.api.schemas import CaseCreate, CaseCreated, CaseList, CaseOut, CaseQuery
@@ -115,9 +115,10 @@ def _cases() -> Select[Case]:
 
 
 def _find(session: Session, crn: str) -> Case:
-    case = session.scalar(_cases().where(Case.crn == crn.strip().upper()))
+    crn = crn.strip().upper()
+    case = session.scalar(_cases().where(Case.crn == crn))
     if case is None:
-        raise ApiProblem(404, "not_found", f"There is no case with CRN {crn!r} on the register.")
+        raise case_not_found(crn)
     return case
 
 

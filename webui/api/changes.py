@@ -18,7 +18,7 @@ from engine.messaging import Delivery
 from tasks import events
 from webui import riskflow
 from webui.api import bp
-from webui.api.access import require_change
+from webui.api.access import case_not_found, require_change
 from webui.api.callers import Caller
 from webui.api.problems import ApiProblem
 from webui.api.schemas import ChangeOut, MappaReferralIn, RegistrationEnd, RegistrationIn, RoshIn, TransferIn
@@ -31,7 +31,11 @@ CHANGE_ERRORS = (403, 404, 409, 422)
 def _allowed(caller: Caller, crn: str) -> None:
     g.api_crn = crn
     with riskflow().db.transaction(write=False) as session:
-        require_change(session, caller, register.find_case(session, crn))
+        try:
+            case = register.find_case(session, crn)
+        except register.CaseNotFound:
+            raise case_not_found(crn) from None
+        require_change(session, caller, case)
 
 
 def _out(crn: str, change: str, record_id: int | None, delivery: Delivery | None, words: str) -> ChangeOut:

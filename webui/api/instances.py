@@ -226,9 +226,11 @@ def _may_see(session: Session, caller: Caller, case: Case | None) -> bool:
 
 
 def _visible_instance(session: Session, caller: Caller, instance_id: int) -> ProcessInstance:
+    # An instance on a case the caller may not know of answers as one that is not there.
+    not_there = ApiProblem(404, "not_found", f"There is no instance {instance_id}.")
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
-        raise ApiProblem(404, "not_found", f"There is no instance {instance_id}.")
+        raise not_there
     g.api_crn = instance.business_key
     case = session.scalar(
         select(Case)
@@ -237,9 +239,9 @@ def _visible_instance(session: Session, caller: Caller, instance_id: int) -> Pro
     )
     if case is None:
         if not _may_see(session, caller, None):
-            raise ApiProblem(403, "no_need_to_know", f"You may not see instance {instance_id}.")
+            raise not_there
         return instance
-    require_case(session, caller, case)
+    require_case(session, caller, case, hidden_as=not_there)
     return instance
 
 

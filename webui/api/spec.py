@@ -25,8 +25,8 @@ API_PREFIX = "/api/v1"
 # Error statuses and what each means, for every operation's documented responses.
 ERROR_MEANINGS = {
     401: "No token, an unknown token, or a revoked one.",
-    403: "The token lacks the scope, or its holder may not do this or see this case.",
-    404: "There is no such case, task, instance or definition.",
+    403: "The token lacks the scope, its holder may not do this, or a limited-access case keeps them out.",
+    404: "There is no such case, task, instance or definition, or none the caller may know of.",
     409: "The state changed: the task was taken or done, the instance is in another state.",
     422: "The request is not valid: `fields` says what is wrong with which field.",
 }
