@@ -17,7 +17,7 @@ import engine.checks
 from engine.clock import ManualClock, WorkingCalendar
 from engine.models import HumanTask
 from engine.runtime import InstanceStatus, ProcessEngine, StepResult
-from engine.sandbox import TIME_LIMIT_SETTING, ScriptBudget, ScriptLimitError, ScriptLimits
+from engine.sandbox import TIME_LIMIT_SETTING, ScriptLimitError, ScriptLimits
 from engine.scripting import SandboxedEnvironment, ServiceRegistry, standard_functions
 
 LIMIT_SECONDS = 0.5
@@ -238,13 +238,14 @@ def test_a_runaway_script_fails_its_own_step_while_another_persons_completion_su
     )
 
     looping = threading.Event()
-    tick = ScriptBudget.tick
+    execute = SandboxedEnvironment.execute
 
-    def tick_and_tell(budget: ScriptBudget) -> None:
-        looping.set()
-        tick(budget)
+    def execute_and_tell(environment: SandboxedEnvironment, script: str, *args: Any) -> bool:
+        if script == RUNAWAYS[name][0]:
+            looping.set()  # the step's transaction is open: the script is about to run
+        return execute(environment, script, *args)
 
-    monkeypatch.setattr(ScriptBudget, "tick", tick_and_tell)
+    monkeypatch.setattr(SandboxedEnvironment, "execute", execute_and_tell)
     results: dict[str, StepResult | BaseException] = {}
 
     def run(key: str, task_id: int, actor: Any) -> None:
