@@ -46,6 +46,7 @@ from engine.models import (
     ProcessDefinition,
     ProcessInstance,
 )
+from engine.sandbox import ScriptLimitError, ScriptPolicyError
 from engine.scripting import (
     SandboxedEnvironment,
     SandboxedScriptEngine,
@@ -1247,6 +1248,9 @@ def _model_failure(err: Exception, phase: str | None) -> ModelFailure:
     task = getattr(err, "task", None)
     spec = getattr(task, "task_spec", None) or getattr(err, "task_spec", None)
     notes = " ".join(getattr(err, "notes", []) or [])
+    cause = _sandbox_cause(err)
+    if cause is not None and str(cause) not in str(err):
+        notes = f"{cause} {notes}"  # an expression's error names only the expression: say what stopped it
     line = getattr(err, "line_number", None)
     return ModelFailure(
         element_id=getattr(spec, "bpmn_id", None),
@@ -1257,6 +1261,19 @@ def _model_failure(err: Exception, phase: str | None) -> ModelFailure:
         task_guid=str(task.id) if task is not None else None,
         trace=list(getattr(err, "task_trace", []) or []),
     )
+
+
+def _sandbox_cause(err: BaseException) -> BaseException | None:
+    """The sandbox's refusal or limit behind a model error, however SpiffWorkflow wrapped it."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ScriptLimitError | ScriptPolicyError):
+            return current
+        seen.add(id(current))
+        wrapped = getattr(current, "exception", None)
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__ or current.__context__
+    return None
 
 
 def _phase(failure: ModelFailure) -> str:

@@ -32,11 +32,23 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock, WorkingCalendar
 from engine.sandbox import (
     LIBRARIES,
+    LIMIT_GUARD_NAMES,
     SCRIPT_FILENAME,
+    LimitingTransformer,
     ScriptLibrary,
+    ScriptLimitError,
+    ScriptLimits,
     ScriptPolicyError,
+    check_add,
+    check_lshift,
+    check_mul,
+    check_pow,
+    count_values,
     guarded_getattr,
     guarded_getitem,
+    guarded_mod,
+    limit_guards,
+    limited,
     script_builtins,
 )
 
@@ -50,6 +62,14 @@ _INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "**=": operator.ipow,
     "|=": operator.ior,
     "&=": operator.iand,
+    "<<=": operator.ilshift,
+}
+# Checked before the operator runs: a list grows in place, so its result cannot be checked after.
+_INPLACE_CHECKS: dict[str, Callable[..., None]] = {
+    "+=": check_add,
+    "*=": check_mul,
+    "**=": check_pow,
+    "<<=": check_lshift,
 }
 
 _NOT_KEPT = (ScriptLibrary, ModuleType)  # what an import leaves in task data
@@ -71,6 +91,11 @@ def _guarded_import(
 
 
 def _inplace(op: str, left: Any, right: Any) -> Any:
+    if op == "%=":
+        return guarded_mod(left, right)
+    check = _INPLACE_CHECKS.get(op)
+    if check is not None:
+        check(left, right)
     return _INPLACE_OPERATORS[op](left, right)
 
 
@@ -80,9 +105,9 @@ def _forbidden_print(*_args: Any, **_kwargs: Any) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def compile_sandboxed(source: str, mode: Literal["exec", "eval"]) -> CodeType:
-    """Compile a script ('exec') or expression ('eval') under the sandbox's rules (cached)."""
+    """Compile a script ('exec') or expression ('eval') under the sandbox's rules and limits (cached)."""
     try:
-        return compile_restricted(source, filename=SCRIPT_FILENAME, mode=mode)
+        return compile_restricted(source, filename=SCRIPT_FILENAME, mode=mode, policy=LimitingTransformer)
     except SyntaxError as err:
         lineno = err.lineno
         if lineno is None:
@@ -175,8 +200,16 @@ class ServiceRegistry:
             return self._operations[name].func(ctx, **params)
 
 
-def check_storable(data: Mapping[str, Any], path: str = "") -> None:
-    """Refuse values that cannot be kept in task data (modules, objects, functions)."""
+def check_storable(data: Mapping[str, Any], path: str = "", *, max_values: int | None = None) -> None:
+    """Refuse values that cannot be kept in task data (modules, objects, functions), or too many.
+
+    With `max_values`, data holding more values than that (counting shared ones each time: a list
+    that holds itself twice, forty times over, is 2**40 values to save) is refused first.
+    """
+    if max_values is not None and count_values(data, max_values) > max_values:
+        raise ScriptLimitError(
+            f"the task data would hold more than {max_values:,} values; keep values in model scripts small"
+        )
     for key, value in data.items():
         where = f"{path}.{key}" if path else str(key)
         if isinstance(value, Mapping):
@@ -201,7 +234,13 @@ def _unstorable(where: str, value: Any) -> str:
 class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     """Task-data scripting, compiled and run under RestrictedPython."""
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]], services: ServiceRegistry) -> None:
+    def __init__(
+        self,
+        functions: Mapping[str, Callable[..., Any]],
+        services: ServiceRegistry,
+        limits: ScriptLimits | None = None,
+    ) -> None:
+        self.limits = limits if limits is not None else ScriptLimits.from_environment()
         # The guards RestrictedPython's bytecode calls; applied last, so task data cannot replace them.
         self._guards: dict[str, Any] = {
             "__builtins__": script_builtins(_guarded_import),
@@ -223,21 +262,42 @@ class SandboxedEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope.update(external_context or {})
         scope.update(context)
         scope.update(self._guards)
-        return eval(code, scope)  # noqa: S307 - restricted bytecode, guarded globals
+        with limited(self.limits) as budget:
+            scope.update(limit_guards(budget))
+            return eval(code, scope)  # noqa: S307 - restricted bytecode, guarded globals
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         self.check_for_overwrite(context, external_context or {})
         code = compile_sandboxed(script, "exec")
+        before = dict(context)
         context.update(self.globals)
         context.update(external_context or {})
         try:
-            exec(code, context)  # noqa: S102 - restricted bytecode, guarded globals
+            with limited(self.limits) as budget:
+                context.update(limit_guards(budget))
+                exec(code, context)  # noqa: S102 - restricted bytecode, guarded globals
+        except ScriptLimitError:
+            self._undo(context, before)
+            raise
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
-            for key in [k for k, v in context.items() if isinstance(v, _NOT_KEPT)]:
+            for key in [k for k, v in context.items() if isinstance(v, _NOT_KEPT) or k in LIMIT_GUARD_NAMES]:
                 del context[key]
-        check_storable(context)
+        try:
+            check_storable(context, max_values=self.limits.max_items)
+        except ScriptLimitError:
+            self._undo(context, before)
+            raise
         return True
+
+    def _undo(self, context: dict[str, Any], before: Mapping[str, Any]) -> None:
+        """Put back the names a script past its limits set: the failed step's state must stay
+        small enough to save. A value the script grew in place is dropped if it is still too big."""
+        context.clear()
+        context.update(before)
+        for key in list(context):
+            if count_values(context[key], self.limits.max_items) > self.limits.max_items:
+                del context[key]
 
     def call_service(
         self, context: dict[str, Any], operation_name: str, operation_params: Mapping[str, Any], **_: Any
