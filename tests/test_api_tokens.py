@@ -4,41 +4,18 @@ works at once; the list never shows secrets; a revoked token is refused at its n
 from __future__ import annotations
 
 import re
-from datetime import date
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from test_cli import assert_clear_error, run
 from webui_client import fast_password_hashing
 
-from casework.models import Staff
-from casework.vocabulary import Grade
 from engine.db import Database
 from engine.models import AuditEvent
 from webui import create_app
 
 pytest_plugins = ["test_cli"]
 __all__ = ["fast_password_hashing"]
-
-
-@pytest.fixture
-def upgraded(riskflow: CliRunner, database_url: str) -> str:
-    assert run(riskflow, "db", "upgrade").exit_code == 0
-    database = Database(database_url)
-    with database.transaction() as session:
-        session.add(
-            Staff(
-                username="aco.one",
-                display_name="Morwenna Tallis",
-                grade=Grade.ACO,
-                started_on=date(2015, 4, 1),
-                active=True,
-                extra_roles=[],
-            )
-        )
-    database.dispose()
-    return database_url
 
 
 def secret_in(output: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -11,13 +11,15 @@ from click.testing import CliRunner, Result
 from conftest import POSTGRES
 from empty_database import empty_database_url
 from sqlalchemy import func, select, text
+from webui_client import PASSWORD
 
 from casework import register
-from casework.models import Case
-from casework.vocabulary import RoshLevel
+from casework.models import Case, Staff
+from casework.vocabulary import Grade, RoshLevel
 from engine.db import Database
 from engine.models import ProcessDefinition
 from webui.cli import cli
+from webui.credentials import set_password
 
 LANES = '{"lanes": {"Offender Manager": "OM"}}'
 FORM = '{"type": "object", "required": ["notes"], "properties": {"notes": {"type": "string"}}}'
@@ -104,6 +106,27 @@ def assert_clear_error(result: Result, message: str) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert message in result.output
+
+
+@pytest.fixture
+def upgraded(riskflow: CliRunner, database_url: str) -> str:
+    """A database brought to the newest schema, with one ACO (aco.one) who can sign in."""
+    assert run(riskflow, "db", "upgrade").exit_code == 0
+    database = Database(database_url)
+    with database.transaction() as session:
+        session.add(
+            Staff(
+                username="aco.one",
+                display_name="Morwenna Tallis",
+                grade=Grade.ACO,
+                started_on=date(2015, 4, 1),
+                active=True,
+                extra_roles=[],
+            )
+        )
+        set_password(session, "aco.one", PASSWORD)
+    database.dispose()
+    return database_url
 
 
 def definitions_in(url: str) -> int:

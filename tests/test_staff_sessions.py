@@ -5,7 +5,7 @@ session ends after 30 minutes unused or 8 hours in all."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from test_cli import assert_clear_error, run
-from webui_client import PASSWORD, add_staff, fast_password_hashing, sign_in, url_of, web_app
+from webui_client import add_staff, fast_password_hashing, sign_in, url_of, web_app
 
 from casework.models import Staff
 from casework.vocabulary import Grade
@@ -164,26 +164,6 @@ def test_the_cookie_holds_only_a_secret_and_the_server_only_its_hash(app: Flask,
 def database_of(app: Flask) -> Database:
     """The app's database (the `riskflow` fixture, the command runner, hides webui.riskflow here)."""
     return riskflow(app).db
-
-
-@pytest.fixture
-def upgraded(riskflow: CliRunner, database_url: str) -> str:
-    assert run(riskflow, "db", "upgrade").exit_code == 0
-    database = Database(database_url)
-    with database.transaction() as session:
-        session.add(
-            Staff(
-                username="aco.one",
-                display_name="Morwenna Tallis",
-                grade=Grade.ACO,
-                started_on=date(2015, 4, 1),
-                active=True,
-                extra_roles=[],
-            )
-        )
-        set_password(session, "aco.one", PASSWORD)
-    database.dispose()
-    return database_url
 
 
 def test_an_administrator_signs_someone_out_everywhere(riskflow: CliRunner, upgraded: str) -> None:
