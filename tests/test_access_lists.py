@@ -203,3 +203,22 @@ def test_a_new_restriction_list_moves_the_tasks_of_people_it_leaves_out(session:
         session, CRN, "mappa.coordinator", AccessList.RESTRICTION, reason=REASON, by="aco.one", at=START
     )
     assert claimed.claimed_by is None
+
+
+def test_the_new_owner_of_a_restricted_case_is_put_on_its_restriction_list_with_a_history_row(
+    session: Session,
+) -> None:
+    access_lists.add_person(
+        session, CRN, "mappa.coordinator", AccessList.RESTRICTION, reason=REASON, by="aco.one", at=START
+    )
+    assert not sees(session, OTHER_OFFICER)
+    register.assign_owner(session, CRN, OTHER_OFFICER, at=START, by="aco.one", reason="Transferred")
+    assert sees(session, OTHER_OFFICER)
+    newest = register.access_list_history(session, register.find_case(session, CRN))[0]
+    assert (newest.action, newest.on_list, newest.staff, newest.by, newest.reason) == (
+        "added",
+        AccessList.RESTRICTION,
+        register.find_staff(session, OTHER_OFFICER),
+        "aco.one",
+        register.OWNER_STAYS,
+    )
