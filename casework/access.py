@@ -73,6 +73,23 @@ def may_change(staff: Staff, case: Case) -> Decision:
     )
 
 
+# The relationships that let someone change a case's exclusion and restriction lists: the senior
+# officers who answer for who sees a case, not the officer who holds it (docs/security.md).
+ACCESS_LIST_REASONS = ("SPO of the owning team", "ACO: oversight across the area")
+
+
+def may_manage_access_lists(staff: Staff, case: Case) -> Decision:
+    """Decide whether `staff` may change who is on the case's exclusion and restriction lists: the
+    owning team's SPO and the ACOs, when the lists themselves let them see the case."""
+    seen = may_view(staff, case)
+    if not seen:
+        return seen
+    allowed = [r for r in _relationships(staff, case) if r in ACCESS_LIST_REASONS]
+    if allowed:
+        return Decision(True, "; ".join(allowed))
+    return Decision(False, "only the SPO of the case's team and the ACOs change who may see a case")
+
+
 def _limited_access(staff: Staff, case: Case) -> Decision | None:
     limitation = case.access_limitation
     if limitation is None:

@@ -390,6 +390,28 @@ class AccessListEntry(CaseworkBase):
     limitation: Mapped[AccessLimitation] = relationship(back_populates="entries")
 
 
+class AccessListChange(CaseworkBase):
+    """One change to a case's limited-access lists or messages: who made it, when, what, and why.
+
+    `action` is "added" or "removed" (a person on `on_list`) or "messages" (the messages were set).
+    Rows are only ever added: this is the history shown on the case's access lists page.
+    """
+
+    __tablename__ = "access_list_change"
+    __table_args__ = (Index("ix_access_list_change_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    at: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    on_list: Mapped[AccessList | None]
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reason: Mapped[str] = mapped_column(Text)
+
+    staff: Mapped[Staff | None] = relationship()
+
+
 class OutOfOffice(CaseworkBase):
     """An officer's out-of-office routing: their new tasks go to a named colleague until a date."""
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from casework.critical_few import keep_critical_flag
 from casework.models import (
     AccessLimitation,
+    AccessListChange,
     AccessListEntry,
     Case,
     CaseEvent,
@@ -87,6 +88,10 @@ class CaseClosed(RegisterError):
 
 class OwnerNotSuitable(RegisterError):
     """The proposed owner may not hold this case (grade, role, or not active)."""
+
+
+class AccessListRefused(RegisterError):
+    """A change to a case's exclusion or restriction list was refused: the message says why."""
 
 
 class RegistrationRefused(RegisterError):
@@ -478,6 +483,12 @@ def assign_owner(
     """Make `username` the case's one accountable owner; the previous ownership ends and is kept."""
     case = _open_case(session, crn)
     staff = find_staff(session, username)
+    limitation = case.access_limitation
+    if limitation is not None and staff.id in limitation.listed(AccessList.EXCLUSION):
+        raise OwnerNotSuitable(
+            f"{staff.display_name} is on the exclusion list of {crn}.",
+            hint="Remove them from the exclusion list first, or choose someone else.",
+        )
     problem = owner_problem(staff, case)
     if problem:
         raise OwnerNotSuitable(
@@ -500,6 +511,10 @@ def assign_owner(
         reason=reason,
     )
     session.add(change)
+    if limitation is not None and limitation.listed(AccessList.RESTRICTION):
+        _put_on_list(
+            session, case, limitation, staff, AccessList.RESTRICTION, at=at, by=by, reason=OWNER_STAYS
+        )
     old_owner = case.owner
     case.owner = staff
     case.team = staff.team
@@ -868,6 +883,7 @@ def limit_access(
     restricted_to: Collection[str] = (),
     exclusion_message: str | None = None,
     restriction_message: str | None = None,
+    reason: str = "Named when the case was made limited-access.",
 ) -> AccessLimitation:
     """Make a case limited-access: name staff excluded from it, or the only staff allowed to see it."""
     case = find_case(session, crn)
@@ -885,6 +901,17 @@ def limit_access(
             if staff.id not in on_list:
                 limitation.entries.append(
                     AccessListEntry(staff_id=staff.id, on_list=which, added_at=at, added_by=by)
+                )
+                session.add(
+                    AccessListChange(
+                        case_id=case.id,
+                        at=at,
+                        by=by,
+                        action="added",
+                        on_list=which,
+                        staff_id=staff.id,
+                        reason=reason,
+                    )
                 )
     session.flush()
     _event(
@@ -908,6 +935,213 @@ def limit_access(
     )
     session.expire(case, ["access_limitation"])
     return limitation
+
+
+# Why someone is put on a restriction list without being asked for.
+OWNER_STAYS = "The case's Offender Manager is always on its restriction list."
+STARTER_STAYS = "Whoever starts a restriction list is on it, so that they can still manage it."
+
+
+def add_to_access_list(
+    session: Session, crn: str, username: str, on_list: AccessList, *, reason: str, at: datetime, by: str
+) -> list[AccessListChange]:
+    """Put a member of staff on the case's exclusion or restriction list, with the reason.
+
+    Refused (AccessListRefused, nothing changed): no reason; someone not on the staff list; someone
+    already on that list; the case's owner on the exclusion list (move the case first); the person
+    making the change on the exclusion list. A restriction list, when it starts, also names the
+    case's owner and the person starting it, so neither is shut out of the case by it. Returns the
+    history rows written (the person asked for first).
+    """
+    case = find_case(session, crn)
+    reason = _reason(reason)
+    staff = _listed_staff(session, username)
+    limitation = _limitation(session, case, at=at, by=by)
+    if staff.id in limitation.listed(on_list):
+        raise AccessListRefused(f"{staff.display_name} is already on the {_list_name(on_list)} of {crn}.")
+    if on_list == AccessList.EXCLUSION:
+        _check_may_be_excluded(case, staff, by)
+    starting = on_list == AccessList.RESTRICTION and not limitation.listed(on_list)
+    changes = [_put_on_list(session, case, limitation, staff, on_list, at=at, by=by, reason=reason)]
+    if starting:
+        starter = session.scalar(select(Staff).where(Staff.username == by))
+        for keep, why in ((case.owner, OWNER_STAYS), (starter, STARTER_STAYS)):
+            if keep is not None and keep.id not in limitation.listed(on_list):
+                changes.append(
+                    _put_on_list(session, case, limitation, keep, on_list, at=at, by=by, reason=why)
+                )
+    session.expire(case, ["access_limitation"])
+    return changes
+
+
+def remove_from_access_list(
+    session: Session, crn: str, username: str, on_list: AccessList, *, reason: str, at: datetime, by: str
+) -> AccessListChange:
+    """Take a member of staff off the case's exclusion or restriction list, with the reason.
+
+    Refused (AccessListRefused, nothing changed): no reason; someone not on that list; the case's
+    owner or the person making the change off a restriction list (it would shut them out).
+    """
+    case = find_case(session, crn)
+    reason = _reason(reason)
+    staff = _listed_staff(session, username)
+    limitation = session.scalar(select(AccessLimitation).where(AccessLimitation.case_id == case.id))
+    entries = limitation.entries if limitation is not None else []
+    entry = next((e for e in entries if e.staff_id == staff.id and e.on_list == on_list), None)
+    if limitation is None or entry is None:
+        raise AccessListRefused(f"{staff.display_name} is not on the {_list_name(on_list)} of {crn}.")
+    if on_list == AccessList.RESTRICTION and case.owner is not None and case.owner.id == staff.id:
+        raise AccessListRefused(
+            f"{staff.display_name} owns {crn}, and the owner stays on its restriction list.",
+            hint="Transfer the case to another Offender Manager first.",
+        )
+    if on_list == AccessList.RESTRICTION and staff.username == by:
+        raise AccessListRefused(
+            "You cannot take yourself off the restriction list: you would no longer see the case.",
+            hint="Ask the case's SPO or an ACO named on the list to do it.",
+        )
+    limitation.entries.remove(entry)
+    change = AccessListChange(
+        case_id=case.id, at=at, by=by, action="removed", on_list=on_list, staff_id=staff.id, reason=reason
+    )
+    session.add(change)
+    session.flush()
+    _event(
+        session,
+        case,
+        "access_list_changed",
+        f"{staff.display_name} taken off the {_list_name(on_list)}: {reason}",
+        code=None,
+        at=at,
+        by=by,
+        action="removed",
+        on_list=on_list.value,
+        staff=staff.username,
+    )
+    session.expire(case, ["access_limitation"])
+    return change
+
+
+def set_access_messages(
+    session: Session,
+    crn: str,
+    *,
+    exclusion_message: str,
+    restriction_message: str,
+    reason: str,
+    at: datetime,
+    by: str,
+) -> AccessListChange:
+    """Set the messages shown to people the case's lists keep out (empty: the standard message)."""
+    case = find_case(session, crn)
+    reason = _reason(reason)
+    limitation = _limitation(session, case, at=at, by=by)
+    limitation.exclusion_message = exclusion_message.strip() or None
+    limitation.restriction_message = restriction_message.strip() or None
+    limitation.set_at, limitation.set_by = at, by
+    change = AccessListChange(case_id=case.id, at=at, by=by, action="messages", reason=reason)
+    session.add(change)
+    session.flush()
+    _event(
+        session,
+        case,
+        "access_list_changed",
+        f"Limited-access messages set: {reason}",
+        code=None,
+        at=at,
+        by=by,
+        action="messages",
+    )
+    session.expire(case, ["access_limitation"])
+    return change
+
+
+def access_list_history(session: Session, case: Case) -> list[AccessListChange]:
+    """Every change to the case's limited-access lists and messages, newest first."""
+    return list(
+        session.scalars(
+            select(AccessListChange)
+            .where(AccessListChange.case_id == case.id)
+            .order_by(AccessListChange.at.desc(), AccessListChange.id.desc())
+        )
+    )
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise AccessListRefused("Give a reason for the change.", hint="It is kept with the case's history.")
+    return reason
+
+
+def _listed_staff(session: Session, username: str) -> Staff:
+    staff = session.scalar(select(Staff).where(Staff.username == username)) if username else None
+    if staff is None:
+        raise AccessListRefused(
+            f"Nobody with the username {username!r} is on the staff list."
+            if username
+            else "Choose a person.",
+            hint="Choose a person from the staff list.",
+        )
+    return staff
+
+
+def _limitation(session: Session, case: Case, *, at: datetime, by: str) -> AccessLimitation:
+    limitation = session.scalar(select(AccessLimitation).where(AccessLimitation.case_id == case.id))
+    if limitation is None:
+        limitation = AccessLimitation(case_id=case.id, set_at=at, set_by=by)
+        session.add(limitation)
+        session.flush()
+    return limitation
+
+
+def _check_may_be_excluded(case: Case, staff: Staff, by: str) -> None:
+    if case.owner is not None and case.owner.id == staff.id:
+        raise AccessListRefused(
+            f"{staff.display_name} owns {case.crn}: the case's owner cannot be excluded from it.",
+            hint="Transfer the case to another Offender Manager first, then exclude them.",
+        )
+    if staff.username == by:
+        raise AccessListRefused(
+            "You cannot put yourself on the exclusion list: you would no longer see or manage the case.",
+            hint="Ask the case's SPO or an ACO to do it.",
+        )
+
+
+def _put_on_list(
+    session: Session,
+    case: Case,
+    limitation: AccessLimitation,
+    staff: Staff,
+    on_list: AccessList,
+    *,
+    at: datetime,
+    by: str,
+    reason: str,
+) -> AccessListChange:
+    limitation.entries.append(AccessListEntry(staff_id=staff.id, on_list=on_list, added_at=at, added_by=by))
+    change = AccessListChange(
+        case_id=case.id, at=at, by=by, action="added", on_list=on_list, staff_id=staff.id, reason=reason
+    )
+    session.add(change)
+    session.flush()
+    _event(
+        session,
+        case,
+        "access_list_changed",
+        f"{staff.display_name} put on the {_list_name(on_list)}: {reason}",
+        code=None,
+        at=at,
+        by=by,
+        action="added",
+        on_list=on_list.value,
+        staff=staff.username,
+    )
+    return change
+
+
+def _list_name(on_list: AccessList) -> str:
+    return "exclusion list" if on_list == AccessList.EXCLUSION else "restriction list"
 
 
 # --------------------------------------------------------------------------------- internals

@@ -282,6 +282,51 @@ def reassign_open_tasks(
     return len(rows)
 
 
+def release_open_tasks(
+    session: Session,
+    *,
+    business_key: str,
+    person: str,
+    assigned_to: str | None,
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> int:
+    """Take a case's open tasks away from `person`: those they claimed from a pool go back to it
+    (unclaimed), those assigned to them personally go to `assigned_to` (None: the role's pool).
+
+    Each move is audited with the reason; returns how many tasks moved.
+    """
+    rows = session.scalars(
+        select(HumanTask)
+        .where(
+            HumanTask.business_key == business_key,
+            HumanTask.state == "open",
+            or_(HumanTask.assignee == person, HumanTask.claimed_by == person),
+        )
+        .order_by(HumanTask.id)
+    ).all()
+    for row in rows:
+        was = {"assignee": row.assignee, "claimed_by": row.claimed_by}
+        if row.assignee == person:
+            row.assignee = assigned_to
+        row.claimed_by = None
+        session.add(
+            AuditEvent(
+                at=at,
+                actor=actor,
+                event="task_reassigned",
+                instance_id=row.instance_id,
+                business_key=row.business_key,
+                task_guid=row.task_guid,
+                element_id=row.element_id,
+                reason=reason,
+                detail={"task_id": row.id, "from": person, "to": row.assignee, "was": was},
+            )
+        )
+    return len(rows)
+
+
 def effective_lane(task: Any) -> str | None:
     """The task's lane; inside a call activity, the lane of the calling task (SpiffWorkflow gives None)."""
     while task is not None:

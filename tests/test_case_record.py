@@ -428,3 +428,76 @@ def test_the_owner_shown_is_the_one_the_ownership_history_names(app: Flask, data
     owner = re.search(r'id="owner".*?</div>', page.text, flags=re.S)
     assert owner is not None
     assert "OM North SENIOR_PRACTITIONER S (Senior Practitioner)" in text_of(owner.group(0))
+
+
+# ----------------------------------------------------------------------- who may see the case
+
+
+def test_the_teams_spo_excludes_an_officer_from_the_page_and_the_history_shows_it(app: Flask) -> None:
+    client = client_for(app, "spo.north")
+    assert "Who may see the case" in client.get(f"/cases/{CRN}").text
+    answer = client.post(
+        f"/cases/{CRN}/access-lists",
+        data={"action": "add", "list": "exclusion", "person": "risk.consultant", "reason": "A relative"},
+    )
+    assert answer.status_code == 302
+    page = text_of(client.get(f"/cases/{CRN}/access-lists").text)
+    assert "Idris Fenwick added to the exclusion list A relative" in page
+    assert client_for(app, "risk.consultant").get(f"/cases/{CRN}").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"action": "add", "list": "exclusion", "person": "risk.consultant", "reason": " "}, "Say why"),
+        (
+            {"action": "add", "list": "exclusion", "person": "no.body", "reason": "x"},
+            "Nobody with the username",
+        ),
+        ({"action": "add", "list": "exclusion", "person": OM_NORTH_SP, "reason": "x"}, "Transfer the case"),
+        (
+            {"action": "add", "list": "", "person": "risk.consultant", "reason": "x"},
+            "Choose the exclusion list",
+        ),
+    ],
+)
+def test_a_refused_change_says_what_to_fix_and_changes_nothing(
+    app: Flask, database: Database, form: dict[str, str], error: str
+) -> None:
+    client = client_for(app, "spo.north")
+    answer = client.post(f"/cases/{CRN}/access-lists", data=form)
+    assert answer.status_code == 400 and error in text_of(answer.text)
+    assert "There is a problem" in answer.text
+    with database.transaction(write=False) as session:
+        assert register.access_list_history(session, register.find_case(session, CRN)) == []
+
+
+def test_the_owner_cannot_open_the_access_lists_page(app: Flask) -> None:
+    client = client_for(app, OM_NORTH_SP)
+    assert "Who may see the case" not in client.get(f"/cases/{CRN}").text
+    assert client.get(f"/cases/{CRN}/access-lists").status_code == 403
+    answer = client.post(
+        f"/cases/{CRN}/access-lists",
+        data={"action": "add", "list": "exclusion", "person": "risk.consultant", "reason": "x"},
+    )
+    assert answer.status_code == 403
+
+
+def test_a_list_change_posted_without_the_forms_token_is_refused(
+    database: Database, clock: ManualClock, app: Flask
+) -> None:
+    guarded = web_app(database, clock, WTF_CSRF_ENABLED=True)
+    client = guarded.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+    assert token is not None
+    client.post(
+        "/sign-in", data={"username": "spo.north", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    answer = client.post(
+        f"/cases/{CRN}/access-lists",
+        data={"action": "add", "list": "exclusion", "person": "risk.consultant", "reason": "x"},
+    )
+    assert answer.status_code == 400
+    with database.transaction(write=False) as session:
+        assert register.access_list_history(session, register.find_case(session, CRN)) == []
+    riskflow(guarded).db.dispose()

@@ -189,3 +189,48 @@ def test_upgrading_to_0015_tallies_the_open_work_already_there_and_keeps_it_tall
         assert "work_tally" not in table_names(url)
     finally:
         engine.dispose()
+
+
+def test_upgrading_to_0019_gives_people_already_on_a_list_their_history(url: str) -> None:
+    upgrade(url, "0018")
+    engine = create_engine(url, poolclass=NullPool)
+    at = "2026-11-02 09:00:00"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO staff (id, username, display_name, grade, started_on, active, extra_roles) "
+                    "VALUES (3, 'admin.north', 'Admin North', 'CASE_ADMIN', '2015-04-01', true, '[]')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO case_record (id, crn, stage, created_at) "
+                    "VALUES (5, 'X100001', 'IDENTIFIED', :at)"
+                ),
+                {"at": at},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO access_limitation (id, case_id, set_at, set_by) "
+                    "VALUES (1, 5, :at, 'aco.one')"
+                ),
+                {"at": at},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO access_list_entry (limitation_id, staff_id, on_list, added_at, added_by) "
+                    "VALUES (1, 3, 'EXCLUSION', :at, 'aco.one')"
+                ),
+                {"at": at},
+            )
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT case_id, by, action, on_list, staff_id, reason FROM access_list_change")
+            )
+            assert [tuple(r) for r in rows] == [
+                (5, "aco.one", "added", "EXCLUSION", 3, "On the list before changes to the lists were kept.")
+            ]
+    finally:
+        engine.dispose()

@@ -78,6 +78,7 @@ def create_app(
     app.extensions[EXTENSION] = Riskflow(settings, db, build_engine(db, clock), clock, wall_clock)
 
     from webui import (
+        access_lists,
         api,
         auth,
         case_changes,
@@ -107,6 +108,7 @@ def create_app(
     app.register_blueprint(policy.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(case_changes.bp)
+    app.register_blueprint(access_lists.bp)
     app.register_blueprint(case_intake.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(monitor.bp)

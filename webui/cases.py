@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from casework.access import may_change, may_view
+from casework.access import may_change, may_manage_access_lists, may_view
 from casework.access_log import (
     JUSTIFICATION_TITLES,
     AccessOutcome,
@@ -288,6 +288,7 @@ def record(crn: str) -> str | tuple[str, int]:
             stage_name=stage_name,
             tasks=_open_tasks(session, crn),
             can_change=case.is_open and bool(may_change(staff, case)),
+            can_manage_access=bool(may_manage_access_lists(staff, case)),
             not_by_hand=FOLLOWS_A_LEVEL,
             timeline=_timeline(session, whole.timeline, crn),
             timeline_capped=whole.timeline_total > TIMELINE_LIMIT,
