@@ -11,11 +11,15 @@ list is signed out at their next click.
 Each sign-in is a session row on the server (webui.staff_sessions); the signed cookie carries only
 the secret that names it, and every request checks that row, so signing out, a new password, being
 made inactive or `riskflow staff sign-out-everywhere` ends every copy of the cookie at once.
+
+A signed-in person changes their own password at /account/password (webui.accounts applies the
+password policy). Someone signed in with a temporary password an administrator set is sent there
+from every page until they have chosen their own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +45,8 @@ from casework.models import Staff
 from engine.models import AuditEvent
 from engine.runtime import Actor
 from webui import riskflow, staff_sessions, throttle
-from webui.credentials import check_password, spend_a_check
+from webui.accounts import AccountError, change_own_password
+from webui.credentials import check_password, must_change_password, spend_a_check
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -53,6 +58,8 @@ login_manager.login_message_category = "info"
 # Endpoints anyone may reach; every other page sends a signed-out visitor to sign in.
 # /metrics checks the operators' token itself (webui.metrics).
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi", "metrics.metrics"})
+# The pages someone with a temporary password may reach before choosing their own.
+TEMPORARY_PASSWORD_ENDPOINTS = frozenset({"auth.change_password", "auth.sign_out"})
 # Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
 SELF_AUTHENTICATING_BLUEPRINTS = frozenset({"api"})
 USERNAME_LIMIT = throttle.USERNAME_LENGTH
@@ -73,6 +80,7 @@ class SignedInStaff(UserMixin):  # type: ignore[misc]  # flask-login ships no ty
     roles: frozenset[str]
     staff_id: int
     team_id: int | None
+    must_change_password: bool = False
 
     def get_id(self) -> str:
         return self.username
@@ -101,6 +109,8 @@ def load_staff(username: str) -> SignedInStaff | None:
         verdict = staff_sessions.check(db_session, session.get(SESSION_KEY), username, now, limits)
         staff = db_session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
         signed_in = _signed_in(staff) if staff is not None and verdict.live else None
+        if signed_in is not None and must_change_password(db_session, username):
+            signed_in = replace(signed_in, must_change_password=True)
     if signed_in is not None and verdict.touch:
         with shared.db.transaction() as db_session:
             staff_sessions.touch(db_session, verdict.session_id, now)
@@ -127,6 +137,8 @@ def require_sign_in() -> BaseResponse | None:
     if request.blueprint in SELF_AUTHENTICATING_BLUEPRINTS:
         return None
     if current_user.is_authenticated:
+        if current_user.must_change_password and request.endpoint not in TEMPORARY_PASSWORD_ENDPOINTS:
+            return redirect(url_for("auth.change_password"))
         return None
     result: BaseResponse = login_manager.unauthorized()
     return result
@@ -190,6 +202,47 @@ def _demo_users() -> list[Any]:
 
     with shared.db.transaction(write=False) as db_session:
         return list(signed_up_demo_users(db_session))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> str | BaseResponse | tuple[str, int]:
+    """Change my password: the current one, then the new one twice. Every other session of mine
+    ends; this browser carries on in a fresh session, so no earlier copy of its cookie works."""
+    temporary = current_user.must_change_password
+    if request.method == "GET":
+        return render_template("auth/change_password.html", errors={}, temporary=temporary)
+    fields = {name: request.form.get(name, "") for name in ("current", "new", "confirm")}
+    errors = {
+        name: message
+        for name, message in (
+            ("current", "Enter your current password"),
+            ("new", "Enter a new password"),
+            ("confirm", "Enter the new password again"),
+        )
+        if not fields[name]
+    }
+    if not errors:
+        errors = _change(current_user.username, fields)
+    if errors:
+        return render_template("auth/change_password.html", errors=errors, temporary=temporary), 400
+    flash("Your password has been changed. You are signed out everywhere else.", "success")
+    return redirect(url_for("inbox.index"))
+
+
+def _change(username: str, fields: dict[str, str]) -> dict[str, str]:
+    """Change the password and start this browser's fresh session; or the error, under its field."""
+    shared = riskflow()
+    now = shared.wall_clock.now()
+    with shared.db.transaction() as db_session:
+        try:
+            change_own_password(
+                db_session, username, fields["current"], fields["new"], fields["confirm"], now=now
+            )
+        except AccountError as err:
+            return {err.field: err.message}
+        secret = staff_sessions.begin(db_session, username, now, session_limits())
+    session[SESSION_KEY] = secret
+    return {}
 
 
 @bp.post("/sign-out")

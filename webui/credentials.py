@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import MetaData, String
+from sqlalchemy import Boolean, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from engine.models import NAMING_CONVENTION, UTCDateTime
@@ -26,12 +26,14 @@ class WebuiBase(DeclarativeBase):
 
 
 class StaffCredential(WebuiBase):
-    """A member of staff's password hash."""
+    """A member of staff's password hash, and whether they must change it at their next sign-in (it was
+    set for them by an administrator, so someone else has known it)."""
 
     __tablename__ = "staff_credential"
 
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 def hash_password(password: str) -> str:
@@ -39,8 +41,19 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def set_password(session: Session, username: str, password: str, *, now: datetime | None = None) -> None:
-    """Give `username` a new password, and end every session signed in with the old one."""
+def set_password(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime | None = None,
+    must_change: bool = False,
+) -> None:
+    """Give `username` a new password, and end every session signed in with the old one. With
+    `must_change`, they must choose their own at their next sign-in (see webui.accounts).
+
+    This does not apply the password policy: webui.accounts does, for every password a person or an
+    administrator chooses."""
     from webui.staff_sessions import end_all  # it keeps its table on this module's metadata
 
     credential = session.get(StaffCredential, username)
@@ -50,6 +63,13 @@ def set_password(session: Session, username: str, password: str, *, now: datetim
     else:
         end_all(session, username, now or datetime.now(UTC), "password_changed")
     credential.password_hash = hash_password(password)
+    credential.must_change_password = must_change
+
+
+def must_change_password(session: Session, username: str) -> bool:
+    """Whether `username` signed in with a password an administrator set, and must choose their own."""
+    credential = session.get(StaffCredential, username)
+    return credential is not None and credential.must_change_password
 
 
 def check_password(session: Session, username: str, password: str) -> bool:

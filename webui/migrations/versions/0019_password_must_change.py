@@ -1,0 +1,28 @@
+"""A password an administrator set (a reset) must be changed at the next sign-in: a flag on the credential.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-08 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0019"
+down_revision: str | Sequence[str] | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("staff_credential") as batch:
+        batch.add_column(
+            sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("staff_credential") as batch:
+        batch.drop_column("must_change_password")
