@@ -6,6 +6,7 @@ changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,7 +22,10 @@ from casework.vocabulary import ExperienceBand, Grade
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent
-from webui import create_app, riskflow
+from webui import create_app, riskflow, throttle
+from webui.accounts import reset_password
+from webui.auth import NOT_RIGHT
+from webui.config import ConfigError, load_settings
 from webui.credentials import StaffCredential
 
 pytest_plugins = ["test_cli"]
@@ -101,6 +105,80 @@ def test_the_new_password_must_be_typed_the_same_twice(app: Flask) -> None:
     response = change(signed_in(app), PASSWORD, NEW_PASSWORD, "kettle orbit lanterns")
     assert response.status_code == 400
     assert "The two new passwords are not the same" in response.get_data(as_text=True)
+
+
+def test_a_wrong_current_password_counts_against_the_sign_in_slowdown(
+    app: Flask, database: Database, clock: ManualClock
+) -> None:
+    client = signed_in(app)
+    for _ in range(throttle.USERNAME_LIMIT):
+        assert change(client, "a guess at the password", NEW_PASSWORD).status_code == 400
+
+    # Slowed down like five failed sign-ins: even the right password waits for the next minute,
+    # on the change-password page and at sign-in, with the same answer as a wrong one.
+    held = change(client, PASSWORD, NEW_PASSWORD)
+    assert held.status_code == 400
+    assert "Your current password is not right" in held.get_data(as_text=True)
+    assert sign_in(app.test_client(), "spo.north", PASSWORD).status_code == 401
+    assert len(audited(database, "password_change_wrong_current")) == throttle.USERNAME_LIMIT
+    assert len(audited(database, "sign_in_username_slowed")) == 1
+    assert len(audited(database, "password_change_refused_username_throttled")) == 1
+
+    clock.advance(throttle.USERNAME_INTERVAL)
+    assert change(client, PASSWORD, NEW_PASSWORD).status_code == 302
+    assert audited(database, "password_changed") != []
+
+
+def test_a_wrong_current_password_counts_against_the_address_throttle(app: Flask) -> None:
+    client = signed_in(app)
+    for number in range(throttle.ADDRESS_LIMIT - 1):  # one short of the address's limit
+        assert sign_in(app.test_client(), f"someone.{number}", "a guess").status_code == 401
+
+    assert change(client, "one more guess", NEW_PASSWORD).status_code == 400
+    held = change(client, PASSWORD, NEW_PASSWORD)
+
+    assert held.status_code == 429
+    assert "too many failed sign-ins from your network" in held.get_data(as_text=True)
+    assert sign_in(app.test_client(), "spo.north", PASSWORD).status_code == 429
+
+
+def reset(database: Database, clock: ManualClock, username: str = "spo.north") -> str:
+    with database.transaction() as session:
+        return reset_password(session, username, by="service.desk", now=clock.now())
+
+
+def test_a_temporary_password_expires_if_not_changed_in_time(
+    app: Flask, database: Database, clock: ManualClock
+) -> None:
+    temporary = reset(database, clock)
+    lifetime = timedelta(hours=riskflow(app).settings.temporary_password_hours)
+    assert lifetime == timedelta(hours=72)  # the documented default
+
+    clock.advance(lifetime - timedelta(minutes=1))
+    assert sign_in(app.test_client(), "spo.north", temporary).status_code == 302  # still in time
+    clock.advance(timedelta(minutes=1))
+    refused = sign_in(app.test_client(), "spo.north", temporary)
+
+    assert refused.status_code == 401
+    assert NOT_RIGHT in refused.get_data(as_text=True)  # the same answer as any wrong password
+    assert [e.actor for e in audited(database, "sign_in_refused_temporary_password_expired")] == ["spo.north"]
+    # A new reset starts the time again.
+    assert sign_in(app.test_client(), "spo.north", reset(database, clock)).status_code == 302
+
+
+def test_a_password_a_person_chose_never_expires(app: Flask, database: Database, clock: ManualClock) -> None:
+    temporary = reset(database, clock)
+    client = signed_in(app, "spo.north", temporary)
+    assert change(client, temporary, NEW_PASSWORD).status_code == 302
+    clock.advance(timedelta(days=365))
+    assert sign_in(app.test_client(), "spo.north", NEW_PASSWORD).status_code == 302
+
+
+def test_how_long_a_temporary_password_lasts_is_a_setting_and_nonsense_is_refused() -> None:
+    assert load_settings({}, {"RISKFLOW_TEMPORARY_PASSWORD_HOURS": "24"}).temporary_password_hours == 24
+    for value in ("0", "-1", "three days", "1000"):
+        with pytest.raises(ConfigError, match="RISKFLOW_TEMPORARY_PASSWORD_HOURS must be how many hours"):
+            load_settings({}, {"RISKFLOW_TEMPORARY_PASSWORD_HOURS": value})
 
 
 # ------------------------------------------------------------------------- the operators' commands

@@ -29,6 +29,7 @@ from webui.credentials import check_password, set_password
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,99}$")
 NAME_LIMIT = 100
+WRONG_CURRENT = "Your current password is not right. Enter the password you signed in with."
 # Letters and digits nobody misreads from a screen (no 0/o, 1/l/i), in four groups of four.
 _TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -46,12 +47,11 @@ def change_own_password(
     session: Session, username: str, current: str, new: str, confirm: str, *, now: datetime
 ) -> None:
     """A signed-in person's new password in place of `current`; ends every session of theirs
-    (the caller starts a fresh one for the browser they are using)."""
+    (the caller starts a fresh one for the browser they are using). A wrong `current` is a guess at
+    the password: the caller counts it against the sign-in throttle (webui.auth)."""
     staff = _staff(session, username)
     if not check_password(session, username, current):
-        raise AccountError(
-            "Your current password is not right. Enter the password you signed in with.", "current"
-        )
+        raise AccountError(WRONG_CURRENT, "current")
     if new != confirm:
         raise AccountError("The two new passwords are not the same. Type the new password twice.", "confirm")
     if new == current:

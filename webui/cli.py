@@ -531,7 +531,9 @@ def staff_reset_password(username: str, from_stdin: bool, actor: str | None) -> 
     temporary = None
     if from_stdin:
         temporary = sys.stdin.readline().rstrip("\r\n")
-    with _accounts() as (session, now, by):
+    with _accounts() as (session, _, by):
+        # Real time, as sign-ins are timed (not a demo's clock): the temporary password expires by it.
+        now = SystemClock().now()
         password = reset_password(session, username, by=actor or by, now=now, temporary=temporary)
     click.echo(f"reset the password of {username}: they must choose their own when they next sign in")
     if not from_stdin:

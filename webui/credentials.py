@@ -6,7 +6,7 @@ sign-ins are counted by webui.throttle, for unknown usernames as for known ones.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,6 +34,8 @@ class StaffCredential(WebuiBase):
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the password was set, by the wall clock sessions are timed by: a temporary one expires.
+    password_set_at: Mapped[datetime | None]
 
 
 def hash_password(password: str) -> str:
@@ -64,12 +66,22 @@ def set_password(
         end_all(session, username, now or datetime.now(UTC), "password_changed")
     credential.password_hash = hash_password(password)
     credential.must_change_password = must_change
+    credential.password_set_at = now or datetime.now(UTC)
 
 
 def must_change_password(session: Session, username: str) -> bool:
     """Whether `username` signed in with a password an administrator set, and must choose their own."""
     credential = session.get(StaffCredential, username)
     return credential is not None and credential.must_change_password
+
+
+def temporary_password_expired(session: Session, username: str, now: datetime, lifetime: timedelta) -> bool:
+    """Whether `username` holds a temporary password set `lifetime` or more before `now` (one with no
+    time it was set counts as expired: nobody can say how long it has been known)."""
+    credential = session.get(StaffCredential, username)
+    if credential is None or not credential.must_change_password:
+        return False
+    return credential.password_set_at is None or now >= credential.password_set_at + lifetime
 
 
 def check_password(session: Session, username: str, password: str) -> bool:

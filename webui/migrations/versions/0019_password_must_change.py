@@ -1,4 +1,5 @@
-"""A password an administrator set (a reset) must be changed at the next sign-in: a flag on the credential.
+"""A password an administrator set (a reset) must be changed at the next sign-in, and stops working if
+it is not changed in time: a flag on the credential, and when its password was set.
 
 Revision ID: 0019
 Revises: 0018
@@ -21,8 +22,11 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        # Passwords set before this revision have no time; none of them is temporary, so none expires.
+        batch.add_column(sa.Column("password_set_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("staff_credential") as batch:
+        batch.drop_column("password_set_at")
         batch.drop_column("must_change_password")
