@@ -11,12 +11,20 @@ list is signed out at their next click.
 Each sign-in is a session row on the server (webui.staff_sessions); the signed cookie carries only
 the secret that names it, and every request checks that row, so signing out, a new password, being
 made inactive or `riskflow staff sign-out-everywhere` ends every copy of the cookie at once.
+
+A signed-in person changes their own password at /account/password (webui.accounts applies the
+password policy). A wrong current password there counts against webui.throttle exactly as a failed
+sign-in does, so an open session cannot be used to guess the password faster than the sign-in page
+allows. Someone signed in with a temporary password an administrator set is sent there from every
+page until they have chosen their own; a temporary password not changed within
+RISKFLOW_TEMPORARY_PASSWORD_HOURS no longer signs in (the same answer as a wrong password; the audit
+says it expired).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +49,13 @@ from casework.models import Staff
 from engine.models import AuditEvent
 from engine.runtime import Actor
 from webui import riskflow, staff_sessions, throttle
-from webui.credentials import check_password, spend_a_check
+from webui.accounts import WRONG_CURRENT, AccountError, change_own_password
+from webui.credentials import (
+    check_password,
+    must_change_password,
+    spend_a_check,
+    temporary_password_expired,
+)
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -53,6 +67,8 @@ login_manager.login_message_category = "info"
 # Endpoints anyone may reach; every other page sends a signed-out visitor to sign in.
 # /metrics checks the operators' token itself (webui.metrics).
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi", "metrics.metrics"})
+# The pages someone with a temporary password may reach before choosing their own.
+TEMPORARY_PASSWORD_ENDPOINTS = frozenset({"auth.change_password", "auth.sign_out"})
 # Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
 SELF_AUTHENTICATING_BLUEPRINTS = frozenset({"api"})
 USERNAME_LIMIT = throttle.USERNAME_LENGTH
@@ -73,6 +89,7 @@ class SignedInStaff(UserMixin):  # type: ignore[misc]  # flask-login ships no ty
     roles: frozenset[str]
     staff_id: int
     team_id: int | None
+    must_change_password: bool = False
 
     def get_id(self) -> str:
         return self.username
@@ -101,6 +118,8 @@ def load_staff(username: str) -> SignedInStaff | None:
         verdict = staff_sessions.check(db_session, session.get(SESSION_KEY), username, now, limits)
         staff = db_session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
         signed_in = _signed_in(staff) if staff is not None and verdict.live else None
+        if signed_in is not None and must_change_password(db_session, username):
+            signed_in = replace(signed_in, must_change_password=True)
     if signed_in is not None and verdict.touch:
         with shared.db.transaction() as db_session:
             staff_sessions.touch(db_session, verdict.session_id, now)
@@ -127,6 +146,8 @@ def require_sign_in() -> BaseResponse | None:
     if request.blueprint in SELF_AUTHENTICATING_BLUEPRINTS:
         return None
     if current_user.is_authenticated:
+        if current_user.must_change_password and request.endpoint not in TEMPORARY_PASSWORD_ENDPOINTS:
+            return redirect(url_for("auth.change_password"))
         return None
     result: BaseResponse = login_manager.unauthorized()
     return result
@@ -192,6 +213,71 @@ def _demo_users() -> list[Any]:
         return list(signed_up_demo_users(db_session))
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password() -> str | BaseResponse | tuple[str, int]:
+    """Change my password: the current one, then the new one twice. Every other session of mine
+    ends; this browser carries on in a fresh session, so no earlier copy of its cookie works."""
+    temporary = current_user.must_change_password
+    if request.method == "GET":
+        return render_template("auth/change_password.html", errors={}, temporary=temporary)
+    fields = {name: request.form.get(name, "") for name in ("current", "new", "confirm")}
+    errors = {
+        name: message
+        for name, message in (
+            ("current", "Enter your current password"),
+            ("new", "Enter a new password"),
+            ("confirm", "Enter the new password again"),
+        )
+        if not fields[name]
+    }
+    status = 400
+    if not errors:
+        errors, status = _change(current_user.username, fields)
+    if errors:
+        return render_template("auth/change_password.html", errors=errors, temporary=temporary), status
+    flash("Your password has been changed. You are signed out everywhere else.", "success")
+    return redirect(url_for("inbox.index"))
+
+
+def _change(username: str, fields: dict[str, str]) -> tuple[dict[str, str], int]:
+    """Change the password and start this browser's fresh session; or the error, under its field, and
+    the status to answer with. The current password is held to the sign-in throttle: refused unchecked
+    while the address or the username is held, and a wrong one counted as a failed sign-in."""
+    shared = riskflow()
+    now = shared.wall_clock.now()
+    address = request.remote_addr or "unknown"
+    with shared.db.transaction() as db_session:
+        hold = throttle.hold_on(db_session, address, username, now)
+        if hold is not None:
+            spend_a_check(fields["current"])  # the same time as checking it
+            _audit(db_session, username, f"password_change_refused_{hold.kind}_throttled")
+            return _held_answer(hold, now)
+        try:
+            change_own_password(
+                db_session, username, fields["current"], fields["new"], fields["confirm"], now=now
+            )
+        except AccountError as err:
+            if err.field == "current":
+                _count_failure(db_session, address, username, now, "password_change_wrong_current")
+            return {err.field: err.message}, 400
+        throttle.forget_username(db_session, username)
+        secret = staff_sessions.begin(db_session, username, now, session_limits())
+    session[SESSION_KEY] = secret
+    return {}, 200
+
+
+def _held_answer(hold: throttle.Hold, now: datetime) -> tuple[dict[str, str], int]:
+    """The change-password page's answer while the throttle holds: the address's wait, or (for the
+    username's slowdown) the same words as a wrong current password."""
+    if hold.kind == "address":
+        minutes = hold.minutes_left(now)
+        return {
+            "current": f"There have been too many failed sign-ins from your network. Try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}."
+        }, 429
+    return {"current": WRONG_CURRENT}, 400
+
+
 @bp.post("/sign-out")
 def sign_out() -> Response | BaseResponse:
     """Sign out: end the session on the server, so no copy of its cookie works any more."""
@@ -226,16 +312,31 @@ def _attempt(username: str, password: str) -> SignedInStaff | throttle.Hold | No
             return None
         staff = db_session.scalar(select(Staff).where(Staff.username == username))
         if check_password(db_session, username, password) and staff is not None and staff.active:
-            throttle.forget_username(db_session, username)
-            _audit(db_session, username, "signed_in")
-            return _signed_in(staff)
-        throttle.record_failure(db_session, address, username, now)
-        _audit(db_session, username, "sign_in_failed")
-        if throttle.failures_for(db_session, username, now) == throttle.USERNAME_LIMIT:
-            _audit(db_session, username, "sign_in_username_slowed")
-        if throttle.failures_from(db_session, address, now) == throttle.ADDRESS_LIMIT:
-            _audit(db_session, username, "sign_in_address_throttled")
+            if not temporary_password_expired(db_session, username, now, temporary_password_lifetime()):
+                throttle.forget_username(db_session, username)
+                _audit(db_session, username, "signed_in")
+                return _signed_in(staff)
+            # Counted like a wrong password, so nothing about it differs from one but the audit.
+            _count_failure(db_session, address, username, now, "sign_in_refused_temporary_password_expired")
+            return None
+        _count_failure(db_session, address, username, now, "sign_in_failed")
     return None
+
+
+def _count_failure(db_session: Session, address: str, username: str, now: datetime, event: str) -> None:
+    """A wrong password (at sign-in or as the current one): count it, audit why, and audit the
+    moment it slows the username or throttles the address."""
+    throttle.record_failure(db_session, address, username, now)
+    _audit(db_session, username, event)
+    if throttle.failures_for(db_session, username, now) == throttle.USERNAME_LIMIT:
+        _audit(db_session, username, "sign_in_username_slowed")
+    if throttle.failures_from(db_session, address, now) == throttle.ADDRESS_LIMIT:
+        _audit(db_session, username, "sign_in_address_throttled")
+
+
+def temporary_password_lifetime() -> timedelta:
+    """How long a temporary password set by an administrator keeps working if not changed."""
+    return timedelta(hours=riskflow().settings.temporary_password_hours)
 
 
 def _signed_in(staff: Staff) -> SignedInStaff:

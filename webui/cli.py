@@ -11,10 +11,11 @@ import json
 import logging
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -472,7 +473,155 @@ def token_revoke(name: str, actor: str | None) -> None:
 
 @cli.group()
 def staff() -> None:
-    """Staff sign-in: end a member of staff's sessions."""
+    """The staff list and sign-in: add, deactivate and reactivate staff, set their roles, reset a
+    password, end a member of staff's sessions. Each change is audited with --by."""
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's name as staff know it.")
+@click.option("--grade", required=True, help="Their grade: PO, PSO, TRAINEE_PO, SPO, ACO, CASE_ADMIN, ...")
+@click.option("--team", "team_code", default=None, help="Their team's code (see the register's teams).")
+@click.option("--experience", default=None, help="An Offender Manager's experience band: N, E or S.")
+@click.option("--started", "started_on", help="The day they started: YYYY-MM-DD (today if not given).")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_add(  # noqa: PLR0917 - click passes one argument per option
+    username: str,
+    display_name: str,
+    grade: str,
+    team_code: str | None,
+    experience: str | None,
+    started_on: str | None,
+    actor: str | None,
+) -> None:
+    """Put USERNAME on the staff list. They sign in once `riskflow staff reset-password` gives them
+    a temporary password."""
+    from webui.accounts import add_staff
+
+    try:
+        started = date.fromisoformat(started_on) if started_on else None
+    except ValueError:
+        raise click.ClickException(f"--started {started_on!r} is not a date: use YYYY-MM-DD") from None
+    with _accounts() as (session, now, by):
+        added = add_staff(
+            session,
+            username,
+            display_name=display_name,
+            grade=grade,
+            team_code=team_code,
+            experience=experience,
+            started_on=started or now.astimezone(DISPLAY_ZONE).date(),
+            by=actor or by,
+            now=now,
+        )
+        team = f" in team {added.team.code}" if added.team else ""
+        click.echo(f"added {added.username} ({added.display_name}, {added.grade.display_name}{team})")
+    click.echo(f"give them a temporary password with `riskflow staff reset-password {username}`")
+
+
+@staff.command("reset-password")
+@click.argument("username")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the temporary password from standard input.")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_reset_password(username: str, from_stdin: bool, actor: str | None) -> None:
+    """Give USERNAME a temporary password that they must change when they next sign in, and end every
+    session of theirs. Without --stdin a random one is made and printed once."""
+    from webui.accounts import reset_password
+
+    temporary = None
+    if from_stdin:
+        temporary = sys.stdin.readline().rstrip("\r\n")
+    with _accounts() as (session, _, by):
+        # Real time, as sign-ins are timed (not a demo's clock): the temporary password expires by it.
+        now = SystemClock().now()
+        password = reset_password(session, username, by=actor or by, now=now, temporary=temporary)
+    click.echo(f"reset the password of {username}: they must choose their own when they next sign in")
+    if not from_stdin:
+        click.echo(f"temporary password (shown once, give it to them privately): {password}")
+
+
+@staff.command("set-roles")
+@click.argument("username")
+@click.argument("roles", nargs=-1)
+@click.option("--none", "no_roles", is_flag=True, help="Take away every role beyond the grade's.")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_set_roles(username: str, roles: tuple[str, ...], no_roles: bool, actor: str | None) -> None:
+    """Give USERNAME exactly ROLES beyond their grade's own (for example PROCESS_OWNER)."""
+    from webui.accounts import set_extra_roles
+
+    if bool(roles) == no_roles:
+        raise click.ClickException("give the roles to hold (for example PROCESS_OWNER), or --none for none")
+    with _accounts() as (session, now, by):
+        changed = set_extra_roles(session, username, [r.upper() for r in roles], by=actor or by, now=now)
+        held = ", ".join(changed.extra_roles) or "none"
+    click.echo(f"{username} now holds, beyond their grade's roles: {held}")
+
+
+@staff.command("deactivate")
+@click.argument("username")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_deactivate(username: str, actor: str | None) -> None:
+    """Make USERNAME inactive: they can no longer sign in, and every session of theirs ends now."""
+    from webui.accounts import deactivate
+
+    with _accounts() as (session, now, by):
+        ended = deactivate(session, username, by=actor or by, now=now)
+    click.echo(f"made {username} inactive and ended {ended} signed-in session{'s' if ended != 1 else ''}")
+
+
+@staff.command("reactivate")
+@click.argument("username")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_reactivate(username: str, actor: str | None) -> None:
+    """Make USERNAME active again."""
+    from webui.accounts import reactivate
+
+    with _accounts() as (session, now, by):
+        reactivate(session, username, by=actor or by, now=now)
+    click.echo(f"made {username} active again")
+
+
+@staff.command("list")
+@click.option("--all", "everyone", is_flag=True, help="Include inactive staff.")
+def staff_list(everyone: bool) -> None:
+    """List the staff: username, name, grade, team, extra roles, and whether they may sign in."""
+    from webui.accounts import staff_list as listed
+    from webui.credentials import StaffCredential
+
+    with open_engine(load_settings()) as engine, engine.db.transaction(write=False) as session:
+        people = [person for person in listed(session) if everyone or person.active]
+        for person in people:
+            credential = session.get(StaffCredential, person.username)
+            if not person.active:
+                state = "inactive"
+            elif credential is None:
+                state = "no password yet"
+            elif credential.must_change_password:
+                state = "temporary password"
+            else:
+                state = "active"
+            team = person.team.code if person.team else "-"
+            roles = ",".join(person.extra_roles) or "-"
+            click.echo(
+                f"{person.username:<28} {person.display_name:<28} {person.grade.value:<20} "
+                f"{team:<8} {roles:<20} {state}"
+            )
+    if not people:
+        click.echo("nobody on the staff list: add someone with `riskflow staff add USERNAME --name ...`")
+
+
+@contextmanager
+def _accounts() -> Iterator[tuple[Any, datetime, str]]:
+    """A write transaction for a change to an account, its time and the default actor; an account
+    error becomes one clear line and changes nothing."""
+    from webui.accounts import AccountError
+
+    with open_engine(load_settings()) as engine:
+        try:
+            with engine.db.transaction() as session:
+                yield session, engine.clock.now(), _login_name()
+        except AccountError as err:
+            raise click.ClickException(err.message) from None
 
 
 @staff.command("sign-out-everywhere")

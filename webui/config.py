@@ -23,6 +23,8 @@ DEFAULT_DATABASE_FILE = "riskflow.db"
 MAX_TRUSTED_PROXIES = 5
 DEFAULT_IDLE_MINUTES = 30
 MAX_IDLE_MINUTES = 8 * 60
+DEFAULT_TEMPORARY_PASSWORD_HOURS = 72  # a reset on Friday afternoon still works on Monday morning
+MAX_TEMPORARY_PASSWORD_HOURS = 14 * 24
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -45,6 +47,7 @@ class Settings:
     instance_dir: Path
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For and -Proto are believed
     session_idle_minutes: int = 30  # a signed-in session unused this long is over
+    temporary_password_hours: int = 72  # a temporary password not changed within this long no longer works
 
     @property
     def url(self) -> URL:
@@ -97,6 +100,7 @@ def load_settings(
         instance_dir=instance_dir,
         trusted_proxies=_trusted_proxies(values.get("RISKFLOW_TRUSTED_PROXIES")),
         session_idle_minutes=_idle_minutes(values.get("RISKFLOW_SESSION_IDLE_MINUTES")),
+        temporary_password_hours=_temporary_password_hours(values.get("RISKFLOW_TEMPORARY_PASSWORD_HOURS")),
     )
 
 
@@ -180,6 +184,17 @@ def _idle_minutes(raw: Any) -> int:
         raise ConfigError(
             "RISKFLOW_SESSION_IDLE_MINUTES must be how many minutes a signed-in session may sit unused, "
             f"from 1 to {MAX_IDLE_MINUTES} (a working day), not {raw!r}"
+        )
+    return int(text)
+
+
+def _temporary_password_hours(raw: Any) -> int:
+    text = str(raw if raw is not None else "").strip() or str(DEFAULT_TEMPORARY_PASSWORD_HOURS)
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_TEMPORARY_PASSWORD_HOURS):
+        raise ConfigError(
+            "RISKFLOW_TEMPORARY_PASSWORD_HOURS must be how many hours a temporary password set by "
+            f"`riskflow staff reset-password` keeps working if not changed, from 1 to "
+            f"{MAX_TEMPORARY_PASSWORD_HOURS} (two weeks), not {raw!r}"
         )
     return int(text)
 
