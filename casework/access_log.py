@@ -41,6 +41,7 @@ class Purpose(StrEnum):
 
     CASE_RECORD = "case record"
     REPORT_CHANGE = "report a change"
+    ACCESS_LISTS = "access lists"
     TASK_PAGE = "task page"
     REGISTER_LIST = "register list"
     MONITOR_INSTANCE = "monitor: instance"

@@ -105,7 +105,7 @@ def _managed_case(session: Session, crn: str) -> tuple[Case | None, tuple[str, i
     seen = may_view(staff, case)
     decision = may_manage_access_lists(staff, case) if seen else seen
     outcome = AccessOutcome.VIEWED if decision else AccessOutcome.REFUSED
-    log_read(session, Purpose.REPORT_CHANGE, [case], basis=decision.reason, outcome=outcome)
+    log_read(session, Purpose.ACCESS_LISTS, [case], basis=decision.reason, outcome=outcome)
     if decision:
         return case, ("", 200)
     if seen:
