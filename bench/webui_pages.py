@@ -43,7 +43,7 @@ from casework.models import (
     Staff,
     Team,
 )
-from casework.registers import REGISTER_TYPES, ROSH_REGISTERS
+from casework.register_types import REGISTER_TYPES, ROSH_REGISTERS
 from casework.vocabulary import HIGH_ROSH, ExperienceBand, Grade, MappaCategory, Stage
 from engine.bundle import Bundle
 from engine.clock import ManualClock

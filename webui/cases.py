@@ -45,7 +45,7 @@ from casework.case_list import (
 )
 from casework.case_record import TIMELINE_LIMIT, read_case
 from casework.models import AccessLimitation, Case, Staff, Team
-from casework.registers import FOLLOWS_A_LEVEL
+from casework.register_types import FOLLOWS_A_LEVEL
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE
 from engine.models import AuditEvent, HumanTask

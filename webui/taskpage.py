@@ -28,7 +28,7 @@ from casework.access_log import Purpose
 from casework.critical_few import RiskProfile, assess, table_in_force
 from casework.models import AccessLimitation, Case, Staff
 from casework.register import current_oversight_plan
-from casework.registers import REGISTER_TYPES
+from casework.register_types import REGISTER_TYPES
 from casework.roles import Role
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
