@@ -51,6 +51,7 @@ PYTEST_TIMES := --durations=10
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 typecheck: setup
 	$(BIN)/mypy

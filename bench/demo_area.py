@@ -33,11 +33,11 @@ from sqlalchemy.orm import selectinload
 from casework.critical_few import RiskProfile, assess
 from casework.demo_area import generate_area
 from casework.models import Case
-from casework.simulation import PROCESS_STAGES, process_stages
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import HumanTask
+from tasks.simulation import PROCESS_STAGES, process_stages
 from tasks.wiring import build_engine
 from webui.demo import DEMO_CASES, DEMO_MONTHS, DEMO_SEED, demo_staff, load_demo
 from webui.schema import TARGET_METADATA

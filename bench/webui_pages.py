@@ -43,13 +43,13 @@ from casework.models import (
     Staff,
     Team,
 )
-from casework.registers import REGISTER_TYPES, ROSH_REGISTERS
-from casework.simulation import AreaSimulation
+from casework.register_types import REGISTER_TYPES, ROSH_REGISTERS
 from casework.vocabulary import HIGH_ROSH, ExperienceBand, Grade, MappaCategory, Stage
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, HumanTask, ProcessInstance
+from tasks.simulation import AreaSimulation
 from tasks.wiring import build_engine
 from webui import create_app, riskflow
 from webui.credentials import set_password
@@ -141,7 +141,7 @@ class _Held(Exception):
 
 
 def work_one_case(db: Database) -> None:
-    """One new case worked through the real process by casework.simulation's staff until an Offender
+    """One new case worked through the real process by tasks.simulation's staff until an Offender
     Manager holds one of its tasks: the task page is timed on a real instance (its instructions read
     the task's data from the saved workflow), not on the bulk rows."""
     clock = ManualClock(NOW)

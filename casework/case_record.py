@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from casework.critical_few import HIGH_RISK_AGGRAVATING, Assessment, RiskProfile, assess, table_in_force
 from casework.models import Case, CaseEvent, OversightPlan, OwnershipChange, Registration, Staff
 from casework.register import current_oversight_plan, current_ownership
-from casework.registers import MAPPA_REGISTER, REGISTER_TYPES, ROSH_REGISTERS, Lens, RegisterType
+from casework.register_types import MAPPA_REGISTER, REGISTER_TYPES, ROSH_REGISTERS, Lens, RegisterType
 from casework.vocabulary import HIGH_ROSH, RoshLevel
 
 TIMELINE_LIMIT = 200

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework.models import Case, Registration
-from casework.registers import REGISTER_TYPES, Lens
+from casework.register_types import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
 from engine.models import DefinitionFile, ProcessDefinition
 from engine.scripting import SandboxedEnvironment, ServiceRegistry, compile_sandboxed

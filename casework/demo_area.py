@@ -147,7 +147,7 @@ def generate_area(
     """Build the synthetic area in `session` (the caller commits); a seed and scale give one area, always.
 
     With `cases=False` only the staff and teams are written: the cases then come from running the
-    real process (casework.simulation), as the demo deployment does."""
+    real process (tasks.simulation), as the demo deployment does."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, repeatable on purpose; nothing secret
     return _Generator(session, rng, scale, as_of).run(cases=cases)
 

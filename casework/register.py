@@ -30,7 +30,7 @@ from casework.models import (
     RiskMeeting,
     Staff,
 )
-from casework.registers import MAPPA_REGISTER, ROSH_REGISTERS, register_type
+from casework.register_types import MAPPA_REGISTER, ROSH_REGISTERS, register_type
 from casework.vocabulary import (
     CASE_HOLDING_GRADES,
     HIGH_ROSH,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -20,9 +20,7 @@ from sqlalchemy.orm import Session
 from engine.clock import WorkingCalendar
 from engine.errors import NotPermitted
 from engine.models import AuditEvent, HumanTask
-
-if TYPE_CHECKING:
-    from engine.runtime import Actor, AssignmentResolver, StepState
+from engine.steps import Actor, AssignmentResolver, StepState
 
 _ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 _WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)

@@ -36,6 +36,7 @@ from engine.models import (
     ProcessInstance,
     WorkTally,
 )
+from engine.steps import InstanceStatus
 from engine.tally import day_of, day_start, week_of, week_start
 from engine.xmlsafe import parse_xml
 
@@ -47,9 +48,9 @@ STUCK_LIMIT = 200
 
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 
-# The instance states (engine.runtime.InstanceStatus), named here without importing the runtime.
-ERROR, RUNNING, WAITING = "error", "running", "waiting"
-AWAITING_PEOPLE, SUSPENDED = "awaiting_people", "suspended"
+# The instance states (engine.steps, which the runtime names too), for this module's queries.
+ERROR, RUNNING, WAITING = InstanceStatus.ERROR, InstanceStatus.RUNNING, InstanceStatus.WAITING
+AWAITING_PEOPLE, SUSPENDED = InstanceStatus.AWAITING_PEOPLE, InstanceStatus.SUSPENDED
 UNFINISHED = (RUNNING, WAITING, AWAITING_PEOPLE, SUSPENDED, ERROR)
 MOVABLE = (RUNNING, WAITING, AWAITING_PEOPLE)
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -56,25 +56,11 @@ from engine.scripting import (
     step_context,
 )
 from engine.state import KeptWorkflows, ProcessSpecs, StateSerializer, archive_finished_subprocesses
+from engine.steps import SYSTEM_ACTOR, Actor, AssignmentResolver, InstanceStatus, PoolResolver, StepState
 from engine.timers import next_timer_due, use_clock
 
-SYSTEM_ACTOR = "system"
 OUTBOX_MAX_ATTEMPTS = 20
 log = logging.getLogger("riskflow.engine")
-
-
-class InstanceStatus:
-    """The states an instance can be in."""
-
-    RUNNING = "running"
-    WAITING = "waiting"
-    AWAITING_PEOPLE = "awaiting_people"
-    SUSPENDED = "suspended"
-    ERROR = "error"
-    COMPLETED = "completed"
-    TERMINATED = "terminated"
-
-    FINISHED = (COMPLETED, TERMINATED)
 
 
 # Due instances one timer sweep claims and commits together (each stepped in its own savepoint).
@@ -84,48 +70,6 @@ TIMER_CLAIM_BATCH = 20
 KEPT_WORKFLOWS = 256
 # Instances that timers and messages may move (not suspended, failed or finished).
 TIMED_STATUSES = (InstanceStatus.WAITING, InstanceStatus.AWAITING_PEOPLE, InstanceStatus.RUNNING)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a user id and the role codes they hold."""
-
-    user_id: str
-    roles: frozenset[str] = frozenset()
-
-    @classmethod
-    def system(cls) -> Actor:
-        """The engine itself (timers, deliveries)."""
-        return cls(SYSTEM_ACTOR)
-
-
-class AssignmentResolver(Protocol):
-    """Chooses the person a new human task goes to; None leaves it for the role's pool."""
-
-    def assignee_for(
-        self,
-        session: Session,
-        *,
-        role: str | None,
-        business_key: str,
-        element_id: str,
-        data: Mapping[str, Any],
-    ) -> str | None: ...
-
-
-class PoolResolver:
-    """The default: nobody in particular; every task waits to be claimed by its role."""
-
-    def assignee_for(
-        self,
-        session: Session,
-        *,
-        role: str | None,
-        business_key: str,
-        element_id: str,
-        data: Mapping[str, Any],
-    ) -> str | None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -180,55 +124,7 @@ class MigrationResult:
     moved: bool = False
 
 
-StepAction = Callable[[BpmnWorkflow, "StepState"], None]
-
-
-@dataclass
-class StepState:
-    """Bookkeeping shared by one step's action and its sync."""
-
-    session: Session
-    instance: ProcessInstance
-    actor: Actor
-    now: datetime
-    completed_guids: dict[str, str] = field(default_factory=dict)
-    failure: ModelFailure | None = None
-    failure_phase: str | None = None
-    had_message_waits: bool = True  # unknown: look the rows up
-    # The (message, correlation) waits the instance had before this step, whose rows then exist:
-    # None when unknown (the rows are looked up).
-    waits_before: set[tuple[str, str]] | None = None
-    audit: list[AuditEvent] = field(default_factory=list)
-    # Whether the instance may hold human-task rows before this step: not when it was new, only
-    # waiting or running (those statuses mean no open task; the sync then skips its lookups).
-    may_have_task_rows: bool = field(init=False)
-    # Flush the step's writes at its end (to surface a database error as this step's); a timer
-    # batch leaves them to the commit, which then writes the whole batch in fewer statements.
-    flush: bool = True
-    # Open tasks whose row must be re-read from the definition (their step changed in a migration).
-    refresh_guids: set[str] = field(default_factory=set)
-    # A person's submission (complete_task): a service operation that refuses the submitted data
-    # (raises InvalidData) undoes the whole step and the person is told, rather than the instance
-    # going into error.
-    submitted: bool = False
-
-    def __post_init__(self) -> None:
-        self.may_have_task_rows = self.instance.status not in (InstanceStatus.RUNNING, InstanceStatus.WAITING)
-
-    def record(self, event: str, **fields: Any) -> None:
-        """Queue an audit event for this instance, written in the step's transaction."""
-        # Every row sets the same columns, so the step's audit rows go in one batched INSERT.
-        values = {"task_guid": None, "element_id": None, "reason": None, "detail": None, **fields}
-        self.audit.append(
-            AuditEvent(
-                at=self.now,
-                actor=values.pop("actor", self.actor.user_id),
-                event=event,
-                instance_id=self.instance.id,
-                business_key=self.instance.business_key,
-                **values,
-            )
-        )
+StepAction = Callable[[BpmnWorkflow, StepState], None]
 
 
 class ProcessEngine:
@@ -1362,11 +1258,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# The engine's front: what one step is made of (engine.steps) is named through it as well.
 __all__ = [
+    "SYSTEM_ACTOR",
     "Actor",
     "AssignmentResolver",
     "DeployResult",
     "InstanceStatus",
+    "PoolResolver",
     "ProcessEngine",
     "StepResult",
+    "StepState",
 ]

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from casework.access_log import CaseAccess, Justification, reads_by, reads_of_case
 from casework.models import AccessLimitation, Case
-from tasks.monitor import Scope, case_in_scope, display_names
+from tasks.monitor import Scope, case_in_scope
+from tasks.staff_names import display_names
 
 READS_LIMIT = 1000  # the newest lines a search shows (and exports)
 CSV_HEADER = (

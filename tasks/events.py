@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from casework import register
 from casework.models import Case, Registration
-from casework.registers import REGISTER_TYPES, chosen_by_hand
+from casework.register_types import REGISTER_TYPES, chosen_by_hand
 from casework.vocabulary import RoshLevel
 from engine.clock import DISPLAY_ZONE
 from engine.db import retried_when_deadlocked

@@ -9,9 +9,9 @@ decided, so a limited-access case never shows to a manager it excludes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, literal, select, union_all
@@ -31,6 +31,9 @@ from engine.errors import EngineError, NotFound, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.monitoring import Monitor, require_reason
 from tasks.assignment import move_open_tasks, responsible_for
+from tasks.due_dates import end_of_week
+from tasks.open_tasks import OpenTask, open_task
+from tasks.staff_names import display_names
 
 MANAGER_ROLES = frozenset({Role.SENIOR_PROBATION_OFFICER.value, Role.ASSISTANT_CHIEF_OFFICER.value})
 TREND_MONTHS = 6
@@ -173,13 +176,6 @@ def stage_counts(session: Session, scope: Scope) -> list[Count]:
         query = query.where(Case.team_id == scope.team_id)
     found = {stage: n for stage, n in session.execute(query)}
     return [Count(STAGE_WORDS[s], (found.get(s, 0),), s.value) for s in STAGE_ORDER]
-
-
-def end_of_week(now: datetime) -> datetime:
-    """The end of Sunday of this week (UK time), as UTC."""
-    local = now.astimezone(DISPLAY_ZONE)
-    sunday = local.date() + timedelta(days=6 - local.weekday())
-    return datetime.combine(sunday + timedelta(days=1), datetime.min.time(), tzinfo=DISPLAY_ZONE)
 
 
 def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Count], list[Count]]:
@@ -340,35 +336,6 @@ def critical_count(session: Session, scope: Scope) -> int:
 # ------------------------------------------------------------------------------------------ people
 
 
-def display_names(
-    session: Session, usernames: Iterable[str | None], today: date | None = None
-) -> dict[str, str]:
-    """Names as staff know them ("J. Smith"), marked "(on leave)" when they are out of the office."""
-    wanted = {u for u in usernames if u}
-    if not wanted:
-        return {}
-    names = {
-        username: name
-        for username, name in session.execute(
-            select(Staff.username, Staff.display_name).where(Staff.username.in_(wanted))
-        )
-    }
-    if today is not None:
-        away = session.scalars(
-            select(Staff.username)
-            .join(OutOfOffice, OutOfOffice.staff_id == Staff.id)
-            .where(Staff.username.in_(wanted), OutOfOffice.until >= today)
-        )
-        for username in away:
-            names[username] = f"{names.get(username, username)} (on leave)"
-    inactive = session.scalars(
-        select(Staff.username).where(Staff.username.in_(wanted), Staff.active.is_(False))
-    )
-    for username in inactive:
-        names[username] = f"{names.get(username, username)} (left)"
-    return names
-
-
 def team_people(session: Session, scope: Scope) -> list[Staff]:
     """The active staff a manager may hand work to: their team (SPO) or everyone (ACO)."""
     query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name, Staff.id)
@@ -493,20 +460,6 @@ def _limits() -> Any:
     return joinedload(Case.access_limitation).selectinload(AccessLimitation.entries)
 
 
-@dataclass(frozen=True)
-class OpenTask:
-    """An open task as the monitor's task list shows it."""
-
-    id: int
-    instance_id: int
-    title: str
-    crn: str
-    name: str
-    holder: str | None
-    due_at: datetime | None
-    overdue: bool
-
-
 def open_tasks(
     session: Session, scope: Scope, now: datetime, *, holder: str | None = None, due: str | None = None
 ) -> list[OpenTask]:
@@ -528,17 +481,6 @@ def open_tasks(
         query = query.where(HumanTask.due_at < now)
     elif due == "week":
         query = query.where(HumanTask.due_at >= now, HumanTask.due_at < end_of_week(now))
-    return [
-        OpenTask(
-            task.id,
-            task.instance_id,
-            task.title,
-            record.crn,
-            record.name,
-            task.claimed_by or task.assignee,
-            task.due_at,
-            task.due_at is not None and task.due_at < now,
-        )
-        for task, record in session.execute(query).unique()
-        if scope.covers(record)
-    ]
+    found = [(task, record) for task, record in session.execute(query).unique() if scope.covers(record)]
+    names = display_names(session, (task.claimed_by or task.assignee for task, _ in found), now.date())
+    return [open_task(task, record, now, names) for task, record in found]

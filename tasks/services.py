@@ -15,7 +15,7 @@ from typing import Any
 from casework import register
 from casework.models import Case
 from casework.register import OwnerNotSuitable, StaffNotFound
-from casework.registers import REGISTER_TYPES, add_months, register_type
+from casework.register_types import REGISTER_TYPES, add_months, register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.errors import FieldError, InvalidData

@@ -26,7 +26,7 @@ from casework.critical_few import (
     recompute_critical_flags,
     table_in_force,
 )
-from casework.registers import Lens
+from casework.register_types import Lens
 from casework.vocabulary import MappaCategory, RoshLevel
 from engine import drafts
 from engine.bundle import Bundle

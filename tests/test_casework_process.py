@@ -15,7 +15,7 @@ from test_process_model import CRN, Case, case, fire_at, om_engine, to_allocatio
 
 from casework import register
 from casework.models import OversightPlan, OversightReview, OwnershipChange, RiskMeeting
-from casework.registers import add_months
+from casework.register_types import add_months
 from casework.vocabulary import Grade, RoshLevel, SentenceOutcome, Stage
 from engine.clock import ManualClock
 from engine.errors import NotPermitted

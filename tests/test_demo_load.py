@@ -15,12 +15,12 @@ from test_process_model import BUNDLE_DIR
 
 from casework import register
 from casework.models import Case, Staff
-from casework.simulation import process_stages
 from casework.vocabulary import Grade, Stage
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, HumanTask, ProcessInstance
+from tasks.simulation import process_stages
 from tasks.wiring import build_engine
 from webui.demo import DemoProcessMissing, demo_staff, load_demo
 

@@ -31,6 +31,7 @@ from engine.monitoring import (
 from engine.runtime import Actor
 from tasks import monitor as probation
 from tasks.assignment import covering
+from tasks.staff_names import display_names
 
 __all__ = ["case", "om_engine"]  # fixtures shared with the process model tests
 
@@ -42,9 +43,7 @@ OWNER = om_username("north", "PO", "E")
 def stuck_reasons(case: Case, clock: ManualClock) -> list[str]:
     with case.engine.db.transaction(write=False) as session:
         monitor = Monitor(session, clock.now(), case.engine.calendar)
-        people = probation.display_names(
-            session, [i.holder for i in monitor.stuck().items], clock.now().date()
-        )
+        people = display_names(session, [i.holder for i in monitor.stuck().items], clock.now().date())
         return [item.reason(clock.now(), case.engine.calendar, people) for item in monitor.stuck().items]
 
 

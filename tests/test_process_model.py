@@ -24,7 +24,7 @@ from lxml import etree
 from sqlalchemy import delete, select
 
 from casework import register
-from casework.registers import add_months
+from casework.register_types import add_months
 from casework.roles import TASK_ROLES
 from casework.vocabulary import RoshLevel
 from engine.bundle import Bundle

@@ -24,7 +24,9 @@ from engine.monitoring import Monitor, reassign_all_tasks, reassign_task
 from engine.runtime import Actor, ProcessEngine
 from engine.tally import differences, rebuild, week_of, week_start
 from tasks import monitor as probation
+from tasks.due_dates import end_of_week
 from tasks.monitor import Count, Scope, _busiest_first
+from tasks.staff_names import display_names
 
 __all__ = ["case", "om_engine"]  # fixtures shared with the process model tests
 
@@ -58,7 +60,7 @@ def counted_and_tallied(case: Case, now: datetime) -> None:
 
 def rows_task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Count], list[Count]]:
     """The overview's task counts straight from the open task rows."""
-    end = probation.end_of_week(now)
+    end = end_of_week(now)
     teams: dict[int, list[int]] = {}
     people: dict[str, list[int]] = {}
     rows = session.scalars(select(HumanTask).where(HumanTask.state == "open", HumanTask.due_at < end))
@@ -72,7 +74,7 @@ def rows_task_counts(session: Session, scope: Scope, now: datetime) -> tuple[lis
         ):
             totals[0] += late
             totals[1] += week
-    names = probation.display_names(session, people)
+    names = display_names(session, people)
     team_names = dict(session.execute(select(Team.id, Team.name)).all())
     return (
         _busiest_first([Count(team_names[k], (v[0], v[1]), str(k)) for k, v in teams.items()]),

@@ -28,7 +28,7 @@ from casework import register
 from casework.access import Decision, may_change, may_view
 from casework.access_log import AccessOutcome, Purpose
 from casework.models import Case, Registration, Staff, Team
-from casework.registers import REGISTER_TYPES, FlagGroup, RegisterType, chosen_by_hand
+from casework.register_types import REGISTER_TYPES, FlagGroup, RegisterType, chosen_by_hand
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel
 from engine.clock import DISPLAY_ZONE
 from engine.messaging import Delivery

@@ -45,11 +45,13 @@ from casework.case_list import (
 )
 from casework.case_record import TIMELINE_LIMIT, read_case
 from casework.models import AccessLimitation, Case, Staff, Team
-from casework.registers import FOLLOWS_A_LEVEL
+from casework.register_types import FOLLOWS_A_LEVEL
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE
 from engine.models import AuditEvent, HumanTask
 from tasks import intake
+from tasks.open_tasks import open_tasks_on_case
+from tasks.staff_names import staff_names
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.reads import log_read
@@ -92,16 +94,6 @@ class TimelineEntry:
     detail: str
     by: str
     code: str | None = None
-
-
-@dataclass(frozen=True)
-class OpenTask:
-    """A task still to do on the case, and who holds it."""
-
-    id: int
-    title: str
-    holder: str
-    due_at: datetime | None
 
 
 # ------------------------------------------------------------------------------- the list
@@ -286,7 +278,7 @@ def record(crn: str) -> str | tuple[str, int]:
             reason=given,
             reason_title=_reason_title(given),
             stage_name=stage_name,
-            tasks=_open_tasks(session, crn),
+            tasks=open_tasks_on_case(session, case, now),
             can_change=case.is_open and bool(may_change(staff, case)),
             can_manage_access=bool(may_manage_access_lists(staff, case)),
             not_by_hand=FOLLOWS_A_LEVEL,
@@ -396,31 +388,6 @@ def _reason_title(given: CaseAccess | None) -> str | None:
     return Justification(given.justification).display_name
 
 
-def _open_tasks(session: Session, crn: str) -> list[OpenTask]:
-    rows = session.scalars(
-        select(HumanTask)
-        .where(HumanTask.business_key == crn, HumanTask.state == "open")
-        .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
-    ).all()
-    names = _names(session, {person for r in rows if (person := r.claimed_by or r.assignee)})
-    return [
-        OpenTask(
-            id=r.id,
-            title=r.title,
-            holder=_holder(r, names),
-            due_at=r.due_at,
-        )
-        for r in rows
-    ]
-
-
-def _holder(task: HumanTask, names: dict[str, str]) -> str:
-    person = task.claimed_by or task.assignee
-    if person:
-        return names.get(person, person)
-    return f"Not yet claimed ({task.candidate_role or 'no role'})"
-
-
 def _timeline(session: Session, events: list[Any], crn: str) -> list[TimelineEntry]:
     """The register's events and the process's, newest first, at most TIMELINE_LIMIT."""
     audit = session.execute(
@@ -430,7 +397,7 @@ def _timeline(session: Session, events: list[Any], crn: str) -> list[TimelineEnt
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(TIMELINE_LIMIT)
     ).all()
-    names = _names(session, {e.actor for e in events} | {a.actor for a, _ in audit})
+    names = staff_names(session, [e.actor for e in events] + [a.actor for a, _ in audit])
     entries = [
         TimelineEntry(at=e.at, title=e.summary, detail="", by=names.get(e.actor, e.actor), code=e.code)
         for e in events
@@ -446,11 +413,3 @@ def _timeline(session: Session, events: list[Any], crn: str) -> list[TimelineEnt
     ]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:TIMELINE_LIMIT]
-
-
-def _names(session: Session, usernames: set[str]) -> dict[str, str]:
-    """Display names for usernames (system actors keep their own name)."""
-    if not usernames:
-        return {}
-    query = select(Staff.username, Staff.display_name).where(Staff.username.in_(sorted(usernames)))
-    return {username: name for username, name in session.execute(query)}

@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from casework.demo_area import generate_area
 from casework.models import Case, Staff
-from casework.simulation import PROCESS, AreaSimulation, SimulationSummary
 from casework.vocabulary import Grade
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.errors import NotFound
 from engine.models import HumanTask
 from engine.runtime import ProcessEngine
+from tasks.simulation import PROCESS, AreaSimulation, SimulationSummary
 from tasks.wiring import build_engine
 from webui.credentials import StaffCredential, set_password
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from casework.registers import REGISTER_TYPES
+from casework.register_types import REGISTER_TYPES
 from engine.errors import FieldError, InvalidData
 from engine.forms import validate_form_data
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from casework.registers import REGISTER_TYPES, chosen_by_hand
+from casework.register_types import REGISTER_TYPES, chosen_by_hand
 from casework.vocabulary import RiskGroup, RoshLevel
 from engine.errors import EngineError
 from engine.messaging import Delivery

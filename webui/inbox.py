@@ -11,7 +11,7 @@ view of the inbox can be bookmarked and shared. No workflow is loaded to draw th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -26,15 +26,15 @@ from casework.critical_few import RiskProfile, critical_reasons, table_in_force
 from casework.models import AccessLimitation, Case, Staff, Team
 from casework.roles import Role
 from casework.vocabulary import RoshLevel
-from engine.clock import DISPLAY_ZONE
 from engine.errors import Conflict, NotFound, NotPermitted
 from engine.models import HumanTask, pool_role
+from tasks.due_dates import due_status, due_this_week
+from tasks.staff_names import staff_names, with_staff_names
 from webui import riskflow
 from webui.auth import SignedInStaff
 
 bp = Blueprint("inbox", __name__)
 
-DUE_SOON = timedelta(days=3)
 CRN_LENGTH = 7
 PAGE_SIZE = 20
 LIST_LIMIT = 2000  # rows read per list before need-to-know and paging: far more than anyone's open work
@@ -165,7 +165,6 @@ def ordered(rows: list[TaskRow]) -> list[TaskRow]:
 
 
 def _filtered(rows: list[TaskRow], filters: Filters, now: datetime) -> list[TaskRow]:
-    week_end = end_of_week(now)
     kept = []
     for row in rows:
         if filters.step and row.element_id != filters.step:
@@ -174,17 +173,10 @@ def _filtered(rows: list[TaskRow], filters: Filters, now: datetime) -> list[Task
             continue
         if filters.due == "overdue" and row.due != "overdue":
             continue
-        if filters.due == "week" and (row.due_at is None or row.due_at < now or row.due_at > week_end):
+        if filters.due == "week" and not due_this_week(row.due_at, now):
             continue
         kept.append(row)
     return kept
-
-
-def end_of_week(now: datetime) -> datetime:
-    """The end of Sunday of this week, UK time: what "due this week" counts up to."""
-    local = now.astimezone(DISPLAY_ZONE)
-    sunday = local.date() + timedelta(days=6 - local.weekday())
-    return datetime.combine(sunday, time.max, tzinfo=DISPLAY_ZONE)
 
 
 def _paged(rows: list[TaskRow], page: int) -> TaskList:
@@ -226,11 +218,7 @@ def _team(user: SignedInStaff) -> Select[HumanTask, Case]:
 
 def _with_holders(session: Session, rows: list[TaskRow]) -> list[TaskRow]:
     """The rows with each holder's name as staff know them (one query for the whole list)."""
-    usernames = {row.holder for row in rows if row.holder}
-    names: dict[str, str] = {}
-    if usernames:
-        query = select(Staff.username, Staff.display_name).where(Staff.username.in_(usernames))
-        names = {username: name for username, name in session.execute(query)}
+    names = staff_names(session, (row.holder for row in rows))
     return [replace(row, holder=names.get(row.holder or "", row.holder)) for row in rows]
 
 
@@ -278,15 +266,6 @@ def _tasks(session: Session, staff: Staff, now: datetime, query: Select[HumanTas
             )
         )
     return rows
-
-
-def due_status(due_at: datetime | None, now: datetime) -> str:
-    """ "overdue" when past due, "due soon" within DUE_SOON, else ""."""
-    if due_at is None:
-        return ""
-    if due_at < now:
-        return "overdue"
-    return "due soon" if due_at - now <= DUE_SOON else ""
 
 
 def may_see_task(session: Session, user: SignedInStaff, task_id: int) -> bool:
@@ -386,9 +365,5 @@ def with_display_names(task_id: int, message: str) -> str:
     """The engine names people by username; staff read their colleagues' names."""
     with riskflow().db.transaction(write=False) as session:
         task = session.get(HumanTask, task_id)
-        people = {task.claimed_by, task.assignee, task.completed_by} - {None} if task else set()
-        for username, name in session.execute(
-            select(Staff.username, Staff.display_name).where(Staff.username.in_(people))
-        ):
-            message = message.replace(username, name)
-    return message
+        people = [task.claimed_by, task.assignee, task.completed_by] if task else []
+        return with_staff_names(session, message, people)

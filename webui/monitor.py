@@ -40,6 +40,7 @@ from engine.monitoring import (
 from tasks import access_log
 from tasks import monitor as probation
 from tasks.monitor import Scope
+from tasks.staff_names import display_names
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.reads import log_read
@@ -142,7 +143,7 @@ def stuck() -> str | Response:
         report = Monitor(session, now, calendar).stuck(team_id=scope.team_id)
         rows = _visible(session, scope, report.items)
         log_read(session, Purpose.MONITOR_LIST, [r.business_key for r in rows])
-        people = probation.display_names(session, [r.holder for r in rows], now.date())
+        people = display_names(session, [r.holder for r in rows], now.date())
         lines = [Line(r, r.reason(now, calendar, people)) for r in rows]
     if request.args.get("format") == "csv":
         return csv_response(
@@ -206,7 +207,7 @@ def diagram() -> str | Response:
         at_step = _at_step(session, scope, monitor, definitions, step) if step else []
         if step:
             log_read(session, Purpose.MONITOR_LIST, [w.business_key for w in at_step])
-        people = probation.display_names(session, [w.holder for w in at_step], now.date())
+        people = display_names(session, [w.holder for w in at_step], now.date())
         at_step_lines = [Line(w, w.reason(now, calendar, people)) for w in at_step]
     if request.args.get("format") == "csv":
         if step:
@@ -322,9 +323,7 @@ def instance(instance_id: int) -> str | Response:
         monitor = Monitor(session, now, calendar)
         waiting = monitor.waiting(record)
         history = instance_history(session, record.id)
-        people = probation.display_names(
-            session, [w.holder for w in waiting] + [e.actor for e in history], now.date()
-        )
+        people = display_names(session, [w.holder for w in waiting] + [e.actor for e in history], now.date())
         lines = [
             {"item": w, "reason": w.reason(now, calendar, people), "stuck": monitor.is_stuck(w)}
             for w in waiting
@@ -692,7 +691,7 @@ def tasks() -> str | Response:
         scope = _scope(session)
         rows = probation.open_tasks(session, scope, now, holder=holder, due=due)
         log_read(session, Purpose.MONITOR_LIST, [r.crn for r in rows])
-        people = probation.display_names(session, [r.holder for r in rows] + [holder], now.date())
+        people = display_names(session, [r.holder for r in rows] + [holder], now.date())
     if request.args.get("format") == "csv":
         return csv_response(
             "monitor-tasks.csv",

@@ -28,11 +28,14 @@ from casework.access_log import Purpose
 from casework.critical_few import RiskProfile, assess, table_in_force
 from casework.models import AccessLimitation, Case, Staff
 from casework.register import current_oversight_plan
-from casework.registers import REGISTER_TYPES
+from casework.register_types import REGISTER_TYPES
 from casework.roles import Role
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
+from tasks.due_dates import due_status
+from tasks.open_tasks import OpenTask, open_tasks_on_case
+from tasks.staff_names import staff_names
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.display import local_time
@@ -45,24 +48,13 @@ from webui.forms_render import (
     page_errors,
     schema_errors,
 )
-from webui.inbox import due_status, with_display_names
+from webui.inbox import with_display_names
 from webui.reads import log_read
 
 bp = Blueprint("task", __name__)
 CHANGE_NOTICE = timedelta(days=28)  # how long staff are told that a step has changed
 
 _instructions = SandboxedEnvironment(autoescape=False)  # the page escapes the result
-
-
-@dataclass(frozen=True)
-class OpenTask:
-    """Another open task on the same case, as the case panel lists it."""
-
-    id: int
-    title: str
-    holder: str
-    due_at: datetime | None
-    due: str
 
 
 @dataclass(frozen=True)
@@ -169,7 +161,7 @@ def recent_change(session: Session, definition_id: int, element_id: str, now: da
 
 def standing(session: Session, row: HumanTask, user: SignedInStaff) -> tuple[str, str | None]:
     """Whether `user` may act on the task ("act"), must claim it first ("claim"), or only read it."""
-    names = _names(session, {row.completed_by, row.claimed_by, row.assignee})
+    names = staff_names(session, [row.completed_by, row.claimed_by, row.assignee])
     if row.state == "completed":
         who = names.get(row.completed_by or "", row.completed_by)
         return "read", f"This task was completed by {who} on {local_time(row.completed_at)}."
@@ -195,22 +187,7 @@ def essentials(session: Session, case: Case, now: datetime, task_id: int) -> Cas
     """The case panel: owner, RoSH, MAPPA, the critical-few band and why, flags, oversight and open work."""
     assessment = assess(RiskProfile.of(case), today=now.date(), table=table_in_force(session))
     plan = current_oversight_plan(session, case)
-    others = session.scalars(
-        select(HumanTask)
-        .where(HumanTask.business_key == case.crn, HumanTask.state == "open", HumanTask.id != task_id)
-        .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
-    ).all()
-    names = _names(session, {t.claimed_by or t.assignee for t in others})
-    open_tasks = [
-        OpenTask(
-            t.id,
-            t.title,
-            names.get(t.claimed_by or t.assignee or "", "Not claimed yet"),
-            t.due_at,
-            due_status(t.due_at, now),
-        )
-        for t in others
-    ]
+    open_tasks = open_tasks_on_case(session, case, now, besides=task_id)
     flags = [
         f"{REGISTER_TYPES[r.code].name} ({r.code})" if r.code in REGISTER_TYPES else r.code
         for r in sorted(case.active_registrations(), key=lambda r: r.code)
@@ -235,14 +212,6 @@ def _mappa(case: Case) -> str:
         return "Not a MAPPA case"
     category = f"Category {case.mappa_category.value.removeprefix('CAT')}"
     return f"{category}, level {case.mappa_level}" if case.mappa_level else category
-
-
-def _names(session: Session, usernames: set[str | None]) -> dict[str, str]:
-    wanted = {u for u in usernames if u}
-    if not wanted:
-        return {}
-    query = select(Staff.username, Staff.display_name).where(Staff.username.in_(wanted))
-    return {username: name for username, name in session.execute(query)}
 
 
 def _role_title(code: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import g
 
 from casework import register
-from casework.registers import REGISTER_TYPES
+from casework.register_types import REGISTER_TYPES
 from engine.messaging import Delivery
 from tasks import events
 from webui import riskflow

@@ -13,11 +13,11 @@ from test_process_model import BUNDLE_DIR
 
 from casework import register
 from casework.models import Case
-from casework.simulation import AreaSimulation, SimulationSummary
 from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import HumanTask, ProcessInstance
+from tasks.simulation import AreaSimulation, SimulationSummary
 from tasks.wiring import build_engine
 from webui.schema import TARGET_METADATA
 
