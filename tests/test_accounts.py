@@ -22,8 +22,9 @@ from casework.vocabulary import ExperienceBand, Grade
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent
+from tasks.staff_admin import reset_password
 from webui import create_app, riskflow, throttle
-from webui.accounts import reset_password
+from webui.accounts import SignInRecords
 from webui.auth import NOT_RIGHT
 from webui.config import ConfigError, load_settings
 from webui.credentials import StaffCredential
@@ -144,7 +145,7 @@ def test_a_wrong_current_password_counts_against_the_address_throttle(app: Flask
 
 def reset(database: Database, clock: ManualClock, username: str = "spo.north") -> str:
     with database.transaction() as session:
-        return reset_password(session, username, by="service.desk", now=clock.now())
+        return reset_password(session, username, SignInRecords(clock), by="service.desk", now=clock.now())
 
 
 def test_a_temporary_password_expires_if_not_changed_in_time(
@@ -295,9 +296,12 @@ def test_an_administrator_adds_an_offender_manager_who_signs_in_after_a_reset(
         (["aco.one", "--name", "Someone", "--grade", "ACO"], "already a member of staff with username"),
         (["sam.okoro", "--name", "Sam", "--grade", "CHIEF"], "'CHIEF' is not a grade: use one of PO"),
         (["sam.okoro", "--name", "Sam", "--grade", "PO", "--team", "ZZ"], "no team with code 'ZZ'"),
-        (["sam.okoro", "--name", "Sam", "--grade", "PO"], "an Offender Manager needs --experience"),
-        (["sam.okoro", "--name", "Sam", "--grade", "SPO", "--experience", "E"], "only Offender Managers"),
-        (["sam.okoro", "--name", "  ", "--grade", "ACO"], "give the person's name"),
+        (["sam.okoro", "--name", "Sam", "--grade", "PO"], "An Offender Manager needs an experience band"),
+        (
+            ["sam.okoro", "--name", "Sam", "--grade", "SPO", "--experience", "E"],
+            "only Offender Managers have one",
+        ),
+        (["sam.okoro", "--name", "  ", "--grade", "ACO"], "Enter the person's name"),
         (["sam.okoro", "--name", "Sam", "--grade", "ACO", "--started", "01/04/2024"], "is not a date"),
     ],
 )
