@@ -94,22 +94,30 @@ def release_tasks_of_people_kept_out(session: Session, case: Case, *, by: str, a
     ).all()
     names = sorted({name for row in holders for name in row if name is not None})
     people = session.scalars(select(Staff).where(Staff.username.in_(names))).all()
+    return sum(
+        take_open_tasks_from(session, case, person, by=by, at=at, reason=EXCLUDED_FROM_THE_CASE)
+        for person in people
+        if not may_view(person, case)
+    )
+
+
+def take_open_tasks_from(
+    session: Session, case: Case, person: Staff, *, by: str, at: datetime, reason: str
+) -> int:
+    """Take the case's open tasks away from `person`: a task they claimed goes back to its pool; one
+    assigned to them goes to the owning team's SPO when the SPO is someone else, is active and may see
+    the case, else to its role's pool. Each move is audited with `reason`; returns how many moved."""
     spo = case.team.spo if case.team is not None else None
-    moved = 0
-    for person in people:
-        if may_view(person, case):
-            continue
-        spo_takes = spo is not None and spo.id != person.id and bool(may_view(spo, case))
-        moved += release_open_tasks(
-            session,
-            business_key=case.crn,
-            person=person.username,
-            assigned_to=spo.username if spo is not None and spo_takes else None,
-            actor=by,
-            at=at,
-            reason=EXCLUDED_FROM_THE_CASE,
-        )
-    return moved
+    spo_takes = spo is not None and spo.id != person.id and spo.active and bool(may_view(spo, case))
+    return release_open_tasks(
+        session,
+        business_key=case.crn,
+        person=person.username,
+        assigned_to=spo.username if spo is not None and spo_takes else None,
+        actor=by,
+        at=at,
+        reason=reason,
+    )
 
 
 def _managed_case(session: Session, crn: str, by: str) -> Case:

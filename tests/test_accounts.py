@@ -22,8 +22,9 @@ from casework.vocabulary import ExperienceBand, Grade
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent
+from tasks.staff_admin import reset_password
 from webui import create_app, riskflow, throttle
-from webui.accounts import reset_password
+from webui.accounts import SignInRecords
 from webui.auth import NOT_RIGHT
 from webui.config import ConfigError, load_settings
 from webui.credentials import StaffCredential
@@ -144,7 +145,7 @@ def test_a_wrong_current_password_counts_against_the_address_throttle(app: Flask
 
 def reset(database: Database, clock: ManualClock, username: str = "spo.north") -> str:
     with database.transaction() as session:
-        return reset_password(session, username, by="service.desk", now=clock.now())
+        return reset_password(session, username, SignInRecords(clock), by="service.desk", now=clock.now())
 
 
 def test_a_temporary_password_expires_if_not_changed_in_time(
@@ -295,9 +296,12 @@ def test_an_administrator_adds_an_offender_manager_who_signs_in_after_a_reset(
         (["aco.one", "--name", "Someone", "--grade", "ACO"], "already a member of staff with username"),
         (["sam.okoro", "--name", "Sam", "--grade", "CHIEF"], "'CHIEF' is not a grade: use one of PO"),
         (["sam.okoro", "--name", "Sam", "--grade", "PO", "--team", "ZZ"], "no team with code 'ZZ'"),
-        (["sam.okoro", "--name", "Sam", "--grade", "PO"], "an Offender Manager needs --experience"),
-        (["sam.okoro", "--name", "Sam", "--grade", "SPO", "--experience", "E"], "only Offender Managers"),
-        (["sam.okoro", "--name", "  ", "--grade", "ACO"], "give the person's name"),
+        (["sam.okoro", "--name", "Sam", "--grade", "PO"], "An Offender Manager needs an experience band"),
+        (
+            ["sam.okoro", "--name", "Sam", "--grade", "SPO", "--experience", "E"],
+            "only Offender Managers have one",
+        ),
+        (["sam.okoro", "--name", "  ", "--grade", "ACO"], "Enter the person's name"),
         (["sam.okoro", "--name", "Sam", "--grade", "ACO", "--started", "01/04/2024"], "is not a date"),
     ],
 )
@@ -372,3 +376,75 @@ def test_the_staff_list_shows_who_must_change_a_temporary_password(
             assert credential is not None and credential.must_change_password
     finally:
         database.dispose()
+
+
+def test_an_administrator_changes_a_team_line_manager_and_grade_from_the_command_line(
+    riskflow: CliRunner, upgraded: str
+) -> None:
+    add_team(upgraded)
+    add_team(upgraded, "S1")
+    added = run(
+        riskflow, "staff", "add", "sam.okoro", "--name", "Sam Okoro", "--grade", "PO", "--team", "N1",
+        "--experience", "E", "--line-manager", "aco.one",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+
+    moved = run(riskflow, "staff", "set", "sam.okoro", "--team", "S1", "--experience", "S", "--by", "aco.one")
+    assert moved.exit_code == 0, moved.output
+    staff = staff_named(upgraded, "sam.okoro")
+    assert (
+        staff is not None and staff.experience is ExperienceBand.SENIOR and staff.line_manager_id is not None
+    )
+    (event,) = events(upgraded, "staff_changed")
+    assert event.actor == "aco.one" and event.detail is not None
+    assert event.detail["changes"]["team"] == {"before": "N1", "after": "S1"}
+
+    # Promoted to SPO: the experience band goes with the Offender Manager's grade.
+    assert (
+        run(riskflow, "staff", "set", "sam.okoro", "--grade", "SPO", "--line-manager", "none").exit_code == 0
+    )
+    staff = staff_named(upgraded, "sam.okoro")
+    assert staff is not None and staff.grade is Grade.SPO and staff.experience is None
+    assert staff.line_manager_id is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--line-manager", "sam.okoro"], "Nobody can be their own line manager"),
+        (["--line-manager", "no.body"], "'no.body' cannot be a line manager"),
+        (["--team", "ZZ"], "There is no team with code 'ZZ'"),
+        (["--experience", "X"], "'X' is not an experience band"),
+        ([], "say what to change"),
+    ],
+)
+def test_changing_staff_with_bad_input_says_what_to_fix_and_changes_nothing(
+    riskflow: CliRunner, upgraded: str, arguments: list[str], message: str
+) -> None:
+    add_team(upgraded)
+    run(riskflow, "staff", "add", "sam.okoro", "--name", "Sam Okoro", "--grade", "SPO", "--team", "N1")
+    if arguments[:1] == ["--experience"]:
+        run(riskflow, "staff", "set", "sam.okoro", "--grade", "PO", "--experience", "E")
+    before = staff_named(upgraded, "sam.okoro")
+    changes = len(events(upgraded, "staff_changed"))
+
+    assert_clear_error(run(riskflow, "staff", "set", "sam.okoro", *arguments), message)
+
+    after = staff_named(upgraded, "sam.okoro")
+    assert before is not None and after is not None
+    assert (after.grade, after.team_id, after.experience) == (before.grade, before.team_id, before.experience)
+    assert len(events(upgraded, "staff_changed")) == changes
+
+
+def test_nobody_takes_away_their_own_staff_administration_or_deactivates_themselves(
+    riskflow: CliRunner, upgraded: str
+) -> None:
+    assert_clear_error(
+        run(riskflow, "staff", "set", "aco.one", "--grade", "SPO", "--by", "aco.one"),
+        "You cannot take away your own staff administration",
+    )
+    assert_clear_error(
+        run(riskflow, "staff", "deactivate", "aco.one", "--by", "aco.one"), "deactivate yourself"
+    )
+    staff = staff_named(upgraded, "aco.one")
+    assert staff is not None and staff.grade is Grade.ACO and staff.active

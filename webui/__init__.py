@@ -93,6 +93,7 @@ def create_app(
         policy,
         processes,
         security,
+        staff,
         taskpage,
         vendor,
     )
@@ -112,6 +113,7 @@ def create_app(
     app.register_blueprint(case_intake.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(monitor.bp)
+    app.register_blueprint(staff.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
     api.init_app(app)

@@ -473,8 +473,9 @@ def token_revoke(name: str, actor: str | None) -> None:
 
 @cli.group()
 def staff() -> None:
-    """The staff list and sign-in: add, deactivate and reactivate staff, set their roles, reset a
-    password, end a member of staff's sessions. Each change is audited with --by."""
+    """The staff list and sign-in: add staff, change their grade, team, line manager, experience
+    and roles, deactivate a leaver and reactivate them, reset a password, end a member of staff's
+    sessions. Each change is audited with --by (the staff pages at /staff do the same)."""
 
 
 @staff.command("add")
@@ -482,6 +483,7 @@ def staff() -> None:
 @click.option("--name", "display_name", required=True, help="The person's name as staff know it.")
 @click.option("--grade", required=True, help="Their grade: PO, PSO, TRAINEE_PO, SPO, ACO, CASE_ADMIN, ...")
 @click.option("--team", "team_code", default=None, help="Their team's code (see the register's teams).")
+@click.option("--line-manager", default=None, help="Their line manager's username (an active SPO or ACO).")
 @click.option("--experience", default=None, help="An Offender Manager's experience band: N, E or S.")
 @click.option("--started", "started_on", help="The day they started: YYYY-MM-DD (today if not given).")
 @click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
@@ -490,25 +492,27 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
     display_name: str,
     grade: str,
     team_code: str | None,
+    line_manager: str | None,
     experience: str | None,
     started_on: str | None,
     actor: str | None,
 ) -> None:
     """Put USERNAME on the staff list. They sign in once `riskflow staff reset-password` gives them
     a temporary password."""
-    from webui.accounts import add_staff
+    from tasks.staff_admin import add_staff
 
     try:
         started = date.fromisoformat(started_on) if started_on else None
     except ValueError:
         raise click.ClickException(f"--started {started_on!r} is not a date: use YYYY-MM-DD") from None
-    with _accounts() as (session, now, by):
+    with _accounts() as (session, now, by, _):
         added = add_staff(
             session,
             username,
             display_name=display_name,
             grade=grade,
             team_code=team_code,
+            line_manager=line_manager,
             experience=experience,
             started_on=started or now.astimezone(DISPLAY_ZONE).date(),
             by=actor or by,
@@ -519,6 +523,47 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
     click.echo(f"give them a temporary password with `riskflow staff reset-password {username}`")
 
 
+@staff.command("set")
+@click.argument("username")
+@click.option("--grade", default=None, help="Their new grade: PO, PSO, TRAINEE_PO, SPO, ACO, ...")
+@click.option("--team", "team_code", default=None, help="Their new team's code, or `none` for no team.")
+@click.option("--line-manager", default=None, help="Their line manager's username, or `none`.")
+@click.option("--experience", default=None, help="An Offender Manager's experience band: N, E or S.")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_set(  # noqa: PLR0917 - click passes one argument per option
+    username: str,
+    grade: str | None,
+    team_code: str | None,
+    line_manager: str | None,
+    experience: str | None,
+    actor: str | None,
+) -> None:
+    """Change USERNAME's grade, team, line manager or experience band (what is not given stays)."""
+    from tasks.staff_admin import KEEP, change_staff
+
+    if grade is None and team_code is None and line_manager is None and experience is None:
+        raise click.ClickException("say what to change: --grade, --team, --line-manager or --experience")
+    with _accounts() as (session, now, by, _):
+        changed = change_staff(
+            session,
+            username,
+            grade=KEEP if grade is None else grade,
+            team_code=KEEP if team_code is None else _or_none(team_code),
+            line_manager=KEEP if line_manager is None else _or_none(line_manager),
+            experience=KEEP if experience is None else _or_none(experience),
+            by=actor or by,
+            now=now,
+        )
+        team = changed.team.code if changed.team else "no team"
+        manager = changed.line_manager.username if changed.line_manager else "no line manager"
+        band = f", experience {changed.experience.value}" if changed.experience else ""
+        click.echo(f"{username} is now {changed.grade.display_name} in {team}, {manager}{band}")
+
+
+def _or_none(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
 @staff.command("reset-password")
 @click.argument("username")
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the temporary password from standard input.")
@@ -526,15 +571,13 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
 def staff_reset_password(username: str, from_stdin: bool, actor: str | None) -> None:
     """Give USERNAME a temporary password that they must change when they next sign in, and end every
     session of theirs. Without --stdin a random one is made and printed once."""
-    from webui.accounts import reset_password
+    from tasks.staff_admin import reset_password
 
     temporary = None
     if from_stdin:
         temporary = sys.stdin.readline().rstrip("\r\n")
-    with _accounts() as (session, _, by):
-        # Real time, as sign-ins are timed (not a demo's clock): the temporary password expires by it.
-        now = SystemClock().now()
-        password = reset_password(session, username, by=actor or by, now=now, temporary=temporary)
+    with _accounts() as (session, now, by, sign_in):
+        password = reset_password(session, username, sign_in, by=actor or by, now=now, temporary=temporary)
     click.echo(f"reset the password of {username}: they must choose their own when they next sign in")
     if not from_stdin:
         click.echo(f"temporary password (shown once, give it to them privately): {password}")
@@ -547,12 +590,12 @@ def staff_reset_password(username: str, from_stdin: bool, actor: str | None) -> 
 @click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
 def staff_set_roles(username: str, roles: tuple[str, ...], no_roles: bool, actor: str | None) -> None:
     """Give USERNAME exactly ROLES beyond their grade's own (for example PROCESS_OWNER)."""
-    from webui.accounts import set_extra_roles
+    from tasks.staff_admin import change_staff
 
     if bool(roles) == no_roles:
         raise click.ClickException("give the roles to hold (for example PROCESS_OWNER), or --none for none")
-    with _accounts() as (session, now, by):
-        changed = set_extra_roles(session, username, [r.upper() for r in roles], by=actor or by, now=now)
+    with _accounts() as (session, now, by, _):
+        changed = change_staff(session, username, extra_roles=roles, by=actor or by, now=now)
         held = ", ".join(changed.extra_roles) or "none"
     click.echo(f"{username} now holds, beyond their grade's roles: {held}")
 
@@ -561,12 +604,18 @@ def staff_set_roles(username: str, roles: tuple[str, ...], no_roles: bool, actor
 @click.argument("username")
 @click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
 def staff_deactivate(username: str, actor: str | None) -> None:
-    """Make USERNAME inactive: they can no longer sign in, and every session of theirs ends now."""
-    from webui.accounts import deactivate
+    """Make USERNAME inactive (a leaver): they can no longer sign in, every session of theirs ends now,
+    and the open tasks they hold go back to their pools (or their team's SPO). The cases they own stay
+    theirs until their SPO reallocates them."""
+    from tasks.staff_admin import deactivate
 
-    with _accounts() as (session, now, by):
-        ended = deactivate(session, username, by=actor or by, now=now)
-    click.echo(f"made {username} inactive and ended {ended} signed-in session{'s' if ended != 1 else ''}")
+    with _accounts() as (session, now, by, sign_in):
+        done = deactivate(session, username, sign_in, by=actor or by, now=now)
+    ended, moved = done.sessions_ended, done.tasks_moved
+    click.echo(
+        f"made {username} inactive and ended {ended} signed-in session{'s' if ended != 1 else ''}; "
+        f"{moved} open task{'s' if moved != 1 else ''} taken back from them"
+    )
 
 
 @staff.command("reactivate")
@@ -574,9 +623,9 @@ def staff_deactivate(username: str, actor: str | None) -> None:
 @click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
 def staff_reactivate(username: str, actor: str | None) -> None:
     """Make USERNAME active again."""
-    from webui.accounts import reactivate
+    from tasks.staff_admin import reactivate
 
-    with _accounts() as (session, now, by):
+    with _accounts() as (session, now, by, _):
         reactivate(session, username, by=actor or by, now=now)
     click.echo(f"made {username} active again")
 
@@ -584,43 +633,36 @@ def staff_reactivate(username: str, actor: str | None) -> None:
 @staff.command("list")
 @click.option("--all", "everyone", is_flag=True, help="Include inactive staff.")
 def staff_list(everyone: bool) -> None:
-    """List the staff: username, name, grade, team, extra roles, and whether they may sign in."""
-    from webui.accounts import staff_list as listed
-    from webui.credentials import StaffCredential
+    """List the staff by name: username, name, grade, team, extra roles, and whether they may sign in."""
+    from tasks.staff_admin import staff_on_list
+    from webui.accounts import sign_in_state
 
     with open_engine(load_settings()) as engine, engine.db.transaction(write=False) as session:
-        people = [person for person in listed(session) if everyone or person.active]
+        people = staff_on_list(session, active=None if everyone else True).people
         for person in people:
-            credential = session.get(StaffCredential, person.username)
-            if not person.active:
-                state = "inactive"
-            elif credential is None:
-                state = "no password yet"
-            elif credential.must_change_password:
-                state = "temporary password"
-            else:
-                state = "active"
             team = person.team.code if person.team else "-"
             roles = ",".join(person.extra_roles) or "-"
             click.echo(
                 f"{person.username:<28} {person.display_name:<28} {person.grade.value:<20} "
-                f"{team:<8} {roles:<20} {state}"
+                f"{team:<8} {roles:<20} {sign_in_state(session, person)}"
             )
     if not people:
         click.echo("nobody on the staff list: add someone with `riskflow staff add USERNAME --name ...`")
 
 
 @contextmanager
-def _accounts() -> Iterator[tuple[Any, datetime, str]]:
-    """A write transaction for a change to an account, its time and the default actor; an account
-    error becomes one clear line and changes nothing."""
-    from webui.accounts import AccountError
+def _accounts() -> Iterator[tuple[Any, datetime, str, Any]]:
+    """A write transaction for a change to the staff list, its time, the default actor and the
+    passwords and sessions (timed on real time, as sign-ins are); a refusal becomes one clear line
+    and changes nothing."""
+    from tasks.staff_admin import StaffAdminRefused
+    from webui.accounts import SignInRecords
 
     with open_engine(load_settings()) as engine:
         try:
             with engine.db.transaction() as session:
-                yield session, engine.clock.now(), _login_name()
-        except AccountError as err:
+                yield session, engine.clock.now(), _login_name(), SignInRecords(SystemClock())
+        except StaffAdminRefused as err:
             raise click.ClickException(err.message) from None
 
 
@@ -632,25 +674,10 @@ def staff_sign_out_everywhere(username: str, actor: str | None) -> None:
 
     For a lost or shared computer, or a cookie that may have been copied: the person signs in again.
     """
-    from sqlalchemy import select
+    from tasks.staff_admin import sign_out_everywhere
 
-    from casework.models import Staff
-    from engine.models import AuditEvent
-    from webui.staff_sessions import end_all
-
-    with open_engine(load_settings()) as engine, engine.db.transaction() as session:
-        if session.scalar(select(Staff.id).where(Staff.username == username)) is None:
-            raise click.ClickException(f"there is no member of staff with username {username!r}")
-        now = engine.clock.now()
-        ended = end_all(session, username, now, "signed_out_everywhere")
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor or _login_name(),
-                event="signed_out_everywhere",
-                detail={"username": username, "sessions": ended},
-            )
-        )
+    with _accounts() as (session, now, by, sign_in):
+        ended = sign_out_everywhere(session, username, sign_in, by=actor or by, now=now)
     click.echo(f"ended {ended} signed-in session{'s' if ended != 1 else ''} of {username}")
 
 

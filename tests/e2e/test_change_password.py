@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from playwright.sync_api import Page, expect
 from webui_client import PASSWORD
 
-from webui.accounts import reset_password
+from engine.clock import SystemClock
+from tasks.staff_admin import reset_password
+from webui.accounts import SignInRecords
 
 from .area import OM
 from .axe import assert_accessible
@@ -69,7 +71,9 @@ def test_someone_with_a_temporary_password_must_change_it_before_reaching_their_
 ) -> None:
     with live_server.database.transaction() as session:
         # Real time: the live server times sign-ins, and so temporary passwords, by the wall clock.
-        temporary = reset_password(session, OM, by="service.desk", now=datetime.now(UTC))
+        temporary = reset_password(
+            session, OM, SignInRecords(SystemClock()), by="service.desk", now=datetime.now(UTC)
+        )
 
     page = sign_in(OM, temporary)
 
