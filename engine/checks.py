@@ -20,6 +20,7 @@ import jsonschema
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from engine.errors import DefinitionError, Problem
+from engine.forms import DATE_BOUNDS, TODAY
 from engine.sandbox import policy_findings
 from engine.xmlsafe import parse_json
 
@@ -262,7 +263,64 @@ def form_schema_problems(key: str, content: bytes) -> list[Problem]:
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return [Problem(key, 'a form schema must be a JSON object with "type": "object" at the top level')]
     message = _schema_problem(schema)
-    return [Problem(key, message)] if message else []
+    if message:
+        return [Problem(key, message)]
+    return form_audit(key, schema)
+
+
+def form_audit(key: str, schema: Mapping[str, Any]) -> list[Problem]:
+    """What a form would make people do wrong: a required list that cannot be answered "none" (it
+    forces a false answer), free text without a length limit, riskflow's keywords where they mean
+    nothing. Each problem names the field."""
+    problems: list[Problem] = []
+    required = set(schema.get("required") or [])
+    properties = schema.get("properties")
+    for name, prop in (properties if isinstance(properties, Mapping) else {}).items():
+        if isinstance(prop, Mapping):
+            problems += [
+                Problem(key, f"field {name!r}: {text}", severity=severity)
+                for severity, text in _field_audit(prop, name in required)
+            ]
+    return problems
+
+
+def _field_audit(prop: Mapping[str, Any], required: bool) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    kind, is_date = prop.get("type"), prop.get("format") == "date"
+    none_option, min_items = prop.get("noneOption"), prop.get("minItems")
+    if none_option is not None and (
+        kind != "array" or not isinstance(none_option, str) or not none_option.strip()
+    ):
+        found.append(
+            ("error", '"noneOption" gives the words of a list\'s "None" answer: use it on an array, as text')
+        )
+    elif none_option and isinstance(min_items, int) and min_items > 0:
+        found.append(("error", f'"noneOption" and "minItems": {min_items} contradict each other: keep one'))
+    elif (
+        kind == "array"
+        and required
+        and not none_option
+        and not (isinstance(min_items, int) and min_items > 0)
+    ):
+        found.append(
+            (
+                "error",
+                'a required list that may be empty cannot be answered "none" on the task page, '
+                "so people must tick something untrue: "
+                'add "noneOption" (the words of its None answer) or "minItems": 1',
+            )
+        )
+    for keyword in DATE_BOUNDS:
+        if keyword in prop and (not is_date or prop[keyword] != TODAY):
+            found.append(
+                ("error", f'"{keyword}" works on a date field ("format": "date") with the value "{TODAY}"')
+            )
+    free_text = kind == "string" and not is_date and "enum" not in prop and "oneOf" not in prop
+    if free_text and not isinstance(prop.get("maxLength"), int):
+        found.append(
+            ("warning", 'free text with no "maxLength": give it a limit, and the page counts the characters')
+        )
+    return found
 
 
 def _schema_problem(schema: dict[str, Any]) -> str | None:

@@ -14,6 +14,11 @@ import holidays
 DISPLAY_ZONE = ZoneInfo("Europe/London")
 
 
+def area_date(moment: datetime) -> date:
+    """The area's calendar day at `moment` (an aware datetime): what "today" means on a form."""
+    return moment.astimezone(DISPLAY_ZONE).date()
+
+
 class Clock(Protocol):
     """Anything that tells the time as an aware UTC datetime."""
 

@@ -1,8 +1,15 @@
-"""Server-side validation of submitted task data against the task's JSON Schema."""
+"""Server-side validation of submitted task data against the task's JSON Schema.
+
+Beside JSON Schema's own keywords, a form may say when a date can be: `"notAfter": "today"` (a date
+something happened: an assessment, a meeting) or `"notBefore": "today"` (a date still to come), judged
+against the area's calendar day when the data is submitted. A list field that may truly be empty has
+`"noneOption"`, the words of its "None" answer; the task page draws it, and the data holds `[]`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from jsonschema import FormatChecker
@@ -14,13 +21,43 @@ from engine.errors import FieldError, InvalidData
 _FORMATS = FormatChecker()
 
 
-def validate_form_data(schema: Mapping[str, Any], data: Any) -> None:
-    """Raise InvalidData with one message per field when `data` does not satisfy `schema`."""
+# The words a date field's "notAfter" / "notBefore" may hold, and the message for a date on the wrong side.
+DATE_BOUNDS = {"notAfter": "must be today or in the past", "notBefore": "must be today or in the future"}
+TODAY = "today"
+
+
+def validate_form_data(schema: Mapping[str, Any], data: Any, today: date | None = None) -> None:
+    """Raise InvalidData with one message per field when `data` does not satisfy `schema`; with
+    `today`, the dates of fields bounded by "notAfter"/"notBefore" are checked against it too."""
     validator_class = validator_for(schema)
     validator = validator_class(schema, format_checker=_FORMATS)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.message))
-    if errors:
-        raise InvalidData(_field_errors(schema, errors))
+    found = _field_errors(schema, errors)
+    if today is not None and isinstance(data, Mapping):
+        wrong = {error.field for error in found}
+        found += [error for error in date_bound_errors(schema, data, today) if error.field not in wrong]
+    if found:
+        raise InvalidData(found)
+
+
+def date_bound_errors(schema: Mapping[str, Any], data: Mapping[str, Any], today: date) -> list[FieldError]:
+    """A message for each top-level date that falls on the wrong side of today for its field."""
+    found: list[FieldError] = []
+    properties = schema.get("properties")
+    for name, prop in (properties if isinstance(properties, Mapping) else {}).items():
+        value = data.get(name)
+        if not isinstance(prop, Mapping) or not isinstance(value, str):
+            continue
+        try:
+            when = date.fromisoformat(value)
+        except ValueError:
+            continue  # not a date: the format check says so
+        for keyword, message in DATE_BOUNDS.items():
+            if prop.get(keyword) != TODAY:
+                continue
+            if (keyword == "notAfter" and when > today) or (keyword == "notBefore" and when < today):
+                found.append(FieldError(str(name), f"{_title(schema, [str(name)])} {message}"))
+    return found
 
 
 def _field_errors(schema: Mapping[str, Any], errors: list[ValidationError]) -> list[FieldError]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from engine import migration
 from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, parse_bundle
-from engine.clock import Clock, SystemClock, WorkingCalendar
+from engine.clock import Clock, SystemClock, WorkingCalendar, area_date
 from engine.compare import compare_files
 from engine.db import Database, after_commit, retried_when_deadlocked
 from engine.errors import Conflict, EngineError, InvalidData, ModelFailure, NotFound, NotPermitted
@@ -340,11 +340,12 @@ class ProcessEngine:
         with self.db.transaction() as session:
             instance, task_row = self._lock_for_task(session, task_id)
             self.policy.check_may_complete(task_row, actor)
+            now = self.clock.now()
             if task_row.form_file:
                 schema = self.form_schema(session, instance.definition_id, task_row.form_file)
-                validate_form_data(schema, dict(data))
+                validate_form_data(schema, dict(data), today=area_date(now))
             workflow = self._load(session, instance, step=True)
-            state = StepState(session, instance, actor, self.clock.now(), submitted=True)
+            state = StepState(session, instance, actor, now, submitted=True)
 
             def complete(wf: BpmnWorkflow, st: StepState) -> None:
                 task = wf.get_task_from_id(UUID(task_row.task_guid))

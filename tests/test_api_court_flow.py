@@ -27,7 +27,7 @@ __all__ = ["fast_password_hashing"]
 
 CRN = "X400001"
 PSR = {
-    "report_date": "2026-11-06",
+    "report_date": "2026-11-02",  # the day of the hearing: the test clock stands there
     "rosh": "HIGH",
     "mappa_category": "NOT_ELIGIBLE",
     "registrations": [],

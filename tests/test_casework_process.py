@@ -155,7 +155,7 @@ def test_the_oversight_plan_and_each_review_are_kept_on_the_register(case: Case,
     case.complete(
         "escalated_review",
         {
-            "review_date": "2026-12-30",
+            "review_date": case.today(),
             "action_taken": "REVIEWED_BY_ACO",
             "rosh": "HIGH",
             "findings": "Risk reduced since the move.",
@@ -183,7 +183,7 @@ def test_closing_the_case_closes_it_on_the_register(case: Case, clock: ManualClo
     result = case.complete(
         "termination_review",
         {
-            "termination_date": "2027-01-01",
+            "termination_date": case.today(),
             "termination_reason": "COMPLETED",
             "final_rosh": "MEDIUM",
             "registrations_reviewed": True,
@@ -196,7 +196,7 @@ def test_closing_the_case_closes_it_on_the_register(case: Case, clock: ManualClo
         assert (record.stage, record.closed_at) == (Stage.CLOSED, clock.now())
         assert record.active_registrations() == []
         assert register.current_ownership(session, record) is None
-        assert register.timeline(session, CRN)[-1].summary == "Case closed: completed on 01 January 2027"
+        assert register.timeline(session, CRN)[-1].summary == "Case closed: completed on 14 December 2026"
 
 
 def test_a_transfer_moves_the_owners_open_tasks_to_the_new_owner(case: Case, clock: ManualClock) -> None:

@@ -28,7 +28,7 @@ from casework.register_types import add_months
 from casework.roles import TASK_ROLES
 from casework.vocabulary import RoshLevel
 from engine.bundle import Bundle
-from engine.clock import ManualClock
+from engine.clock import ManualClock, area_date
 from engine.db import Database
 from engine.errors import InvalidData
 from engine.models import (
@@ -165,6 +165,10 @@ class Case:
 
     # -- acting
 
+    def today(self) -> str:
+        """The area's date on the case's clock: the date a person records what they did today."""
+        return area_date(self.engine.clock.now()).isoformat()
+
     def complete(self, element_id: str, data: Mapping[str, Any]) -> StepResult:
         """Complete the task as the person it is assigned to, or as a member of its role's pool."""
         task = self.task(element_id)
@@ -187,7 +191,7 @@ class Case:
         return self.complete(
             "write_psr",
             {
-                "report_date": "2026-11-06",
+                "report_date": self.today(),
                 "rosh": rosh,
                 "mappa_category": mappa_category,
                 "registrations": list(registrations),
@@ -216,7 +220,7 @@ class Case:
         return self.complete(
             "hold_risk_meeting",
             {
-                "meeting_date": "2026-11-10",
+                "meeting_date": self.today(),
                 "attendees": attendees,
                 "rosh": rosh,
                 "risk_decision": "Manage under the plan agreed; share with police.",
@@ -237,14 +241,14 @@ class Case:
 
     def induct(self) -> StepResult:
         return self.complete(
-            "hold_induction", {"induction_date": "2026-11-12", "contact_outcome": "ATTENDED"}
+            "hold_induction", {"induction_date": self.today(), "contact_outcome": "ATTENDED"}
         )
 
     def assess(self, rosh: str, registrations: Sequence[str] = ()) -> StepResult:
         return self.complete(
             "assess_oasys",
             {
-                "assessment_date": "2026-11-20",
+                "assessment_date": self.today(),
                 "rosh": rosh,
                 "risk_to": ["PUBLIC"],
                 "likelihood_of_reoffending": "MEDIUM",
@@ -254,7 +258,7 @@ class Case:
         )
 
     def countersign(self, element_id: str) -> StepResult:
-        return self.complete(element_id, {"decision": "COUNTERSIGNED", "countersign_date": "2026-11-23"})
+        return self.complete(element_id, {"decision": "COUNTERSIGNED", "countersign_date": self.today()})
 
     def countersign_all(self) -> None:
         for element_id in ("countersign_spo", "countersign_aco"):
@@ -265,7 +269,7 @@ class Case:
         return self.complete(
             "write_plans",
             {
-                "plans_date": "2026-11-24",
+                "plans_date": self.today(),
                 "risk_management_plan": "Alcohol treatment; licence-style curfew; police liaison.",
                 "sentence_plan": "Accredited programme; employment support.",
             },
@@ -274,7 +278,7 @@ class Case:
     def review(self, rosh: str, case_ends: bool = False) -> StepResult:
         return self.complete(
             "oversight_review",
-            {"review_date": "2026-12-01", "rosh": rosh, "findings": "Plan on track.", "case_ends": case_ends},
+            {"review_date": self.today(), "rosh": rosh, "findings": "Plan on track.", "case_ends": case_ends},
         )
 
 
@@ -819,7 +823,7 @@ def test_a_missed_oversight_review_escalates_to_the_aco(case: Case, clock: Manua
     case.complete(
         "escalated_review",
         {
-            "review_date": "2026-12-08",
+            "review_date": case.today(),
             "action_taken": "REVIEWED_BY_ACO",
             "rosh": "HIGH",
             "findings": "Plan on track; home visit overdue.",
@@ -848,7 +852,7 @@ def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
     result = case.complete(
         "termination_review",
         {
-            "termination_date": "2027-01-01",
+            "termination_date": case.today(),
             "termination_reason": "COMPLETED",
             "final_rosh": "HIGH",
             "registrations_reviewed": True,
@@ -1270,7 +1274,7 @@ def test_a_mappa_level_2_referral_during_the_order_goes_to_the_coordinator_and_b
     _complete_reviews(case)
     case.complete(
         "hold_mappa_meeting",
-        {"meeting_date": "2027-03-01", "mappa_category": "CAT2", "mappa_level": 3, "minutes": "Escalated."},
+        {"meeting_date": case.today(), "mappa_category": "CAT2", "mappa_level": 3, "minutes": "Escalated."},
     )
     review = case.task("oversight_review")
     assert "Oversight review brought forward: MAPPA level changed to 3 (MAPPA level 3)" in _timeline(case)

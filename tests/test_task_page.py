@@ -284,7 +284,7 @@ def test_completing_goes_on_to_my_next_task_on_the_same_case(app: Flask, case: C
     assert induction.assignee == OM_NORTH
     client = signed_in(app, OM_NORTH)
     form = {
-        "induction_date-day": "12",
+        "induction_date-day": "2",
         "induction_date-month": "11",
         "induction_date-year": "2026",
         "contact_outcome": "ATTENDED",

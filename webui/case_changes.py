@@ -30,7 +30,7 @@ from casework.access_log import AccessOutcome, Purpose
 from casework.models import Case, Registration, Staff, Team
 from casework.register_types import REGISTER_TYPES, FlagGroup, RegisterType, chosen_by_hand
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel
-from engine.clock import DISPLAY_ZONE
+from engine.clock import area_date
 from engine.messaging import Delivery
 from tasks import events
 from webui import riskflow
@@ -264,7 +264,7 @@ def _date_from(form: MultiDict[str, str], name: str) -> tuple[date | None, str |
         when = date(int(parts[2]), int(parts[1]), int(parts[0]))
     except ValueError:
         return None, "The start date must be a real date, like 27 11 2026"
-    if when > riskflow().clock.now().astimezone(DISPLAY_ZONE).date():
+    if when > area_date(riskflow().clock.now()):
         return None, "The start date must be today or in the past"
     return when, None
 

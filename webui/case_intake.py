@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from casework import register
 from casework.case_list import CRN
+from engine.clock import area_date
 from engine.errors import Conflict, FieldError, InvalidData, NotPermitted
 from tasks import intake
 from webui import riskflow
@@ -48,7 +49,7 @@ def new_case() -> Response | str | tuple[str, int]:
     crn = request.form.get("crn", "").strip().upper()[:20]
     entered = entered_values(fields, request.form)
     data, errors = form_data(fields, entered)
-    errors += schema_errors(schema, data, {e.field for e in errors})
+    errors += schema_errors(schema, data, {e.field for e in errors}, area_date(shared.clock.now()))
     if not CRN.match(crn):
         errors.insert(0, FieldError("crn", "Enter a CRN: a capital letter and six digits, such as X320741"))
     if errors:

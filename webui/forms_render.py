@@ -2,7 +2,9 @@
 
 Each property of the schema becomes one field: a text input or textarea for a string, the GOV.UK
 date input (day, month, year) for a `date`, radios or a select for an `enum` (or a `oneOf` of
-`const`/`title` pairs), checkboxes for an array of an enum and Yes/No radios for a boolean. What the
+`const`/`title` pairs), checkboxes for an array of an enum (with an exclusive "None" answer when the
+schema gives `noneOption`, so an empty list is a choice, never a gap) and Yes/No radios for a boolean;
+a textarea with a `maxLength` counts its characters as the person types. What the
 person typed is kept as text (`Entered`), so a page shown again after an error, or a saved draft,
 gives back exactly what they entered, even a date that is not a real date. The schema itself is
 checked on the server by the engine (engine/forms.py); only what cannot reach it (a date that is not
@@ -26,6 +28,7 @@ RADIOS_UP_TO = 6  # more options than this become a select
 SHORT_TEXT = 200  # a string with a maxLength up to this is a one-line input, else a textarea
 DATE_PARTS = ("day", "month", "year")
 CHOICE_KINDS = frozenset({"radios", "select", "yes_no", "checkboxes"})
+NONE_VALUE = "_none"  # what the exclusive "None" checkbox sends: never one of a schema's codes
 
 # Entered values: a field's text, a checkbox field's list, or a date part's text ("when-day").
 Entered = dict[str, str | list[str]]
@@ -65,6 +68,13 @@ class Field:
     required: bool
     options: tuple[Option, ...] = ()
     integer: bool = False  # an enum of whole numbers: the value is sent to the schema as a number
+    none_label: str | None = None  # checkboxes: the words of the exclusive "None" answer
+    max_length: int | None = None  # text: the most characters the schema allows
+
+    @property
+    def none_value(self) -> str:
+        """What the exclusive "None" checkbox sends."""
+        return NONE_VALUE
 
     @property
     def anchor(self) -> str:
@@ -89,8 +99,15 @@ def _field(name: str, prop: Mapping[str, Any], required: bool) -> Field:
     options = _options(prop)
     if kind == "array":
         items = prop.get("items")
+        none_label = prop.get("noneOption")
         return Field(
-            name, "checkboxes", label, hint, required, _options(items if isinstance(items, Mapping) else {})
+            name,
+            "checkboxes",
+            label,
+            hint,
+            required,
+            _options(items if isinstance(items, Mapping) else {}),
+            none_label=str(none_label) if none_label else None,
         )
     if options:
         choice = "radios" if len(options) <= RADIOS_UP_TO else "select"
@@ -100,8 +117,9 @@ def _field(name: str, prop: Mapping[str, Any], required: bool) -> Field:
         return Field(name, "yes_no", label, hint, required, yes_no)
     if prop.get("format") == "date":
         return Field(name, "date", label, hint or "For example, 27 3 2026", required)
-    short = isinstance(prop.get("maxLength"), int) and prop["maxLength"] <= SHORT_TEXT
-    return Field(name, "text" if short else "textarea", label, hint, required)
+    max_length = prop.get("maxLength") if isinstance(prop.get("maxLength"), int) else None
+    short = max_length is not None and max_length <= SHORT_TEXT
+    return Field(name, "text" if short else "textarea", label, hint, required, max_length=max_length)
 
 
 def _options(prop: Mapping[str, Any]) -> tuple[Option, ...]:
@@ -169,8 +187,18 @@ def form_data(fields: list[Field], entered: Entered) -> tuple[dict[str, Any], li
             continue
         raw = entered.get(field.name)
         if field.kind == "checkboxes":
-            if isinstance(raw, list) and raw:
-                data[field.name] = raw
+            ticked = raw if isinstance(raw, list) else []
+            if field.none_label and NONE_VALUE in ticked:
+                if len(ticked) > 1:
+                    errors.append(
+                        FieldError(
+                            field.name, f"Select {field.label.lower()}, or “{field.none_label}”, not both"
+                        )
+                    )
+                else:
+                    data[field.name] = []  # "None" is an answer: the list is empty, and present
+            elif ticked:
+                data[field.name] = ticked
         elif isinstance(raw, str) and raw:
             data[field.name] = _typed(field, raw)
     return data, errors
@@ -203,12 +231,14 @@ def _iso_date(field: Field, entered: Entered) -> tuple[str | None, str | None]:
     return when.isoformat(), None
 
 
-def schema_errors(schema: dict[str, Any] | None, data: dict[str, Any], known: set[str]) -> list[FieldError]:
-    """The schema's complaints about `data`, less those on fields already found wrong here."""
+def schema_errors(
+    schema: dict[str, Any] | None, data: dict[str, Any], known: set[str], today: date
+) -> list[FieldError]:
+    """The schema's complaints about `data` on `today`, less those on fields already found wrong here."""
     if not schema:
         return []
     try:
-        validate_form_data(schema, data)
+        validate_form_data(schema, data, today=today)
     except InvalidData as err:
         return [e for e in err.errors if e.field not in known]
     return []
@@ -227,7 +257,12 @@ def page_errors(
         message = error.message
         if field is not None and field.kind in CHOICE_KINDS and message.startswith("Enter "):
             what = message.removeprefix("Enter ")
-            message = f"Select yes if {what}, or no" if field.kind == "yes_no" else f"Select {what}"
+            if field.kind == "yes_no":
+                message = f"Select yes if {what}, or no"
+            elif field.none_label:
+                message = f"Select {what}, or “{field.none_label}”"
+            else:
+                message = f"Select {what}"
         anchor = field.anchor if field else (anchors or {}).get(error.field, "task-form")
         shown.append((error.field, anchor, message))
     return shown

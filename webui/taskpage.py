@@ -30,6 +30,7 @@ from casework.models import AccessLimitation, Case, Staff
 from casework.register import current_oversight_plan
 from casework.register_types import REGISTER_TYPES
 from casework.roles import Role
+from engine.clock import area_date
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
@@ -277,7 +278,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
             flash("Draft saved. You can come back to this task from your inbox.", "success")
             return redirect(url_for("task.page", task_id=task_id))
         data, errors = form_data(fields, entered)
-        errors += schema_errors(schema, data, {e.field for e in errors})
+        errors += schema_errors(schema, data, {e.field for e in errors}, area_date(shared.clock.now()))
         if errors:
             return _render(view, schema, entered, errors), 422
         shared.engine.complete_task(task_id, user.actor, data)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from engine.models import HumanTask
+from webui import riskflow
 
 from .area import INDUCTION, OM
 from .axe import assert_accessible
@@ -45,7 +47,7 @@ def test_an_offender_manager_completes_a_task_after_a_validation_error(
     assert task_row(live_server).state == "open"
     assert_accessible(page)
 
-    page.get_by_label("Day").fill("3")
+    page.get_by_label("Day").fill("2")  # the test clock's day: an induction cannot be held in the future
     page.get_by_label("Month").fill("11")
     page.get_by_label("Year").fill("2026")
     page.get_by_label("Attended", exact=True).check()
@@ -71,3 +73,50 @@ def test_the_task_page_is_accessible_and_shows_the_case_beside_the_form(sign_in:
     page = open_induction(sign_in)
     expect(page.get_by_text(INDUCTION.crn).first).to_be_visible()
     assert_accessible(page)
+
+
+def test_an_offender_manager_completes_an_oasys_for_a_person_with_no_registrations(
+    sign_in: Callable[..., Page], live_server: LiveServer
+) -> None:
+    today = live_server.clock.now().date()
+    page = open_induction(sign_in)
+    page.get_by_label("Day").fill(str(today.day))
+    page.get_by_label("Month").fill(str(today.month))
+    page.get_by_label("Year").fill(str(today.year))
+    page.get_by_label("Attended", exact=True).check()
+    page.get_by_role("button", name="Complete task").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("OASys")
+
+    registrations = page.get_by_role("group", name="Registrations the case has now")
+    registrations.get_by_label("Weapons (WEAP)").check()
+    registrations.get_by_label("No registrations apply").check()
+    # GOV.UK's "None" answer takes back what was ticked before it: the two cannot both be sent.
+    expect(registrations.get_by_label("Weapons (WEAP)")).not_to_be_checked()
+    page.get_by_role("button", name="Complete task").click()
+
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("There is a problem")
+    expect(summary).not_to_contain_text("registrations", ignore_case=True)  # "None" is an answer, not a gap
+    expect(page.get_by_label("No registrations apply")).to_be_checked()  # kept as entered
+    assert_accessible(page)
+
+    page.get_by_label("Day").fill(str(today.day))
+    page.get_by_label("Month").fill(str(today.month))
+    page.get_by_label("Year").fill(str(today.year))
+    page.get_by_role("group", name="Risk of serious harm").get_by_label("Low", exact=True).check()
+    page.get_by_role("group", name="Likelihood of reoffending").get_by_label("Low", exact=True).check()
+    summary_box = page.get_by_label("RoSH summary", exact=False)
+    summary_box.fill("Low risk to the public; no known victims.")
+    expect(page.get_by_text("You have 3,959 characters remaining")).to_be_visible()
+    page.get_by_role("button", name="Complete task").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("complete")
+    with live_server.database.transaction(write=False) as session:
+        oasys = session.scalars(
+            select(HumanTask).where(
+                HumanTask.business_key == INDUCTION.crn, HumanTask.element_id == "assess_oasys"
+            )
+        ).one()
+        assert (oasys.state, oasys.completed_by) == ("completed", OM)
+    data = riskflow(live_server.app).engine.instance_data(oasys.instance_id)
+    assert data["current_registrations"] == []
