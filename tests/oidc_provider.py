@@ -54,7 +54,7 @@ class Provider:
 
 def node() -> str:
     """The node program, or a failure that says how to get it."""
-    found = os.environ.get("RISKFLOW_NODE") or shutil.which("node")
+    found = shutil.which(os.environ.get("RISKFLOW_NODE") or "node")
     if not found:
         pytest.fail(
             "node is missing: the OpenID Connect sign-in tests start a real OpenID provider with Node.js. "
