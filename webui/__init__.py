@@ -90,6 +90,7 @@ def create_app(
         inbox,
         metrics,
         monitor,
+        oidc,
         policy,
         processes,
         security,
@@ -104,6 +105,7 @@ def create_app(
     vendor.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    oidc.init_app(app)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(taskpage.bp)
     app.register_blueprint(policy.bp)

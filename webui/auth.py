@@ -19,6 +19,12 @@ allows. Someone signed in with a temporary password an administrator set is sent
 page until they have chosen their own; a temporary password not changed within
 RISKFLOW_TEMPORARY_PASSWORD_HOURS no longer signs in (the same answer as a wrong password; the audit
 says it expired).
+
+Staff may also sign in through the area's identity provider by OpenID Connect (webui.oidc), when one
+is configured; that ends in the same kind of session (start_session), marked as begun through the
+provider, to which the password rules (temporary passwords, changing one's password) do not apply.
+RISKFLOW_LOCAL_SIGN_IN=false turns password sign-in off: the form is not shown, a password posted
+to it is refused unchecked, and sessions begun with a password end at their next request.
 """
 
 from __future__ import annotations
@@ -66,7 +72,9 @@ login_manager.login_message_category = "info"
 
 # Endpoints anyone may reach; every other page sends a signed-out visitor to sign in.
 # /metrics checks the operators' token itself (webui.metrics).
-PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "health.healthz", "static", "openapi", "metrics.metrics"})
+PUBLIC_ENDPOINTS = frozenset(
+    {"auth.sign_in", "oidc.start", "oidc.callback", "health.healthz", "static", "openapi", "metrics.metrics"}
+)
 # The pages someone with a temporary password may reach before choosing their own.
 TEMPORARY_PASSWORD_ENDPOINTS = frozenset({"auth.change_password", "auth.sign_out"})
 # Blueprints that check their own callers (the JSON API takes bearer tokens, never the session).
@@ -90,6 +98,7 @@ class SignedInStaff(UserMixin):  # type: ignore[misc]  # flask-login ships no ty
     staff_id: int
     team_id: int | None
     must_change_password: bool = False
+    signed_in_with: str = staff_sessions.PASSWORD  # or staff_sessions.OIDC: the password rules do not apply
 
     def get_id(self) -> str:
         return self.username
@@ -117,9 +126,18 @@ def load_staff(username: str) -> SignedInStaff | None:
     with shared.db.transaction(write=False) as db_session:
         verdict = staff_sessions.check(db_session, session.get(SESSION_KEY), username, now, limits)
         staff = db_session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
-        signed_in = _signed_in(staff) if staff is not None and verdict.live else None
-        if signed_in is not None and must_change_password(db_session, username):
+        signed_in = signed_in_staff(staff) if staff is not None and verdict.live else None
+        by_password = verdict.signed_in_with == staff_sessions.PASSWORD
+        if signed_in is not None and not by_password:
+            signed_in = replace(signed_in, signed_in_with=verdict.signed_in_with)
+        elif signed_in is not None and must_change_password(db_session, username):
             signed_in = replace(signed_in, must_change_password=True)
+    if signed_in is not None and by_password and not shared.settings.local_sign_in:
+        # Password sign-in was turned off after this session began with a password: it ends.
+        with shared.db.transaction() as db_session:
+            staff_sessions.end(db_session, verdict.session_id, now, "password_sign_in_off")
+            audit(db_session, username, "session_ended_password_sign_in_off")
+        return None
     if signed_in is not None and verdict.touch:
         with shared.db.transaction() as db_session:
             staff_sessions.touch(db_session, verdict.session_id, now)
@@ -129,7 +147,7 @@ def load_staff(username: str) -> SignedInStaff | None:
     elif verdict.reason in ("idle", "expired"):
         with shared.db.transaction() as db_session:
             staff_sessions.end(db_session, verdict.session_id, now, verdict.reason)
-            _audit(db_session, username, f"session_{verdict.reason}")
+            audit(db_session, username, f"session_{verdict.reason}")
     return signed_in
 
 
@@ -155,12 +173,19 @@ def require_sign_in() -> BaseResponse | None:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in() -> str | BaseResponse | tuple[str, int]:
-    """Show the sign-in form; check the username and password posted to it."""
+    """Show the sign-in page (the identity provider's button, the password form, or both); check the
+    username and password posted to it."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("inbox.index"))
     if request.method == "GET":
-        return render_template("auth/sign_in.html", errors={}, username="", demo_users=_demo_users())
+        return _sign_in_page({}, "")
     username = request.form.get("username", "").strip()[:USERNAME_LIMIT]
+    if not riskflow().settings.local_sign_in:
+        # Refused without looking at the password: only the identity provider signs people in here.
+        with riskflow().db.transaction() as db_session:
+            audit(db_session, username, "sign_in_refused_password_sign_in_off")
+        message = f"Signing in with a password is turned off. Use \u201c{oidc_button_text()}\u201d instead."
+        return _sign_in_page({"oidc": message}, ""), 403
     password = request.form.get("password", "")
     errors = {}
     if not username:
@@ -168,21 +193,11 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
     if not password:
         errors["password"] = "Enter your password"  # noqa: S105 - a message, not a password
     if errors:
-        return render_template(
-            "auth/sign_in.html", errors=errors, username=username, demo_users=_demo_users()
-        ), 400
+        return _sign_in_page(errors, username), 400
     outcome = _attempt(username, password)
     if isinstance(outcome, SignedInStaff):
-        session.clear()  # a fresh session on sign-in: nothing set before it survives
-        shared = riskflow()
-        with shared.db.transaction() as db_session:
-            secret = staff_sessions.begin(
-                db_session, outcome.username, shared.wall_clock.now(), session_limits()
-            )
-        session[SESSION_KEY] = secret
-        login_user(outcome)
-        session.permanent = True
-        return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
+        start_session(outcome, staff_sessions.PASSWORD)
+        return redirect(safe_next(request.args.get("next")) or url_for("inbox.index"))
     status = 401
     if isinstance(outcome, throttle.Hold):
         minutes = outcome.minutes_left(riskflow().wall_clock.now())
@@ -193,19 +208,54 @@ def sign_in() -> str | BaseResponse | tuple[str, int]:
         status = 429
     else:
         message = NOT_RIGHT
-    page = render_template(
-        "auth/sign_in.html", errors={"username": message}, username=username, demo_users=_demo_users()
-    )
-    response = Response(page, status=status)
+    response = Response(_sign_in_page({"username": message}, username), status=status)
     if isinstance(outcome, throttle.Hold):
         response.headers["Retry-After"] = str(outcome.minutes_left(riskflow().wall_clock.now()) * 60)
     return response
 
 
-def _demo_users() -> list[Any]:
-    """On a demo deployment only, its demo users and their published passwords; else nothing."""
+def start_session(staff: SignedInStaff, signed_in_with: str) -> None:
+    """Sign `staff` in on this browser: a fresh session on the server, and a fresh cookie naming it
+    (nothing set in the cookie before, such as a sign-in's state, survives)."""
+    session.clear()
     shared = riskflow()
-    if not shared.settings.demo:
+    with shared.db.transaction() as db_session:
+        secret = staff_sessions.begin(
+            db_session, staff.username, shared.wall_clock.now(), session_limits(), signed_in_with
+        )
+    session[SESSION_KEY] = secret
+    login_user(replace(staff, signed_in_with=signed_in_with))
+    session.permanent = True
+
+
+def provider_label() -> str:
+    """What the area's identity provider is called on riskflow's pages."""
+    oidc = riskflow().settings.oidc
+    return oidc.label if oidc is not None else "your organisation's account"
+
+
+def oidc_button_text() -> str:
+    """The words on the identity provider's button ("" when there is none)."""
+    return f"Sign in with {provider_label()}" if riskflow().settings.oidc is not None else ""
+
+
+def _sign_in_page(errors: dict[str, str], username: str) -> str:
+    settings = riskflow().settings
+    return render_template(
+        "auth/sign_in.html",
+        errors=errors,
+        username=username,
+        demo_users=_demo_users(),
+        local_sign_in=settings.local_sign_in,
+        oidc_button=oidc_button_text(),
+    )
+
+
+def _demo_users() -> list[Any]:
+    """On a demo deployment with password sign-in, its demo users and their published passwords; else
+    nothing."""
+    shared = riskflow()
+    if not (shared.settings.demo and shared.settings.local_sign_in):
         return []
     from webui.demo import signed_up_demo_users
 
@@ -216,7 +266,18 @@ def _demo_users() -> list[Any]:
 @bp.route("/account/password", methods=["GET", "POST"])
 def change_password() -> str | BaseResponse | tuple[str, int]:
     """Change my password: the current one, then the new one twice. Every other session of mine
-    ends; this browser carries on in a fresh session, so no earlier copy of its cookie works."""
+    ends; this browser carries on in a fresh session, so no earlier copy of its cookie works. Someone
+    signed in through the identity provider is told their password is kept there."""
+    if current_user.signed_in_with != staff_sessions.PASSWORD:
+        return render_template(
+            "auth/message.html",
+            heading="Your password is kept by your organisation",
+            paragraphs=[
+                f"You signed in with {provider_label()}, so riskflow has no password of yours to change. "
+                "Change it where your organisation tells you to (usually its own account or service "
+                "desk pages)."
+            ],
+        ), 404
     temporary = current_user.must_change_password
     if request.method == "GET":
         return render_template("auth/change_password.html", errors={}, temporary=temporary)
@@ -250,7 +311,7 @@ def _change(username: str, fields: dict[str, str]) -> tuple[dict[str, str], int]
         hold = throttle.hold_on(db_session, address, username, now)
         if hold is not None:
             spend_a_check(fields["current"])  # the same time as checking it
-            _audit(db_session, username, f"password_change_refused_{hold.kind}_throttled")
+            audit(db_session, username, f"password_change_refused_{hold.kind}_throttled")
             return _held_answer(hold, now)
         try:
             change_own_password(
@@ -261,7 +322,7 @@ def _change(username: str, fields: dict[str, str]) -> tuple[dict[str, str], int]
                 _count_failure(db_session, address, username, now, "password_change_wrong_current")
             return {err.field: err.message}, 400
         throttle.forget_username(db_session, username)
-        secret = staff_sessions.begin(db_session, username, now, session_limits())
+        secret = staff_sessions.begin(db_session, username, now, session_limits(), staff_sessions.PASSWORD)
     session[SESSION_KEY] = secret
     return {}, 200
 
@@ -291,7 +352,7 @@ def sign_out() -> Response | BaseResponse:
         verdict = staff_sessions.check(db_session, secret, username, now, session_limits())
         if verdict.session_id is not None:
             staff_sessions.end(db_session, verdict.session_id, now, "signed_out")
-        _audit(db_session, username, "signed_out")
+        audit(db_session, username, "signed_out")
     flash("You have signed out.", "success")
     return redirect(url_for("auth.sign_in"))
 
@@ -304,18 +365,18 @@ def _attempt(username: str, password: str) -> SignedInStaff | throttle.Hold | No
     with shared.db.transaction() as db_session:
         hold = throttle.hold_on(db_session, address, username, now)
         if hold is not None and hold.kind == "address":
-            _audit(db_session, username, "sign_in_refused_address_throttled")
+            audit(db_session, username, "sign_in_refused_address_throttled")
             return hold
         if hold is not None:  # the username is slowed: the same time and answer as a wrong password
             spend_a_check(password)
-            _audit(db_session, username, "sign_in_refused_username_slowed")
+            audit(db_session, username, "sign_in_refused_username_slowed")
             return None
         staff = db_session.scalar(select(Staff).where(Staff.username == username))
         if check_password(db_session, username, password) and staff is not None and staff.active:
             if not temporary_password_expired(db_session, username, now, temporary_password_lifetime()):
                 throttle.forget_username(db_session, username)
-                _audit(db_session, username, "signed_in")
-                return _signed_in(staff)
+                audit(db_session, username, "signed_in")
+                return signed_in_staff(staff)
             # Counted like a wrong password, so nothing about it differs from one but the audit.
             _count_failure(db_session, address, username, now, "sign_in_refused_temporary_password_expired")
             return None
@@ -327,11 +388,11 @@ def _count_failure(db_session: Session, address: str, username: str, now: dateti
     """A wrong password (at sign-in or as the current one): count it, audit why, and audit the
     moment it slows the username or throttles the address."""
     throttle.record_failure(db_session, address, username, now)
-    _audit(db_session, username, event)
+    audit(db_session, username, event)
     if throttle.failures_for(db_session, username, now) == throttle.USERNAME_LIMIT:
-        _audit(db_session, username, "sign_in_username_slowed")
+        audit(db_session, username, "sign_in_username_slowed")
     if throttle.failures_from(db_session, address, now) == throttle.ADDRESS_LIMIT:
-        _audit(db_session, username, "sign_in_address_throttled")
+        audit(db_session, username, "sign_in_address_throttled")
 
 
 def temporary_password_lifetime() -> timedelta:
@@ -339,7 +400,7 @@ def temporary_password_lifetime() -> timedelta:
     return timedelta(hours=riskflow().settings.temporary_password_hours)
 
 
-def _signed_in(staff: Staff) -> SignedInStaff:
+def signed_in_staff(staff: Staff) -> SignedInStaff:
     return SignedInStaff(
         username=staff.username,
         display_name=staff.display_name,
@@ -350,18 +411,18 @@ def _signed_in(staff: Staff) -> SignedInStaff:
     )
 
 
-def _audit(db_session: Session, username: str, event: str) -> None:
+def audit(db_session: Session, username: str, event: str, **detail: str) -> None:
     db_session.add(
         AuditEvent(
             at=riskflow().clock.now(),
-            actor=username,
+            actor=username[:USERNAME_LIMIT],
             event=event,
-            detail={"remote_addr": request.remote_addr},
+            detail={"remote_addr": request.remote_addr, **detail},
         )
     )
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """`next` only when it is a path on this site (never another host)."""
     if not target:
         return None

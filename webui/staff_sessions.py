@@ -8,6 +8,10 @@ that was ended (signing out, a new password, the person made inactive, an admini
 staff sign-out-everywhere`), has been idle too long (RISKFLOW_SESSION_IDLE_MINUTES, 30 by default)
 or is older than a working day (8 hours, however busy) signs the person out, whichever copy of the
 cookie comes back.
+
+Each row says how the person signed in (`password`, or `oidc` through the area's identity provider):
+the temporary-password rules apply only to a password sign-in, and turning password sign-in off
+(RISKFLOW_LOCAL_SIGN_IN=false) ends the sessions it began.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from webui.credentials import WebuiBase
 SECRET_HASH_LENGTH = 64  # SHA-256 in hex
 # Last-seen times are written at most this often, so a busy page does not write on every click.
 TOUCH_EVERY = timedelta(minutes=1)
+PASSWORD = "password"  # noqa: S105 - how a session was begun, not a password
+OIDC = "oidc"
 # Rows are kept this long after they could last have been used, for anyone looking into a sign-in.
 KEEP_FOR = timedelta(days=30)
 
@@ -42,6 +48,7 @@ class StaffSession(WebuiBase):
     last_seen_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(40))
+    signed_in_with: Mapped[str] = mapped_column(String(20), default=PASSWORD, server_default=PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -60,13 +67,23 @@ class Verdict:
     reason: str = ""
     session_id: int | None = None
     touch: bool = False  # live, and its last-seen time is worth writing
+    signed_in_with: str = PASSWORD  # how the session began: PASSWORD or OIDC
 
 
-def begin(db: Session, username: str, now: datetime, limits: Limits) -> str:
-    """Start a session for `username`; return the secret for the cookie (never stored)."""
+def begin(db: Session, username: str, now: datetime, limits: Limits, signed_in_with: str = PASSWORD) -> str:
+    """Start a session for `username`, who signed in with `signed_in_with` (PASSWORD or OIDC); return the
+    secret for the cookie (never stored)."""
     db.execute(delete(StaffSession).where(StaffSession.last_seen_at < now - limits.absolute - KEEP_FOR))
     secret = secrets.token_urlsafe(32)
-    db.add(StaffSession(secret_hash=_hash(secret), username=username, started_at=now, last_seen_at=now))
+    db.add(
+        StaffSession(
+            secret_hash=_hash(secret),
+            username=username,
+            started_at=now,
+            last_seen_at=now,
+            signed_in_with=signed_in_with,
+        )
+    )
     return secret
 
 
@@ -81,7 +98,8 @@ def check(db: Session, secret: str | None, username: str, now: datetime, limits:
         return Verdict(False, "expired", row.id)
     if now - row.last_seen_at >= limits.idle:
         return Verdict(False, "idle", row.id)
-    return Verdict(True, session_id=row.id, touch=now - row.last_seen_at >= TOUCH_EVERY)
+    touch = now - row.last_seen_at >= TOUCH_EVERY
+    return Verdict(True, session_id=row.id, touch=touch, signed_in_with=row.signed_in_with)
 
 
 def touch(db: Session, session_id: int | None, now: datetime) -> None:
