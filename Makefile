@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: setup run test lint typecheck pytest pytest-pg e2e browser fuzz bench clean
+.PHONY: setup run test lint typecheck passes pytest pytest-pg e2e browser fuzz bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,10 +41,12 @@ run: setup
 	@if [ "$$RISKFLOW_DEMO" = "true" ]; then $(BIN)/riskflow demo load $(if $(DEMO_CASES),--cases $(DEMO_CASES)); fi
 	$(BIN)/riskflow serve
 
-## Lint, type-check and run the whole suite on SQLite, then on PostgreSQL when
-## RISKFLOW_TEST_DATABASE_URL is set. The browser tests (tests/e2e) run in the SQLite pass only:
-## every other test runs in both (see docs/testing.md). Each pass ends with its ten slowest tests.
-test: setup lint typecheck pytest pytest-pg
+## Lint, type-check and run the whole suite on SQLite and, when RISKFLOW_TEST_DATABASE_URL is set,
+## on PostgreSQL: the two passes run side by side (one core each), the PostgreSQL pass's output shown
+## after the SQLite pass's. The browser tests (tests/e2e) run in the SQLite pass only: every other
+## test runs in both (see docs/testing.md). Each pass ends with its ten slowest tests.
+## `make pytest` and `make pytest-pg` run one pass each.
+test: setup lint typecheck passes
 
 PYTEST_TIMES := --durations=10
 
@@ -59,13 +61,34 @@ typecheck: setup
 pytest: setup browser
 	$(BIN)/pytest $(PYTEST_TIMES)
 
+PG_PASS = RISKFLOW_TEST_BACKEND=postgresql HYPOTHESIS_STORAGE_DIRECTORY=.hypothesis/postgresql \
+	$(BIN)/pytest -m 'not e2e' $(PYTEST_TIMES)
+
 pytest-pg: setup
 	@if [ -n "$$RISKFLOW_TEST_DATABASE_URL" ]; then \
-		echo "== the suite again on $$RISKFLOW_TEST_DATABASE_URL, less the browser tests (run on SQLite)"; \
-		RISKFLOW_TEST_BACKEND=postgresql $(BIN)/pytest -m 'not e2e' $(PYTEST_TIMES); \
+		echo "== the suite on $$RISKFLOW_TEST_DATABASE_URL, less the browser tests (run on SQLite)"; \
+		$(PG_PASS); \
 	else \
 		echo "== RISKFLOW_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
 	fi
+
+# Both passes at once. The PostgreSQL pass writes to a log that is printed when both have ended;
+# the target fails when either pass failed, and stopping it stops both.
+passes: setup browser
+	@if [ -z "$$RISKFLOW_TEST_DATABASE_URL" ]; then \
+		echo "== RISKFLOW_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
+		exec $(BIN)/pytest $(PYTEST_TIMES); \
+	fi; \
+	log=$$(mktemp); \
+	$(PG_PASS) > "$$log" 2>&1 & pg=$$!; \
+	trap 'kill $$pg 2>/dev/null; rm -f "$$log"' EXIT; \
+	echo "== the SQLite pass (the PostgreSQL pass runs alongside; its output follows)"; \
+	$(BIN)/pytest $(PYTEST_TIMES); sqlite_status=$$?; \
+	wait $$pg; pg_status=$$?; \
+	echo "== the suite on $$RISKFLOW_TEST_DATABASE_URL, less the browser tests (run on SQLite)"; \
+	cat "$$log"; \
+	echo "== SQLite pass exited $$sqlite_status, PostgreSQL pass exited $$pg_status"; \
+	[ $$sqlite_status -eq 0 ] && [ $$pg_status -eq 0 ]
 
 ## Only the browser tests (tests/e2e): Playwright driving the system's Chromium, with axe-core.
 e2e: setup browser
