@@ -215,12 +215,28 @@ def describe(record: SentencingRecord) -> str:
     return f"Sentenced{at} on {on}: {record.title.lower()}"
 
 
-def closing_reason(record_outcome_code: str, outcome_date: date) -> str:
+# How a closure on the outcome reads ("Case closed: fined on 09 November 2026; no supervision follows").
+CLOSING_WORDS: dict[SentenceOutcome, str] = {
+    Out.FINE: "fined",
+    Out.CONDITIONAL_DISCHARGE: "conditionally discharged",
+    Out.ABSOLUTE_DISCHARGE: "absolutely discharged",
+    Out.CUSTODY_UNDER_12_MONTHS: "sentenced to custody under 12 months (no licence)",
+    Out.ACQUITTED: "acquitted",
+    Out.DISMISSED: "case dismissed",
+    Out.WITHDRAWN: "case withdrawn",
+}
+
+
+def closing_reason(outcome_code: str, outcome_date: date) -> str:
     """Why a case closes on its outcome, in words for the register's closure and the timeline."""
-    words = outcome_title(record_outcome_code).lower()
-    if record_outcome_code in {o.value for o in NOT_CONVICTED}:
-        return f"{words} on {outcome_date:%d %B %Y}: no sentence to supervise"
-    return f"{words} on {outcome_date:%d %B %Y}: no supervision follows"
+    try:
+        outcome = SentenceOutcome(outcome_code)
+    except ValueError:
+        outcome = None
+    words = CLOSING_WORDS.get(outcome) if outcome else None
+    words = words or outcome_title(outcome_code).lower()
+    follows = "nothing to supervise" if outcome in NOT_CONVICTED else "no supervision follows"
+    return f"{words} on {outcome_date:%d %B %Y}; {follows}"
 
 
 # ----------------------------------------------------------------------------------- the checks

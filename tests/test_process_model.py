@@ -216,7 +216,7 @@ class Case:
             "sentencing_outcome",
             self.crn,
             payload,
-            idempotency_key=f"{self.crn}-sentence",
+            idempotency_key=f"{self.crn}-sentence-{payload['sentence_date']}-{outcome}",
             sender="court.results",
         )
         assert getattr(delivery, "status", "delivered") == "delivered", delivery
