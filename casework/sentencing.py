@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -189,6 +189,26 @@ def outcomes_of(session: Session, case: Case) -> list[CourtOutcome]:
     return list(
         session.scalars(select(CourtOutcome).where(CourtOutcome.case_id == case.id).order_by(CourtOutcome.id))
     )
+
+
+ADJOURNMENT_DAYS = 14  # [A] a typical adjournment, for the demonstration area
+DEFERMENT_DAYS = 91  # [A] about three months
+
+
+def needs_of(outcome: SentenceOutcome, on: date, *, months: int) -> dict[str, Any]:
+    """A complete outcome of this type given on `on`, of about `months` (an order's or a custodial
+    sentence's length), as the court would send it: for the demonstration area and its simulation."""
+    given: dict[str, Any] = {"outcome": outcome.value, "sentence_date": on.isoformat()}
+    if outcome in WITH_END_DATE:
+        given["end_date"] = add_months(on, min(months, WITH_END_DATE[outcome])).isoformat()
+    elif outcome == Out.CUSTODY_UNDER_12_MONTHS:
+        given["custody_months"] = months if months < 12 else 6
+    elif outcome in DETERMINATE_CUSTODY:
+        given["custody_months"] = max(months, 12)
+    elif outcome in TO_A_LATER_HEARING:
+        days = ADJOURNMENT_DAYS if outcome == Out.ADJOURNED else DEFERMENT_DAYS
+        given["next_hearing_date"] = (on + timedelta(days=days)).isoformat()
+    return given
 
 
 def describe(record: SentencingRecord) -> str:
