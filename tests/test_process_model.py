@@ -438,6 +438,7 @@ def test_the_policy_names_only_steps_that_exist() -> None:
         "oversight_frequency",
         "oversight_bring_forward",
         "critical_few",
+        "outcome_route",
     }
     assert steps - ids <= decisions, steps - ids - decisions
 
