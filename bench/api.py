@@ -220,7 +220,12 @@ def task_listing(secret: str) -> Request:
 def message_delivery(secret: str, crns: list[str]) -> Request:
     def call(connection: http.client.HTTPConnection, n: int) -> str | None:
         crn = crns[n]
-        payload = {"crn": crn, "outcome": "COMMUNITY_ORDER", "sentence_date": "2026-11-09"}
+        payload = {
+            "crn": crn,
+            "outcome": "COMMUNITY_ORDER",
+            "sentence_date": "2026-11-09",
+            "end_date": "2027-11-08",
+        }
         body = json.dumps(
             {
                 "name": "sentencing_outcome",

@@ -427,3 +427,27 @@ class OutOfOffice(CaseworkBase):
 
     staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
     cover: Mapped[Staff] = relationship(foreign_keys=[cover_id])
+
+
+class CourtOutcome(CaseworkBase):
+    """One outcome a court gave on the case, as recorded (casework.sentencing checks it first).
+
+    A case may have several: an adjournment or a deferment, then the sentence at the later hearing."""
+
+    __tablename__ = "court_outcome"
+    __table_args__ = (Index("ix_court_outcome_case_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"))
+    outcome: Mapped[SentenceOutcome]
+    # The date of the hearing that gave the outcome (the sentence date for a sentence).
+    outcome_date: Mapped[date]
+    court: Mapped[str | None] = mapped_column(String(100))
+    # Community order, suspended sentence order (its supervision period), conditional discharge.
+    end_date: Mapped[date | None]
+    # Determinate custody: the length of the custodial sentence in whole months.
+    custody_months: Mapped[int | None] = mapped_column(Integer)
+    # Adjourned or deferred: the date of the next hearing.
+    next_hearing_date: Mapped[date | None]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(100))

@@ -124,11 +124,27 @@ class Stage(StrEnum):
 
 
 class SentenceOutcome(StrEnum):
-    """What the court decided; a risk meeting is held whatever it is."""
+    """What the court decided at a hearing (casework.sentencing checks and words them).
 
-    CUSTODY = "CUSTODY"
-    COMMUNITY_ORDER = "COMMUNITY_ORDER"
+    The codes are proposed (domain.md has none). CUSTODY and OTHER are only on cases recorded before
+    the outcome was structured (and by older versions of the model); a new record gives the outcome
+    itself."""
+
+    CUSTODY_UNDER_12_MONTHS = "CUSTODY_UNDER_12_MONTHS"
+    CUSTODY_12_MONTHS_OR_MORE = "CUSTODY_12_MONTHS_OR_MORE"
+    CUSTODY_EXTENDED = "CUSTODY_EXTENDED"
+    CUSTODY_INDETERMINATE = "CUSTODY_INDETERMINATE"
     SUSPENDED_SENTENCE = "SUSPENDED_SENTENCE"
+    COMMUNITY_ORDER = "COMMUNITY_ORDER"
+    FINE = "FINE"
+    CONDITIONAL_DISCHARGE = "CONDITIONAL_DISCHARGE"
+    ABSOLUTE_DISCHARGE = "ABSOLUTE_DISCHARGE"
+    ADJOURNED = "ADJOURNED"
+    DEFERRED = "DEFERRED"
+    ACQUITTED = "ACQUITTED"
+    DISMISSED = "DISMISSED"
+    WITHDRAWN = "WITHDRAWN"
+    CUSTODY = "CUSTODY"
     OTHER = "OTHER"
 
 

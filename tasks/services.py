@@ -20,6 +20,7 @@ from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.errors import FieldError, InvalidData
 from engine.scripting import ServiceRegistry, StepContext
+from tasks import outcomes
 from tasks.assignment import move_open_tasks, responsible_for
 
 Result = dict[str, Any]
@@ -380,6 +381,7 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "note_oversight_event": note_oversight_event,
     "registration_review_due": registration_review_due,
     "keep_or_end_registration": keep_or_end_registration,
+    **outcomes.OPERATIONS,
 }
 
 

@@ -14,12 +14,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casework import sentencing
 from casework.demo_area import FORENAMES, OUTCOME_MIX, ROSH_MIX, SURNAMES, TIER_BY_ROSH, pick
 from casework.demo_area import REGISTER_PREVALENCE as AREA_REGISTER_PREVALENCE
 from casework.models import Case, Staff
@@ -29,6 +30,7 @@ from casework.vocabulary import (
     QUALIFIED_OFFICER_GRADES,
     ExperienceBand,
     RoshLevel,
+    SentenceOutcome,
     Stage,
 )
 from engine.clock import ManualClock
@@ -120,11 +122,26 @@ class SimulationSummary:
     days: int = 0
     seconds: float = 0.0
     by_element: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)  # every outcome the court gave, by code
 
     @property
     def engine_steps(self) -> int:
         """Every step the engine took: starts, task completions, messages and timers."""
         return self.cases + self.tasks_completed + self.messages + self.timers_fired
+
+
+# At the new hearing after an adjournment or a deferment the court sentences: the same mix, less
+# another adjournment [A].
+SENTENCE_AT_NEW_HEARING = {
+    outcome: share
+    for outcome, share in OUTCOME_MIX.items()
+    if outcome not in (SentenceOutcome.ADJOURNED, SentenceOutcome.DEFERRED)
+}
+
+
+def outcome_given(profile: CaseProfile, on: date) -> dict[str, Any]:
+    """The case's outcome as the court gives it on `on`, with what it needs (end date, length, date)."""
+    return sentencing.needs_of(SentenceOutcome(profile.outcome), on, months=profile.order_months)
 
 
 class AreaSimulation:
@@ -284,20 +301,30 @@ class AreaSimulation:
             if written is None or today < written + timedelta(days=profile.sentenced_after_days):
                 continue
             del self._awaiting_sentence[profile.crn]
-            payload = {
-                "crn": profile.crn,
-                "outcome": profile.outcome,
-                "sentence_date": today.date().isoformat(),
-            }
+            payload = {"crn": profile.crn, **outcome_given(profile, today.date())}
             self.engine.deliver_message(
                 "sentencing_outcome",
                 profile.crn,
                 payload,
-                idempotency_key=f"{profile.crn}-sentence",
+                idempotency_key=f"{profile.crn}-sentence-{payload['sentence_date']}",
                 sender=COURT,
             )
-            profile.ends = today + timedelta(days=30 * profile.order_months)
             self.summary.messages += 1
+            self._after_outcome(profile, payload)
+
+    def _after_outcome(self, profile: CaseProfile, given: dict[str, Any]) -> None:
+        """An adjourned or deferred case is heard again on its new date (then sentenced, on a route
+        that is not another adjournment); any other outcome runs its order's length."""
+        self.summary.outcomes[profile.outcome] = self.summary.outcomes.get(profile.outcome, 0) + 1
+        next_hearing = given.get("next_hearing_date")
+        if next_hearing:
+            on = date.fromisoformat(next_hearing)
+            hearing = datetime(on.year, on.month, on.day, 10, tzinfo=UTC)
+            profile.psr_written = hearing - timedelta(days=profile.sentenced_after_days)
+            profile.outcome = pick(self.rng, SENTENCE_AT_NEW_HEARING).value
+            self._awaiting_sentence[profile.crn] = profile
+            return
+        profile.ends = self.clock.now() + timedelta(days=30 * profile.order_months)
 
     def _request_transfers(self, today: datetime) -> None:
         """Ask for a supervised case to move to another Offender Manager (the case's owner asks,
@@ -555,8 +582,7 @@ FORMS: dict[str, Form] = {
     },
     "chase_outcome": lambda s, p: {"chase_result": "STILL_AWAITED"},
     "get_overdue_outcome": lambda s, p: {
-        "outcome": p.outcome,
-        "sentence_date": s.today(),
+        **{k: str(v) for k, v in outcome_given(p, date.fromisoformat(s.today())).items()},
         "how_obtained": "Telephoned the court office.",
     },
     "give_risk_advice": lambda s, p: {"rosh_view": p.rosh, "advice": "Agree the level.", "will_attend": True},

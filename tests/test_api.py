@@ -31,6 +31,7 @@ from webui.api.tokens import ApiToken, hash_secret, issue_token, revoke_token
 __all__ = ["fast_password_hashing"]
 
 CRN = "X200001"
+FINED = {"outcome": "FINE", "sentence_date": "2026-11-02"}
 OM_NORTH = om_username("north", "PO", "E")
 
 
@@ -89,7 +90,7 @@ def test_a_failure_inside_is_a_json_500_without_a_traceback(
 
     monkeypatch.setattr(riskflow(app).engine, "deliver_message", broken)
     court = token(app, "court.results", ["messages:send"])
-    body = {"name": "sentencing_outcome", "correlation_value": CRN}
+    body = {"name": "sentencing_outcome", "correlation_value": CRN, "payload": FINED}
     response = call(client, "POST", "/messages", court, body)
     assert response.status_code == 500
     assert response.json == {
@@ -108,7 +109,7 @@ def test_the_api_needs_no_csrf_token_because_it_takes_no_cookies(
         client = app.test_client()
         assert client.post("/sign-in", data={"username": "x", "password": "y"}).status_code == 400
         court = token(app, "court.results", ["messages:send"])
-        body = {"name": "sentencing_outcome", "correlation_value": CRN}
+        body = {"name": "sentencing_outcome", "correlation_value": CRN, "payload": FINED}
         assert call(client, "POST", "/messages", court, body).status_code == 202
     finally:
         riskflow(app).db.dispose()

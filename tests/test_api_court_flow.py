@@ -33,7 +33,12 @@ PSR = {
     "registrations": [],
     "proposal": "Community order with a rehabilitation activity requirement",
 }
-OUTCOME = {"crn": CRN, "outcome": "CUSTODY", "sentence_date": "2026-11-09"}
+OUTCOME = {
+    "crn": CRN,
+    "outcome": "CUSTODY_12_MONTHS_OR_MORE",
+    "sentence_date": "2026-11-02",
+    "custody_months": 18,
+}
 # Until a case is allocated only case administrators and SPOs may see it, so no Offender Manager
 # can reach the report task through the inbox or the API yet: the report goes in through the engine.
 REPORT_WRITER = Actor(om_username("north", "PO", "E"), frozenset({"OM"}))
@@ -126,7 +131,7 @@ def test_the_court_outcome_flow_end_to_end(app: Flask, client: FlaskClient, secr
     assert again.json["message_id"] == delivered.json["message_id"]
 
     case = call(client, "GET", f"/cases/{CRN}", secrets["spo"]).json
-    assert (case["stage"], case["sentence_outcome"]) == ("SENTENCED", "CUSTODY")
+    assert (case["stage"], case["sentence_outcome"]) == ("SENTENCED", "CUSTODY_12_MONTHS_OR_MORE")
     give_risk_advice(client, secrets)
     to_claim = call(client, "GET", f"/tasks?crn={CRN}", secrets["spo"]).json["to_claim"]
     assert "Hold the risk meeting" in [t["title"] for t in to_claim]

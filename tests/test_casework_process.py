@@ -4,7 +4,7 @@ on the register, and routes each Offender Manager and SPO task to the people who
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from casework_area import om_username
@@ -16,6 +16,7 @@ from test_process_model import CRN, Case, case, fire_at, om_engine, to_allocatio
 from casework import register
 from casework.models import OversightPlan, OversightReview, OwnershipChange, RiskMeeting
 from casework.register_types import add_months
+from casework.sentencing import outcomes_of
 from casework.vocabulary import Grade, RoshLevel, SentenceOutcome, Stage
 from engine.clock import ManualClock
 from engine.errors import NotPermitted
@@ -56,11 +57,14 @@ def test_screening_outcome_and_risk_meeting_are_recorded_on_the_case(case: Case)
         record = register.find_case(session, CRN)
         assert (record.stage, record.rosh, record.mappa_level) == (Stage.AWAITING_SENTENCE, RoshLevel.HIGH, 1)
         assert sorted(r.code for r in record.active_registrations()) == ["MAPP", "RCPR", "RHRH"]
-    case.sentenced("CUSTODY")
+    case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     case.hold_meeting("MEDIUM")
     with register_session(case) as session:
         record = register.find_case(session, CRN)
-        assert (record.stage, record.sentence_outcome) == (Stage.SENTENCED, SentenceOutcome.CUSTODY)
+        assert (record.stage, record.sentence_outcome) == (
+            Stage.SENTENCED,
+            SentenceOutcome.CUSTODY_12_MONTHS_OR_MORE,
+        )
         # The RoSH the meeting agreed is the case's now, and its RoSH register follows.
         assert record.rosh == RoshLevel.MEDIUM
         assert "RMRH" in {r.code for r in record.active_registrations()}
@@ -73,13 +77,25 @@ def test_screening_outcome_and_risk_meeting_are_recorded_on_the_case(case: Case)
         assert {"ECRP", "EAPP", "RROD", "ERGN", "ERGD"} <= set(codes(session))
 
 
-def test_an_outcome_the_register_does_not_know_is_kept_as_other_in_the_courts_words(case: Case) -> None:
+def test_the_structured_outcome_is_kept_on_the_register_and_the_timeline_in_plain_words(case: Case) -> None:
     case.start()
     case.screen("LOW")
-    case.sentenced("FINE")
+    case.sentenced("COMMUNITY_ORDER", court="Workington Magistrates' Court", end_date="2028-05-08")
     with register_session(case) as session:
-        assert register.find_case(session, CRN).sentence_outcome == SentenceOutcome.OTHER
-        assert register.timeline(session, CRN)[-1].summary == "Sentenced on 09 November 2026: other (FINE)"
+        record = register.find_case(session, CRN)
+        assert (record.stage, record.sentence_outcome) == (Stage.SENTENCED, SentenceOutcome.COMMUNITY_ORDER)
+        (kept,) = outcomes_of(session, record)
+        assert (kept.outcome_date, kept.court, kept.end_date) == (
+            date(2026, 11, 9),
+            "Workington Magistrates' Court",
+            date(2028, 5, 8),
+        )
+        line = [e for e in register.timeline(session, CRN) if e.kind == "sentence_outcome"][-1]
+        assert (line.code, line.summary) == (
+            "ECOM",
+            "Sentenced at Workington Magistrates' Court on 09 November 2026: "
+            "community order, ending 08 May 2028",
+        )
     assert case.open_elements() == ["allocate_owner"]
 
 
@@ -259,6 +275,8 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "note_oversight_event",
         "registration_review_due",
         "keep_or_end_registration",
+        "record_sentencing_outcome",
+        "close_on_outcome",
     } == names
 
 

@@ -36,12 +36,17 @@ def test_the_demo_area_is_built_through_the_process(database: Database) -> None:
     generated, users, summary = load_demo(engine, cases=CASES, months=MONTHS, progress=lines.append)
 
     assert generated and {u.grade for u in users} == set(Grade)
-    # Each case's steps: its start, the tasks, the court's message and the timers (nearly eight a case
-    # over four months, since reports and assessments take their time, and a registration review
-    # cycle with nothing falling due sleeps for 3 months).
-    assert summary is not None and summary.cases == CASES and summary.engine_steps > 7 * CASES
+    # Each case's steps: its start, the tasks, the court's message and the timers (more than six a case
+    # over four months, since reports and assessments take their time, a registration review cycle
+    # with nothing falling due sleeps for 3 months, and about a fifth of the outcomes close the case).
+    assert summary is not None and summary.cases == CASES and summary.engine_steps > 6 * CASES
+    # The court gives outcomes on the routes that close the case as well as those supervised.
+    given = set(summary.outcomes)
+    assert {"COMMUNITY_ORDER", "SUSPENDED_SENTENCE"} <= given
+    assert given & {"FINE", "CONDITIONAL_DISCHARGE", "ABSOLUTE_DISCHARGE", "CUSTODY_UNDER_12_MONTHS"}
     assert lines[0].startswith(f"building the demo area: {CASES} cases")
-    assert lines[-1].startswith(f"built {CASES} cases through the process")
+    assert lines[-2].startswith(f"built {CASES} cases through the process")
+    assert lines[-1].startswith("court outcomes given: ") and "community order" in lines[-1]
     with database.transaction(write=False) as session:
         _every_case_came_through_the_process(session)
         _cases_at_every_stage_up_to_the_present(session)

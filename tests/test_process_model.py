@@ -88,6 +88,19 @@ FIRST_DETAILS = {
 }
 
 
+# What each outcome needs besides its type and date, when a test gives nothing else.
+OUTCOME_NEEDS: dict[str, dict[str, Any]] = {
+    "COMMUNITY_ORDER": {"end_date": "2027-11-08"},
+    "SUSPENDED_SENTENCE": {"end_date": "2028-05-08"},
+    "CONDITIONAL_DISCHARGE": {"end_date": "2027-11-08"},
+    "CUSTODY_UNDER_12_MONTHS": {"custody_months": 6},
+    "CUSTODY_12_MONTHS_OR_MORE": {"custody_months": 18},
+    "CUSTODY_EXTENDED": {"custody_months": 48},
+    "ADJOURNED": {"next_hearing_date": "2026-11-23"},
+    "DEFERRED": {"next_hearing_date": "2027-03-09"},
+}
+
+
 class Case:
     """One case driven through the process the way staff would."""
 
@@ -199,13 +212,15 @@ class Case:
             },
         )
 
-    def sentenced(self, outcome: str = "COMMUNITY_ORDER") -> None:
+    def sentenced(self, outcome: str = "COMMUNITY_ORDER", **given: Any) -> None:
+        """The court's outcome arrives, with what that outcome needs (an end date, a length, a date)."""
         payload = {"crn": self.crn, "outcome": outcome, "sentence_date": "2026-11-09"}
+        payload |= OUTCOME_NEEDS.get(outcome, {}) | given
         delivery = self.engine.deliver_message(  # type: ignore[attr-defined]
             "sentencing_outcome",
             self.crn,
             payload,
-            idempotency_key=f"{self.crn}-sentence",
+            idempotency_key=f"{self.crn}-sentence-{payload['sentence_date']}-{outcome}",
             sender="court.results",
         )
         assert getattr(delivery, "status", "delivered") == "delivered", delivery
@@ -427,6 +442,7 @@ def test_the_policy_names_only_steps_that_exist() -> None:
         "oversight_frequency",
         "oversight_bring_forward",
         "critical_few",
+        "outcome_route",
     }
     assert steps - ids <= decisions, steps - ids - decisions
 
@@ -538,7 +554,19 @@ def test_an_eligible_case_starts_at_mappa_level_1(case: Case) -> None:
 # ------------------------------------------------------------------ stage 3: risk meeting scope
 
 
-@pytest.mark.parametrize("outcome", ["CUSTODY", "COMMUNITY_ORDER", "SUSPENDED_SENTENCE", "OTHER"])
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        "CUSTODY_12_MONTHS_OR_MORE",
+        "CUSTODY_UNDER_12_MONTHS",
+        "CUSTODY_INDETERMINATE",
+        "COMMUNITY_ORDER",
+        "SUSPENDED_SENTENCE",
+        "FINE",
+        "CONDITIONAL_DISCHARGE",
+        "ABSOLUTE_DISCHARGE",
+    ],
+)
 def test_custody_outcome_still_gets_a_risk_meeting(case: Case, outcome: str) -> None:
     case.start()
     case.screen("MEDIUM", registrations=["RCPR"])
@@ -554,7 +582,7 @@ def test_custody_outcome_still_gets_a_risk_meeting(case: Case, outcome: str) -> 
 def test_low_risk_case_with_no_flags_skips_the_risk_meeting(case: Case) -> None:
     case.start()
     case.screen("LOW")
-    case.sentenced("CUSTODY")
+    case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     assert case.open_elements() == ["allocate_owner"]
     data = case.data()
     assert data["in_scope"] is False
@@ -596,7 +624,7 @@ def test_the_risk_consultant_advises_before_the_meeting_on_high_and_very_high_ri
 ) -> None:
     case.start()
     case.screen(rosh, registrations=["RCPR"])
-    case.sentenced("CUSTODY")
+    case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     if consultant:
         advice = case.task("give_risk_advice")
         assert (advice.candidate_role, advice.lane) == ("RISK_CONSULTANT", "Risk Consultant")
@@ -607,7 +635,7 @@ def test_the_risk_consultant_advises_before_the_meeting_on_high_and_very_high_ri
 def test_a_mappa_referral_goes_to_the_mappa_coordinator_before_allocation(case: Case) -> None:
     case.start()
     case.screen("HIGH", "CAT1")
-    case.sentenced("CUSTODY")
+    case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     case.hold_meeting("HIGH", mappa_referral=True)
     referral = case.task("set_mappa_level")
     assert referral.candidate_role == "MAPPA_COORDINATOR"
@@ -759,6 +787,7 @@ def test_a_late_outcome_is_chased_then_escalated_to_the_spo(case: Case, clock: M
         {
             "outcome": "SUSPENDED_SENTENCE",
             "sentence_date": "2026-11-06",
+            "end_date": "2028-05-05",
             "how_obtained": "Phoned the listing office.",
         },
     )
@@ -785,12 +814,18 @@ def test_the_case_administrator_can_record_the_outcome_when_chasing(case: Case, 
         case.engine.complete_task(chase.id, ACTORS["CASE_ADMIN"], {"chase_result": "RECORDED"})
     assert "outcome" in {e.field for e in refused.value.errors}
     case.complete(
-        "chase_outcome", {"chase_result": "RECORDED", "outcome": "CUSTODY", "sentence_date": "2026-11-03"}
+        "chase_outcome",
+        {
+            "chase_result": "RECORDED",
+            "outcome": "CUSTODY_12_MONTHS_OR_MORE",
+            "sentence_date": "2026-11-03",
+            "custody_months": "18",
+        },
     )
     assert case.open_elements() == ["allocate_owner"]
     assert case.waits() == []
     outcome = case.data()["sentencing_outcome"]
-    assert (outcome["outcome"], outcome["recorded_by"]) == ("CUSTODY", "CASE_ADMIN")
+    assert (outcome["outcome"], outcome["recorded_by"]) == ("CUSTODY_12_MONTHS_OR_MORE", "CASE_ADMIN")
     # The outcome recorded by hand is handed over inside the case, never sent out.
     assert "sentencing_outcome" not in {m.message_name for m in case.outbox()}
     # Nothing is left to fire: the 7-day escalation went with the wait.
@@ -802,7 +837,7 @@ def test_an_outcome_arriving_during_the_chase_withdraws_the_chase(case: Case, cl
     case.screen("HIGH")
     fire_at(case.engine, clock, START + timedelta(days=2))
     assert case.open_elements() == ["chase_outcome"]
-    case.sentenced("CUSTODY")
+    case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     assert case.open_elements() == ["give_risk_advice"]
     assert case.task_row("chase_outcome").state == "cancelled"
 
@@ -866,7 +901,7 @@ def test_oversight_repeats_until_the_case_ends_then_the_termination_review_runs(
             select(ArchivedSubprocess.element_id).where(ArchivedSubprocess.instance_id == case.instance_id)
         ).all()
     # Every finished turn was archived; ending the case stopped the cycles that run beside oversight.
-    assert {"allocation", "await_outcome", "manage_case", "oversight_cycle"} <= set(archived)
+    assert {"allocation", "obtain_outcome", "manage_case", "oversight_cycle"} <= set(archived)
     assert case.waits() == []
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from casework.demo_area import generate_area
 from casework.models import Case, Staff
+from casework.sentencing import outcome_title
 from casework.vocabulary import Grade
 from engine.clock import ManualClock
 from engine.db import Database
@@ -179,6 +180,10 @@ def simulate_demo_cases(
             f"built {summary.cases:,} cases through the process in {summary.seconds:.0f} s: "
             f"{summary.engine_steps:,} engine steps ({rate:.0f}/s)"
         )
+        given = ", ".join(
+            f"{outcome_title(code).lower()} {n}" for code, n in sorted(summary.outcomes.items())
+        )
+        progress(f"court outcomes given: {given or 'none yet'}")
     return summary
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import Flask
 
+from casework.sentencing import outcome_title
 from engine.clock import DISPLAY_ZONE
 
 
@@ -13,6 +14,7 @@ def init_app(app: Flask) -> None:
     """Register the display filters with the app's templates."""
     app.add_template_filter(local_time)
     app.add_template_filter(iso_time)
+    app.add_template_filter(outcome_title, "outcome_words")
 
 
 def local_time(value: datetime | None) -> str:

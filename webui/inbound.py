@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from casework import sentencing
 from casework.register_types import REGISTER_TYPES, chosen_by_hand
 from casework.vocabulary import RiskGroup, RoshLevel
 from engine.errors import EngineError
@@ -21,7 +22,13 @@ from engine.runtime import ProcessEngine
 
 # The messages riskflow expects from outside, matched to the case by its CRN.
 KNOWN_MESSAGES: dict[str, str] = {
-    "sentencing_outcome": "The court's sentencing outcome: payload crn, outcome, sentence_date.",
+    "sentencing_outcome": (
+        "The court's outcome at a hearing: payload outcome (one of "
+        + ", ".join(o.value for o in sentencing.CURRENT_OUTCOMES)
+        + "), sentence_date (the hearing's date), and as the outcome needs them court, end_date (community "
+        "order, suspended sentence order, conditional discharge), custody_months (determinate custody) "
+        "and next_hearing_date (adjourned or deferred)."
+    ),
     "oasys_assessment_completed": (
         "OASys reports the case's assessment completed: payload rosh (LOW, MEDIUM, HIGH or VERY_HIGH), "
         "and optionally assessment_date, risk_to (CHILDREN, PUBLIC, KNOWN_ADULT, STAFF) and "
@@ -58,7 +65,11 @@ def deliver_inbound(
         )
     name, body = name.strip(), dict(payload or {})
     check = PAYLOAD_CHECKS.get(name)
-    if check is not None:
+    if name == "sentencing_outcome":
+        problem = _sentencing_problem(body, engine.clock.now().date())
+        if problem:
+            raise EngineError(f"The {name} payload is not valid: {problem}.", code="invalid_message")
+    elif check is not None:
         problem = check(body)
         if problem:
             raise EngineError(f"The {name} payload is not valid: {problem}.", code="invalid_message")
@@ -88,6 +99,15 @@ def _oasys_problem(payload: Mapping[str, Any]) -> str:
             "registrations must be a list of register codes (the RoSH and MAPPA registers follow the levels)"
         )
     return _date_problem(payload, "assessment_date")
+
+
+def _sentencing_problem(payload: Mapping[str, Any], today: date) -> str:
+    """The one check of an outcome (casework.sentencing), as words for the sender."""
+    try:
+        sentencing.check_outcome(payload, today=today)
+    except sentencing.OutcomeRefused as err:
+        return "; ".join(f"{field}: {message}" for field, message in err.problems.items())
+    return ""
 
 
 def _arrest_problem(payload: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from casework.sentencing import CURRENT_OUTCOMES
 from casework.vocabulary import MappaCategory, RoshLevel, SentenceOutcome, Stage
 
 CRN = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{6}$")]
@@ -169,7 +170,24 @@ class MessageIn(Input):
     correlation_value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,100}$")] = Field(
         description="The CRN of the case the message is about."
     )
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "What the message says. sentencing_outcome: outcome (one of "
+            + ", ".join(o.value for o in CURRENT_OUTCOMES)
+            + "); sentence_date (YYYY-MM-DD, the hearing that gave the outcome); court (optional); "
+            "end_date for a community order, suspended sentence order or conditional discharge (after the "
+            "sentence date); custody_months for determinate custody (1-11 under 12 months, 12 or more "
+            "otherwise; none for an indeterminate sentence); next_hearing_date for an adjournment or a "
+            "deferment (still to come). A bad combination is refused with 422 and nothing is kept."
+        ),
+        json_schema_extra={
+            "examples": [
+                {"outcome": "COMMUNITY_ORDER", "sentence_date": "2026-11-09", "end_date": "2027-11-08"},
+                {"outcome": "ADJOURNED", "sentence_date": "2026-11-09", "next_hearing_date": "2026-11-23"},
+            ]
+        },
+    )
     idempotency_key: Key | None = Field(
         default=None, description="Send the same key again and the message is not applied twice."
     )

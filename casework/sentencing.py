@@ -1,0 +1,381 @@
+"""The sentencing outcome as a structured record: what the court decided, checked in one place.
+
+Every way an outcome arrives (the court results message through the JSON API or `riskflow message
+send`, the case administrator's chase form, the SPO's overdue-outcome form) goes through
+`check_outcome`, so a bad combination is refused with the same words everywhere and nothing is kept.
+`record_outcome` then puts the checked record on the register: a `CourtOutcome` row, the case's
+outcome and stage, and a line on its timeline in plain words.
+
+The outcome codes are proposed (domain.md gives none); the legal limits used below are those of the
+period (Criminal Justice Act 2003 and Powers of Criminal Courts (Sentencing) Act 2000), as the area
+policy states them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casework.models import Case, CaseEvent, CourtOutcome
+from casework.register_types import add_months
+from casework.vocabulary import SentenceOutcome, Stage
+
+Out = SentenceOutcome
+
+# What each outcome code means, in the words the forms, the timeline and the documents use.
+OUTCOME_TITLES: dict[SentenceOutcome, str] = {
+    Out.CUSTODY_UNDER_12_MONTHS: "Custody, determinate, under 12 months",
+    Out.CUSTODY_12_MONTHS_OR_MORE: "Custody, determinate, 12 months or more",
+    Out.CUSTODY_EXTENDED: "Extended sentence (custody)",
+    Out.CUSTODY_INDETERMINATE: "Indeterminate sentence (life or IPP)",
+    Out.SUSPENDED_SENTENCE: "Suspended sentence order",
+    Out.COMMUNITY_ORDER: "Community order",
+    Out.FINE: "Fine",
+    Out.CONDITIONAL_DISCHARGE: "Conditional discharge",
+    Out.ABSOLUTE_DISCHARGE: "Absolute discharge",
+    Out.ADJOURNED: "Adjourned to a later hearing",
+    Out.DEFERRED: "Sentence deferred",
+    Out.ACQUITTED: "Acquitted",
+    Out.DISMISSED: "Dismissed",
+    Out.WITHDRAWN: "Withdrawn",
+}
+# The codes a new record may use (CUSTODY and OTHER are only on older records).
+CURRENT_OUTCOMES: tuple[SentenceOutcome, ...] = tuple(OUTCOME_TITLES)
+LEGACY_TITLES = {Out.CUSTODY: "Custody", Out.OTHER: "Other outcome"}
+
+DETERMINATE_CUSTODY = frozenset(
+    {Out.CUSTODY_UNDER_12_MONTHS, Out.CUSTODY_12_MONTHS_OR_MORE, Out.CUSTODY_EXTENDED}
+)
+# Outcomes that carry an end date, and the longest the law allowed between sentence and end.
+WITH_END_DATE: dict[SentenceOutcome, int] = {
+    Out.COMMUNITY_ORDER: 36,  # up to 3 years
+    Out.SUSPENDED_SENTENCE: 24,  # supervision period 6 months to 2 years
+    Out.CONDITIONAL_DISCHARGE: 36,  # up to 3 years
+}
+# Outcomes that send the case to a later hearing; a deferment may be for at most 6 months.
+TO_A_LATER_HEARING = frozenset({Out.ADJOURNED, Out.DEFERRED})
+DEFERMENT_MONTHS = 6
+NOT_CONVICTED = frozenset({Out.ACQUITTED, Out.DISMISSED, Out.WITHDRAWN})
+MAX_COURT = 100
+FIELDS = ("outcome", "sentence_date", "court", "end_date", "custody_months", "next_hearing_date")
+
+
+class OutcomeRefused(Exception):
+    """The outcome cannot be kept as given: `problems` maps each field to what to put right."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems.items()))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SentencingRecord:
+    """A checked outcome, ready for the register."""
+
+    outcome: SentenceOutcome
+    outcome_date: date
+    court: str | None = None
+    end_date: date | None = None
+    custody_months: int | None = None
+    next_hearing_date: date | None = None
+
+    @property
+    def title(self) -> str:
+        return OUTCOME_TITLES.get(self.outcome) or LEGACY_TITLES[self.outcome]
+
+    def as_payload(self) -> dict[str, Any]:
+        """The record as the process keeps it (dates as ISO text, absent values as None)."""
+        return {
+            "outcome": self.outcome.value,
+            "sentence_date": self.outcome_date.isoformat(),
+            "court": self.court,
+            "end_date": _iso(self.end_date),
+            "custody_months": self.custody_months,
+            "next_hearing_date": _iso(self.next_hearing_date),
+        }
+
+
+def outcome_title(code: str | None) -> str:
+    """The outcome in words, for any code the register holds."""
+    if code is None:
+        return ""
+    try:
+        outcome = SentenceOutcome(code)
+    except ValueError:
+        return code
+    return OUTCOME_TITLES.get(outcome) or LEGACY_TITLES[outcome]
+
+
+def check_outcome(given: Mapping[str, Any], *, today: date | None = None) -> SentencingRecord:
+    """Check an outcome as given (text, numbers or dates) and return the record, or raise OutcomeRefused.
+
+    `today`, when given, also refuses a sentence dated in the future and a next hearing that is not
+    after today; an outcome that arrived earlier and is only now reaching its case is checked
+    without it, against its own hearing date."""
+    problems: dict[str, str] = {}
+    outcome = _outcome(given.get("outcome"), problems)
+    outcome_date = _a_date(given, "sentence_date", problems, "the date of the hearing that gave the outcome")
+    court = given.get("court")
+    if court is not None and (not isinstance(court, str) or len(court.strip()) > MAX_COURT):
+        problems["court"] = f"Give the court's name in at most {MAX_COURT} characters"
+    court = court.strip() or None if isinstance(court, str) else None
+    end_date = _a_date(given, "end_date", problems, None)
+    months = _months(given.get("custody_months"), problems)
+    next_hearing = _a_date(given, "next_hearing_date", problems, None)
+    if outcome_date is not None and today is not None and outcome_date > today:
+        problems["sentence_date"] = "The outcome's date cannot be in the future"
+    if outcome is None or outcome_date is None or problems:
+        raise OutcomeRefused(problems)
+    title = OUTCOME_TITLES[outcome].lower()
+    _check_end_date(outcome, title, outcome_date, end_date, problems)
+    _check_custody_length(outcome, title, months, problems)
+    _check_next_hearing(outcome, title, outcome_date, next_hearing, problems, today=today)
+    if problems:
+        raise OutcomeRefused(problems)
+    return SentencingRecord(outcome, outcome_date, court, end_date, months, next_hearing)
+
+
+def record_outcome(
+    session: Session, case: Case, record: SentencingRecord, *, at: datetime, by: str
+) -> CourtOutcome:
+    """Put a checked outcome on an open case: its row, the case's outcome and stage, a timeline line.
+
+    An adjournment or deferment leaves the case waiting for sentence; any other outcome sentences it
+    (an acquittal too: the case then closes on it)."""
+    row = CourtOutcome(
+        case_id=case.id,
+        outcome=record.outcome,
+        outcome_date=record.outcome_date,
+        court=record.court,
+        end_date=record.end_date,
+        custody_months=record.custody_months,
+        next_hearing_date=record.next_hearing_date,
+        recorded_at=at,
+        recorded_by=by,
+    )
+    session.add(row)
+    case.sentence_outcome = record.outcome
+    if record.outcome in TO_A_LATER_HEARING:
+        if case.stage == Stage.IDENTIFIED:
+            case.stage = Stage.AWAITING_SENTENCE
+    else:
+        case.sentence_date = record.outcome_date
+        if case.stage in (Stage.IDENTIFIED, Stage.AWAITING_SENTENCE):
+            case.stage = Stage.SENTENCED
+    # nDelius: ECOM when an order starts, EAPP (court appearance) for any other outcome.
+    code = "ECOM" if record.outcome in (Out.COMMUNITY_ORDER, Out.SUSPENDED_SENTENCE) else "EAPP"
+    detail = {**record.as_payload(), "title": record.title}
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=at,
+            kind="sentence_outcome",
+            code=code,
+            summary=describe(record),
+            actor=by,
+            detail=detail,
+        )
+    )
+    return row
+
+
+def outcomes_of(session: Session, case: Case) -> list[CourtOutcome]:
+    """Every outcome recorded on the case, oldest first."""
+    return list(
+        session.scalars(select(CourtOutcome).where(CourtOutcome.case_id == case.id).order_by(CourtOutcome.id))
+    )
+
+
+ADJOURNMENT_DAYS = 14  # [A] a typical adjournment, for the demonstration area
+DEFERMENT_DAYS = 91  # [A] about three months
+
+
+def needs_of(outcome: SentenceOutcome, on: date, *, months: int) -> dict[str, Any]:
+    """A complete outcome of this type given on `on`, of about `months` (an order's or a custodial
+    sentence's length), as the court would send it: for the demonstration area and its simulation."""
+    given: dict[str, Any] = {"outcome": outcome.value, "sentence_date": on.isoformat()}
+    if outcome in WITH_END_DATE:
+        given["end_date"] = add_months(on, min(months, WITH_END_DATE[outcome])).isoformat()
+    elif outcome == Out.CUSTODY_UNDER_12_MONTHS:
+        given["custody_months"] = months if months < 12 else 6
+    elif outcome in DETERMINATE_CUSTODY:
+        given["custody_months"] = max(months, 12)
+    elif outcome in TO_A_LATER_HEARING:
+        days = ADJOURNMENT_DAYS if outcome == Out.ADJOURNED else DEFERMENT_DAYS
+        given["next_hearing_date"] = (on + timedelta(days=days)).isoformat()
+    return given
+
+
+def describe(record: SentencingRecord) -> str:
+    """The outcome in a sentence for the case's timeline."""
+    at = f" at {record.court}" if record.court else ""
+    on = f"{record.outcome_date:%d %B %Y}"
+    o = record.outcome
+    if o == Out.ADJOURNED:
+        return f"Hearing{at} on {on} adjourned to {_words(record.next_hearing_date)}"
+    if o == Out.DEFERRED:
+        return f"Sentence deferred{at} on {on} to {_words(record.next_hearing_date)}"
+    if o in NOT_CONVICTED:
+        return f"{OUTCOME_TITLES[o]}{at} on {on}"
+    if o in DETERMINATE_CUSTODY:
+        months = record.custody_months or 0
+        kind = {
+            Out.CUSTODY_UNDER_12_MONTHS: "custody (under 12 months: no licence)",
+            Out.CUSTODY_12_MONTHS_OR_MORE: "custody",
+            Out.CUSTODY_EXTENDED: "custody, extended sentence",
+        }[o]
+        return f"Sentenced{at} on {on}: {months} month{'s' if months != 1 else ''}' {kind}"
+    if o in WITH_END_DATE:
+        return f"Sentenced{at} on {on}: {OUTCOME_TITLES[o].lower()}, ending {_words(record.end_date)}"
+    return f"Sentenced{at} on {on}: {record.title.lower()}"
+
+
+# How a closure on the outcome reads ("Case closed: fined on 09 November 2026; no supervision follows").
+CLOSING_WORDS: dict[SentenceOutcome, str] = {
+    Out.FINE: "fined",
+    Out.CONDITIONAL_DISCHARGE: "conditionally discharged",
+    Out.ABSOLUTE_DISCHARGE: "absolutely discharged",
+    Out.CUSTODY_UNDER_12_MONTHS: "sentenced to custody under 12 months (no licence)",
+    Out.ACQUITTED: "acquitted",
+    Out.DISMISSED: "case dismissed",
+    Out.WITHDRAWN: "case withdrawn",
+}
+
+
+def closing_reason(outcome_code: str, outcome_date: date) -> str:
+    """Why a case closes on its outcome, in words for the register's closure and the timeline."""
+    try:
+        outcome = SentenceOutcome(outcome_code)
+    except ValueError:
+        outcome = None
+    words = CLOSING_WORDS.get(outcome) if outcome else None
+    words = words or outcome_title(outcome_code).lower()
+    follows = "nothing to supervise" if outcome in NOT_CONVICTED else "no supervision follows"
+    return f"{words} on {outcome_date:%d %B %Y}; {follows}"
+
+
+# ----------------------------------------------------------------------------------- the checks
+
+
+def _outcome(value: Any, problems: dict[str, str]) -> SentenceOutcome | None:
+    codes = ", ".join(o.value for o in CURRENT_OUTCOMES)
+    if value in (None, ""):
+        problems["outcome"] = f"Select the outcome: one of {codes}"
+        return None
+    if value == Out.CUSTODY.value:
+        problems["outcome"] = (
+            "Say which custodial sentence: CUSTODY_UNDER_12_MONTHS, CUSTODY_12_MONTHS_OR_MORE, "
+            "CUSTODY_EXTENDED or CUSTODY_INDETERMINATE"
+        )
+        return None
+    if not isinstance(value, str) or value not in {o.value for o in CURRENT_OUTCOMES}:
+        problems["outcome"] = f"{value!r} is not an outcome riskflow knows: use one of {codes}"
+        return None
+    return SentenceOutcome(value)
+
+
+def _a_date(
+    given: Mapping[str, Any], field: str, problems: dict[str, str], required: str | None
+) -> date | None:
+    value = given.get(field)
+    if value in (None, ""):
+        if required:
+            problems[field] = f"Enter {required}"
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        problems[field] = "Enter a real date, written YYYY-MM-DD"
+        return None
+
+
+def _months(value: Any, problems: dict[str, str]) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        problems["custody_months"] = "Enter the length of custody as a whole number of months"
+        return None
+    try:
+        months = int(value)
+    except ValueError:
+        problems["custody_months"] = "Enter the length of custody as a whole number of months"
+        return None
+    if months < 1:
+        problems["custody_months"] = "Enter a length of custody of at least 1 month"
+        return None
+    return months
+
+
+def _check_end_date(
+    outcome: SentenceOutcome, title: str, on: date, end: date | None, problems: dict[str, str]
+) -> None:
+    longest = WITH_END_DATE.get(outcome)
+    if longest is None:
+        if end is not None:
+            problems["end_date"] = f"A {title} has no end date: leave it out"
+        return
+    if end is None:
+        problems["end_date"] = f"Enter the date the {title} ends"
+    elif end <= on:
+        problems["end_date"] = f"The end date must be after the date of sentence ({on:%d %B %Y})"
+    elif end > add_months(on, longest):
+        problems["end_date"] = f"A {title} can last at most {longest // 12} years: check the end date"
+
+
+def _check_custody_length(
+    outcome: SentenceOutcome, title: str, months: int | None, problems: dict[str, str]
+) -> None:
+    if outcome == Out.CUSTODY_INDETERMINATE:
+        if months is not None:
+            problems["custody_months"] = (
+                "An indeterminate sentence has no length (the court sets a minimum term): leave it out"
+            )
+        return
+    if outcome not in DETERMINATE_CUSTODY:
+        if months is not None:
+            problems["custody_months"] = f"A {title} has no length of custody: leave it out"
+        return
+    if months is None:
+        problems["custody_months"] = "Enter the length of the custodial sentence in months"
+    elif outcome == Out.CUSTODY_UNDER_12_MONTHS and months >= 12:
+        problems["custody_months"] = "A sentence of 12 months or more is CUSTODY_12_MONTHS_OR_MORE"
+    elif outcome != Out.CUSTODY_UNDER_12_MONTHS and months < 12:
+        problems["custody_months"] = "A sentence under 12 months is CUSTODY_UNDER_12_MONTHS"
+
+
+def _check_next_hearing(
+    outcome: SentenceOutcome,
+    title: str,
+    on: date,
+    next_hearing: date | None,
+    problems: dict[str, str],
+    *,
+    today: date | None,
+) -> None:
+    if outcome not in TO_A_LATER_HEARING:
+        if next_hearing is not None:
+            problems["next_hearing_date"] = f"A {title} has no next hearing: leave it out"
+        return
+    if next_hearing is None:
+        problems["next_hearing_date"] = "Enter the date of the next hearing"
+    elif next_hearing <= on or (today is not None and next_hearing <= today):
+        problems["next_hearing_date"] = "The next hearing must be on a date still to come"
+    elif outcome == Out.DEFERRED and next_hearing > add_months(on, DEFERMENT_MONTHS):
+        problems["next_hearing_date"] = f"Sentence can be deferred for at most {DEFERMENT_MONTHS} months"
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _words(value: date | None) -> str:
+    return f"{value:%d %B %Y}" if value else "a date not given"
