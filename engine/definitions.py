@@ -2,13 +2,14 @@
 instance runs (its specs and lane map, a task's form, an element's details), kept in memory.
 
 Each deployed version is read from the database once per process and cached: definitions are
-immutable once deployed, so the cache never goes stale.
+immutable once deployed, so the cache never goes stale. What else a new version implies is done
+by the deploy hooks the domain registers (`on_deploy`), in the deploy's own transaction.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,10 @@ from engine.errors import NotFound
 from engine.models import AuditEvent, DefinitionFile, ProcessDefinition
 from engine.scripting import ServiceRegistry
 from engine.state import ProcessSpecs, StateSerializer
+
+# Called with the deploy's session, the new version's row and the bundle's files (path -> content),
+# once the version, its files and its audit event are written and before the deploy commits.
+DeployHook = Callable[[Session, ProcessDefinition, Mapping[str, bytes]], None]
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,14 @@ class Definitions:
         *,
         known_roles: Collection[str],
         services: ServiceRegistry,
+        on_deploy: Sequence[DeployHook] = (),
     ) -> None:
         self.db = db
         self.clock = clock
         self.serializer = serializer
         self.known_roles = known_roles
         self.services = services
+        self.on_deploy = tuple(on_deploy)
         self._specs: dict[int, LoadedDefinition] = {}
         self._forms: dict[tuple[int, str], dict[str, Any]] = {}
         self._cache_lock = threading.Lock()
@@ -121,6 +128,8 @@ class Definitions:
                     detail={"name": bundle.name, "version": definition.version, "note": note},
                 )
             )
+            for hook in self.on_deploy:
+                hook(session, definition, bundle.files)
             return DeployResult(definition.id, definition.name, definition.version, True, parsed.warnings)
 
     def _changed_steps(self, session: Session, bundle: Bundle, previous_version: int) -> list[str]:

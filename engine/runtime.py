@@ -17,7 +17,7 @@ events, bumps the version and commits. Any exception rolls all of it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ from engine.administration import Administration, MigrationResult
 from engine.bundle import Bundle, ParsedBundle
 from engine.clock import Clock, SystemClock, WorkingCalendar
 from engine.db import Database
-from engine.definitions import Definitions, DeployResult, ElementDetails
+from engine.definitions import Definitions, DeployHook, DeployResult, ElementDetails
 from engine.deliveries import MessageDeliveries
 from engine.humantasks import TaskPolicy
 from engine.messaging import Delivery, OutboxHandlers
@@ -52,7 +52,8 @@ KEPT_WORKFLOWS = 256
 
 
 class ProcessEngine:
-    """The generic BPMN runtime; the domain plugs in through its registries and resolver."""
+    """The generic BPMN runtime; the domain plugs in through its registries, resolver and hooks
+    (`on_deploy`: called by name in each new version's deploy transaction)."""
 
     def __init__(
         self,
@@ -65,6 +66,7 @@ class ProcessEngine:
         resolver: AssignmentResolver | None = None,
         known_roles: Collection[str] = (),
         kept_workflows: int = KEPT_WORKFLOWS,
+        on_deploy: Sequence[DeployHook] = (),
     ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
@@ -83,6 +85,7 @@ class ProcessEngine:
             self.serializer,
             known_roles=self.known_roles,
             services=self.services,
+            on_deploy=on_deploy,
         )
         self.stepper = Stepper(
             db,
@@ -258,6 +261,7 @@ __all__ = [
     "TIMER_CLAIM_BATCH",
     "Actor",
     "AssignmentResolver",
+    "DeployHook",
     "DeployResult",
     "ElementDetails",
     "InstanceStatus",
