@@ -32,6 +32,31 @@ class Delivery:
         return True
 
 
+def wait_key(event: Waiting, business_key: str) -> tuple[str, str]:
+    """(message name, correlation value): the business key when the model sets no correlation."""
+    return str(event.details.name), _correlation_value(event.details.correlations) or business_key
+
+
+def _correlation_value(correlations: Mapping[str, Any] | None) -> str | None:
+    for properties in (correlations or {}).values():
+        if isinstance(properties, Mapping):
+            for value in properties.values():
+                if value is not None:
+                    return str(value)
+    return None
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with every mapping, list and scalar kept and anything else turned into its text."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
 def waiting_for_message(workflow: Any, name: str) -> Waiting | None:
     """The waiting catch (in any sub-process or event-based gateway) for message `name`."""
     for event in waiting_events(workflow):

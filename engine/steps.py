@@ -1,7 +1,7 @@
 """What one step of a process instance is made of: who acts, the states an instance can be in, who
 a new human task goes to, and the bookkeeping a step's action and its human-task sync share.
 
-engine.runtime runs the steps and engine.humantasks keeps the task rows in step with them; both
+engine.stepping runs the steps and engine.humantasks keeps the task rows in step with them; both
 read these, and neither needs the other's module for it.
 """
 
@@ -32,6 +32,10 @@ class InstanceStatus:
     TERMINATED = "terminated"
 
     FINISHED = (COMPLETED, TERMINATED)
+
+
+# Instances that timers and messages may move (not suspended, failed or finished).
+TIMED_STATUSES = (InstanceStatus.WAITING, InstanceStatus.AWAITING_PEOPLE, InstanceStatus.RUNNING)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,16 @@
-"""Plugs the domain into the engine: roles, service operations, script functions, assignment."""
+"""Plugs the domain into the engine: roles, service operations, script functions, assignment, and
+what a deploy implies for the register (the engine calls it by name in the deploy's transaction)."""
 
 from __future__ import annotations
 
 import tasks.case_team  # noqa: F401  (keeps each case's team on its instances and tasks)
-import tasks.critical_few_rule  # noqa: F401  (re-marks the critical few when a deploy changes the rule)
 from casework.roles import TASK_ROLES
 from engine.clock import Clock
 from engine.db import Database
 from engine.runtime import KEPT_WORKFLOWS, ProcessEngine
 from engine.scripting import ServiceRegistry
 from tasks.assignment import CaseAssignment
+from tasks.critical_few_rule import mark_cases_by_a_new_table
 from tasks.services import register_operations
 
 
@@ -30,4 +31,5 @@ def build_engine(
         resolver=CaseAssignment(clock),
         known_roles=TASK_ROLES,
         kept_workflows=kept_workflows,
+        on_deploy=(mark_cases_by_a_new_table,),  # re-marks the critical few when a deploy changes the rule
     )

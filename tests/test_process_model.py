@@ -1030,7 +1030,7 @@ def test_a_registration_whose_message_cannot_be_delivered_is_not_kept_either(
     def lost(*_args: Any) -> StepResult:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(case.engine, "_run_step", lost)
+    monkeypatch.setattr(case.engine.stepper, "run", lost)
     with pytest.raises(RuntimeError):
         events.add_registration(case.engine, CRN, "RCPR", by="om.north.po.e")
     monkeypatch.undo()

@@ -208,14 +208,14 @@ def test_a_sweep_claims_in_batches_and_an_unexpected_failure_leaves_only_that_in
         for n in range(5)
     ]
     broken = ids[2]
-    load = engine._load
+    load = engine.stepper.load
 
     def failing_load(session: Session, instance: ProcessInstance, *, step: bool = False) -> BpmnWorkflow:
         if instance.id == broken:
             raise RuntimeError("storage hiccup")
         return load(session, instance, step=step)
 
-    monkeypatch.setattr(engine, "_load", failing_load)
+    monkeypatch.setattr(engine.stepper, "load", failing_load)
     clock.advance(timedelta(days=14))
     assert engine.fire_due_timers(batch=2) == 4  # its batch rolls back; the others are claimed again
     assert instance_row(engine, broken).next_timer_at == START + timedelta(days=14)  # still due, untouched
@@ -223,6 +223,6 @@ def test_a_sweep_claims_in_batches_and_an_unexpected_failure_leaves_only_that_in
     for other in (i for i in ids if i != broken):
         assert instance_row(engine, other).status == InstanceStatus.COMPLETED
 
-    monkeypatch.setattr(engine, "_load", load)  # the fault is gone: the next sweep fires it once
+    monkeypatch.setattr(engine.stepper, "load", load)  # the fault is gone: the next sweep fires it once
     assert engine.fire_due_timers() == 1
     assert instance_row(engine, broken).status == InstanceStatus.COMPLETED

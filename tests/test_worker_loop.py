@@ -188,7 +188,7 @@ def test_a_step_failing_unexpectedly_is_logged_left_due_and_retried_after_the_po
     services = ServiceRegistry()
     services.register("slow_step", lambda ctx: {"done": True})
     local, ids = slow_cases(engine, clock, services)
-    fire_timer = local._fire_timer
+    fire_timer = local.timers._fire_timer
     tries: list[int] = []
 
     def state_cannot_be_saved(session: Any, instance: ProcessInstance, now: Any, *, flush: bool) -> None:
@@ -197,7 +197,7 @@ def test_a_step_failing_unexpectedly_is_logged_left_due_and_retried_after_the_po
             raise RuntimeError("the instance's state cannot be saved")
         fire_timer(session, instance, now, flush=flush)
 
-    monkeypatch.setattr(local, "_fire_timer", state_cannot_be_saved)
+    monkeypatch.setattr(local.timers, "_fire_timer", state_cannot_be_saved)
     stop = ObservedStop()
 
     with (
