@@ -43,6 +43,7 @@ class Purpose(StrEnum):
     REPORT_CHANGE = "report a change"
     ACCESS_LISTS = "access lists"
     TASK_PAGE = "task page"
+    RECENTLY_COMPLETED = "recently completed"
     REGISTER_LIST = "register list"
     MONITOR_INSTANCE = "monitor: instance"
     MONITOR_LIST = "monitor: list"

@@ -243,7 +243,100 @@ def _check_forms(bpmn: Mapping[str, etree._Element], forms: Mapping[str, bytes])
             elif key not in checked:
                 checked.add(key)
                 problems += form_schema_problems(key, forms[key])
+    return problems + _check_shows(bpmn, forms)
+
+
+# The form keyword that shows a task what earlier steps recorded (docs/modelling.md).
+SHOWS = "shows"
+
+
+def _check_shows(bpmn: Mapping[str, etree._Element], forms: Mapping[str, bytes]) -> list[Problem]:
+    """Every `shows` names a step that exists (a human task with a form) and fields its form asks
+    for, or a key of the case's data that the model names and fields some form of the bundle asks
+    for (its title and choices say the value in words)."""
+    schemas = {key: _json_object(content, key) for key, content in forms.items()}
+    step_forms: dict[str, str | None] = {}
+    for root in bpmn.values():
+        for task in root.iter(*HUMAN_TASKS):
+            prop = task.find(f".//spiff:property[@name='{FORM_PROPERTY}']", NS)
+            step_forms[str(task.get("id"))] = (
+                _form_key(forms, prop.get("value") or "") if prop is not None else None
+            )
+    model_text = " ".join(
+        " ".join([*(t for t in root.itertext()), *(v for e in root.iter() for v in e.attrib.values())])
+        for root in bpmn.values()
+    )
+    asked = {name for schema in schemas.values() for name in _properties(schema)}
+    problems: list[Problem] = []
+    for key, schema in sorted(schemas.items()):
+        entries = schema.get(SHOWS)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            problems.append(Problem(key, f'"{SHOWS}" is a list of {{"from": ..., "fields": [...]}}'))
+            continue
+        for n, entry in enumerate(entries, start=1):
+            problems += [
+                Problem(key, f'"{SHOWS}" entry {n}: {text}')
+                for text in _shows_entry(entry, step_forms, schemas, model_text, asked)
+            ]
     return problems
+
+
+def _shows_entry(
+    entry: Any,
+    step_forms: Mapping[str, str | None],
+    schemas: Mapping[str, Mapping[str, Any]],
+    model_text: str,
+    asked: set[str],
+) -> list[str]:
+    shape = _shows_shape(entry)
+    if shape is not None:
+        return [shape]
+    source, fields = entry["from"], entry["fields"]
+    if source in step_forms:
+        form = step_forms[source]
+        if form is None:
+            return [f"step {source!r} has no form, so it records nothing to show"]
+        missing = [f for f in fields if f not in _properties(schemas.get(form, {}))]
+        return [f"step {source!r} (form {form}) has no field {f!r}" for f in missing]
+    if not re.search(rf"(?<![\w.]){re.escape(source)}(?!\w)", model_text):
+        return [f"{source!r} is neither a step of the bundle nor a key of the case's data its model names"]
+    return [
+        f"no form of the bundle asks for {f!r}, so its label and choices are not known: "
+        f"check the name (fields of {source!r})"
+        for f in fields
+        if f not in asked
+    ]
+
+
+def _shows_shape(entry: Any) -> str | None:
+    """What is wrong with the shape of a `shows` entry, or None."""
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("from"), str) or not entry["from"]:
+        return 'give "from": the id of an earlier step, or a key of the case\'s data'
+    fields = entry.get("fields")
+    if not isinstance(fields, list) or not fields or not all(isinstance(f, str) and f for f in fields):
+        return 'give "fields": the names of the fields to show, as a list'
+    title = entry.get("title")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        return '"title" is the heading to show, as text'
+    unknown = sorted(set(entry) - {"from", "fields", "title"})
+    if unknown:
+        return f'unknown key {", ".join(map(repr, unknown))}: an entry has "from", "fields" and "title"'
+    return None
+
+
+def _json_object(content: bytes, key: str) -> Mapping[str, Any]:
+    try:
+        schema = parse_json(content, key)
+    except DefinitionError:
+        return {}  # reported by form_schema_problems
+    return schema if isinstance(schema, Mapping) else {}
+
+
+def _properties(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    properties = schema.get("properties")
+    return properties if isinstance(properties, Mapping) else {}
 
 
 def _form_key(forms: Mapping[str, bytes], reference: str) -> str | None:

@@ -12,7 +12,7 @@ reason goes with each view into the log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,10 +50,12 @@ from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
 from engine.clock import DISPLAY_ZONE
 from engine.models import AuditEvent, HumanTask
 from tasks import intake
+from tasks.handoffs import completion_answers
 from tasks.open_tasks import open_tasks_on_case
 from tasks.staff_names import staff_names
 from webui import riskflow
 from webui.auth import SignedInStaff
+from webui.forms_render import answer_text
 from webui.reads import log_read
 from webui.routing import database_int
 
@@ -94,6 +96,7 @@ class TimelineEntry:
     detail: str
     by: str
     code: str | None = None
+    recorded: list[tuple[str, str]] = field(default_factory=list)  # a completed task's answers, in words
 
 
 # ------------------------------------------------------------------------------- the list
@@ -391,7 +394,7 @@ def _reason_title(given: CaseAccess | None) -> str | None:
 def _timeline(session: Session, events: list[Any], crn: str) -> list[TimelineEntry]:
     """The register's events and the process's, newest first, at most TIMELINE_LIMIT."""
     audit = session.execute(
-        select(AuditEvent, HumanTask.title)
+        select(AuditEvent, HumanTask)
         .outerjoin(HumanTask, HumanTask.task_guid == AuditEvent.task_guid)
         .where(AuditEvent.business_key == crn, AuditEvent.event.in_(sorted(TASK_EVENTS)))
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
@@ -402,14 +405,27 @@ def _timeline(session: Session, events: list[Any], crn: str) -> list[TimelineEnt
         TimelineEntry(at=e.at, title=e.summary, detail="", by=names.get(e.actor, e.actor), code=e.code)
         for e in events
     ]
+    engine = riskflow().engine
+
+    definitions: dict[int, int | None] = {}
+
+    def form_of(definition_id: int, form_file: str) -> dict[str, Any]:
+        return engine.form_schema(session, definition_id, form_file)
+
     entries += [
         TimelineEntry(
             at=a.at,
-            title=f"{TASK_EVENTS[a.event]}: {title}" if title else TASK_EVENTS[a.event],
+            title=f"{TASK_EVENTS[a.event]}: {task.title}" if task else TASK_EVENTS[a.event],
             detail=a.reason or "",
             by=names.get(a.actor, a.actor),
+            recorded=[
+                (answer.label, answer_text(answer.prop, answer.value))
+                for answer in completion_answers(session, a, task, form_of, definitions)
+            ]
+            if a.event == "task_completed"
+            else [],
         )
-        for a, title in audit
+        for a, task in audit
     ]
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:TIMELINE_LIMIT]

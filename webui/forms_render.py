@@ -266,3 +266,45 @@ def page_errors(
         anchor = field.anchor if field else (anchors or {}).get(error.field, "task-form")
         shown.append((error.field, anchor, message))
     return shown
+
+
+# ------------------------------------------------------------------------- a record, in words
+
+
+def answer_text(prop: Mapping[str, Any], value: Any, given: bool = True) -> str:
+    """What a recorded value says, in words, as its form asked for it: a choice by its title, a date
+    as "2 November 2026", yes or no, a list of choices (or the list's "None" answer)."""
+    if not given or value is None:
+        return "Not answered"
+    if isinstance(value, bool | list | Mapping):
+        return _structured_text(prop, value)
+    choices = {str(o.value): o.label for o in _options(prop)}
+    if str(value) in choices:
+        return choices[str(value)]
+    if prop.get("format") == "date" and isinstance(value, str):
+        return _date_text(value)
+    return str(value)
+
+
+def _structured_text(prop: Mapping[str, Any], value: bool | list[Any] | Mapping[str, Any]) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{str(k).replace('_', ' ').capitalize()}: {v}" for k, v in value.items())
+    return _list_text(prop, value)
+
+
+def _list_text(prop: Mapping[str, Any], values: list[Any]) -> str:
+    if not values:
+        none_label = prop.get("noneOption")
+        return str(none_label) if isinstance(none_label, str) and none_label else "None"
+    items = prop.get("items")
+    return ", ".join(answer_text(items if isinstance(items, Mapping) else {}, v) for v in values)
+
+
+def _date_text(value: str) -> str:
+    try:
+        when = date.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{when.day} {when:%B %Y}"

@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from casework.access import may_view
+from casework.access_log import Purpose
 from casework.critical_few import RiskProfile, critical_reasons, table_in_force
 from casework.models import AccessLimitation, Case, Staff, Team
 from casework.roles import Role
@@ -29,9 +30,11 @@ from casework.vocabulary import RoshLevel
 from engine.errors import Conflict, NotFound, NotPermitted
 from engine.models import HumanTask, pool_role
 from tasks.due_dates import due_status, due_this_week
+from tasks.handoffs import RECENT_LIMIT, recently_completed
 from tasks.staff_names import staff_names, with_staff_names
 from webui import riskflow
 from webui.auth import SignedInStaff
+from webui.reads import log_read
 
 bp = Blueprint("inbox", __name__)
 
@@ -305,6 +308,20 @@ def _render(filters: Filters, message: tuple[str, str] | None = None) -> str:
         rosh_levels=list(RoshLevel),
         message=message,
     )
+
+
+@bp.get("/completed")
+def completed() -> str:
+    """The person's own recently completed tasks, each linking to what they recorded (a task on a
+    case they no longer work on shows nothing of the case)."""
+    shared = riskflow()
+    user: SignedInStaff = current_user
+    with shared.db.transaction() as session:
+        rows = recently_completed(session, user.staff_id)
+        shown = sorted({row.crn for row in rows if row.crn})
+        if shown:
+            log_read(session, Purpose.RECENTLY_COMPLETED, shown)
+    return render_template("inbox/completed.html", rows=rows, limit=RECENT_LIMIT)
 
 
 @bp.post("/tasks/<int:task_id>/claim")

@@ -34,7 +34,9 @@ from engine.clock import area_date
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
+from tasks import handoffs
 from tasks.due_dates import due_status
+from tasks.handoffs import NextStep, Record
 from tasks.open_tasks import OpenTask, open_tasks_on_case
 from tasks.staff_names import staff_names
 from webui import riskflow
@@ -42,6 +44,7 @@ from webui.auth import SignedInStaff
 from webui.display import local_time
 from webui.forms_render import (
     Entered,
+    answer_text,
     entered_from,
     entered_values,
     fields_of,
@@ -289,11 +292,55 @@ def submit(task_id: int) -> Response | tuple[str, int]:
         return redirect(url_for("task.page", task_id=task_id))
     with shared.db.transaction(write=False) as session:
         following = next_task_id(session, user, view.case.crn)
+        steps = handoffs.next_steps(session, task_id, user.username)
+        sees = handoffs.still_sees(session, user.staff_id, view.case.crn)
     if following is not None:
         flash(f"{view.title} is complete. This is your next task on {view.case.crn}.", "success")
         return redirect(url_for("task.page", task_id=following))
-    flash(f"{view.title} is complete for {view.case.crn}.", "success")
+    flash(completion_banner(view.title, view.case.crn, steps, still_sees=sees), "success")
     return redirect(url_for("inbox.index"))
+
+
+def completion_banner(title: str, crn: str, steps: list[NextStep], *, still_sees: bool) -> str:
+    """What the person is told when a task is done: who has the next step, and (when the case has
+    moved out of their sight, as a report writer's does before allocation) that it has."""
+    words = f"{title} is complete for {crn}."
+    if steps:
+        nexts = "; ".join(f"{s.title}, now with {'you' if s.mine else s.holder}" for s in steps)
+        words += f" Next: {nexts}."
+    else:
+        words += " No step waits for a person now: the case waits for what the process needs next."
+    if not still_sees:
+        words += (
+            " The case is no longer one you work on, so it is not in your lists;"
+            " your completed tasks are under Recently completed."
+        )
+    return words
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The case's data as the task sees it, and what earlier steps recorded that the form `shows`."""
+
+    data: dict[str, Any]
+    records: list[Record]
+
+
+def records(task_id: int, schema: dict[str, Any], instructions_text: str) -> tuple[Shown, Record | None]:
+    """What the step's form shows from earlier steps, and (once done) what the task itself recorded.
+    Called only for a task the person may see (after `_load`)."""
+    shared = riskflow()
+    data = shared.engine.task_data(task_id) if instructions_text or schema.get(handoffs.SHOWS) else {}
+    with shared.db.transaction(write=False) as session:
+
+        def form_of(definition_id: int, form_file: str) -> dict[str, Any]:
+            return shared.engine.form_schema(session, definition_id, form_file)
+
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            return Shown(data, []), None
+        shown = handoffs.shown_records(session, row, schema, data, form_of)
+        return Shown(data, shown), handoffs.own_record(session, row, form_of)
 
 
 def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None]:
@@ -314,7 +361,7 @@ def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None
 
 def _render(view: TaskView, schema: dict[str, Any] | None, entered: Entered, errors: list[FieldError]) -> str:
     fields = fields_of(schema) if schema else []
-    data = riskflow().engine.task_data(view.id) if view.details.instructions else {}
+    shown, record = records(view.id, schema or {}, view.details.instructions)
     return render_template(
         "task/page.html",
         view=view,
@@ -322,7 +369,10 @@ def _render(view: TaskView, schema: dict[str, Any] | None, entered: Entered, err
         fields=fields,
         entered=entered,
         errors=page_errors(fields, errors),
-        instructions=instructions(view.details, data),
+        instructions=instructions(view.details, shown.data),
+        shown=shown.records,
+        record=record,
+        answer_text=answer_text,
         policy_section=view.details.properties.get("policySection"),
         case_url=case_url(view.case.crn),
     )
