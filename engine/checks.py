@@ -632,7 +632,50 @@ def _code_problems(file: str, element: etree._Element, text: str, label: str | N
         message = f"{where}: {finding.message}{SANDBOX_HINT}"
         owner = _owner_id(element)
         problems.append(Problem(file, message, line=line or element.sourceline, element_id=owner))
+    if script:
+        for loop_line in endless_loops(source):
+            line = element.sourceline + loop_line - 1 if element.sourceline else None
+            message = (
+                f"{kind} line {loop_line}: this loop never ends (its condition is always true and nothing "
+                "in it breaks out or returns): the step would fail at the script time limit; give it an end"
+            )
+            problems.append(
+                Problem(file, message, line=line, element_id=_owner_id(element), severity="warning")
+            )
     return problems
+
+
+def endless_loops(source: str) -> list[int]:
+    """The lines of `while` loops whose condition is a true constant and whose body has no `break`
+    of their own and no `return`: loops that can only end at the time limit."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.While)
+        and isinstance(node.test, ast.Constant)
+        and bool(node.test.value)
+        and not _leaves(node.body)
+    )
+
+
+def _leaves(body: list[ast.stmt]) -> bool:
+    """Whether these statements can leave the loop they are the body of."""
+    return any(_exits(statement) for statement in body)
+
+
+def _exits(node: ast.AST) -> bool:
+    if isinstance(node, (ast.Break, ast.Return, ast.Raise)):
+        return True
+    if isinstance(node, (ast.While, ast.For, ast.AsyncFor)):
+        # A nested loop's own `break` leaves only it; a return or raise in it leaves ours too.
+        return any(isinstance(n, (ast.Return, ast.Raise)) for n in ast.walk(node))
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+        return False  # defined here, not run here
+    return any(_exits(child) for child in ast.iter_child_nodes(node))
 
 
 def _policy_problem(expression: str) -> tuple[str, str] | None:

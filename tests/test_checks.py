@@ -532,6 +532,36 @@ def test_a_script_that_the_sandbox_would_refuse_is_an_error(script: str, expecte
     assert expected in problem.message
 
 
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "while True:\n    reminder_days = reminder_days + 1",
+        "while 1:\n    for day in range(3):\n        break",  # the inner break leaves only the for
+    ],
+)
+def test_a_loop_that_never_ends_is_a_warning_at_its_line(loop: str) -> None:
+    script = f"reminder_days = 14\n{loop}"
+    files = edited(bundle(), "review.bpmn", "reminder_days = 14<", f"{escape(script)}<")
+    problem = only(check(files), severity="warning")
+    assert problem.element_id == "assess"
+    assert problem.line == line_of(files, "review.bpmn", "<spiffworkflow:preScript>") + 1
+    assert problem.message.startswith("preScript line 2: this loop never ends")
+
+
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "while True:\n    reminder_days = reminder_days + 1\n    if reminder_days > 20:\n        break",
+        "while reminder_days < 20:\n    reminder_days = reminder_days + 1",
+        "while True:\n    for day in range(3):\n        raise ValueError('no working day')",
+    ],
+)
+def test_a_loop_with_a_way_out_is_not_warned_about(loop: str) -> None:
+    script = f"reminder_days = 14\n{loop}"
+    files = edited(bundle(), "review.bpmn", "reminder_days = 14<", f"{escape(script)}<")
+    assert check(files) == []
+
+
 def test_a_gateway_condition_that_the_sandbox_would_refuse_is_an_error() -> None:
     files = edited(
         bundle("loop.bpmn"),

@@ -15,6 +15,7 @@ from conftest import START, bundle
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from test_case_record import text_of
 from test_process_model import Case, case, om_engine
 from test_webui import table_rows
 from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
@@ -100,8 +101,12 @@ def test_an_spo_sees_their_team_and_an_aco_the_area(app: Flask, cases: dict[str,
     assert "X100001" in north and "X100002" in north and "X100003" not in north
     area = signed_in(app, "aco.one").get("/monitor/tasks").text
     assert "X100003" in area and "X100001" in area
+    # Another team's instance answers exactly as one that does not exist: its existence is not told.
     south_instance = cases["south"].instance_id
-    assert signed_in(app, "spo.north").get(f"/monitor/instances/{south_instance}").status_code == 403
+    out_of_scope = signed_in(app, "spo.north").get(f"/monitor/instances/{south_instance}")
+    missing = signed_in(app, "spo.north").get("/monitor/instances/999999")
+    assert (out_of_scope.status_code, text_of(out_of_scope.text)) == (404, text_of(missing.text))
+    assert cases["south"].crn not in out_of_scope.text
     assert 'href="/monitor/"' in signed_in(app, "spo.north").get("/").text
 
 
@@ -454,11 +459,11 @@ def test_an_spo_cannot_touch_another_teams_work(app: Flask, cases: dict[str, Cas
         client.post(
             f"/monitor/tasks/{south.task('write_psr').id}/reassign", data={"to": COVER, "reason": "x"}
         ).status_code
-        == 403
+        == 404
     )
     assert (
         client.post(f"/monitor/instances/{south.instance_id}/suspend", data={"reason": "x"}).status_code
-        == 403
+        == 404
     )
     assert (
         client.post(f"/monitor/cases/{south.crn}/owner", data={"owner": COVER, "reason": "x"}).status_code

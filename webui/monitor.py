@@ -361,13 +361,12 @@ def instance_marks(instance_id: int) -> Response:
 
 
 def _instance_or_404(session: Session, scope: Scope, instance_id: int) -> tuple[ProcessInstance, Case]:
-    """The instance and its case; 404 when there is none, 403 when the manager does not oversee it."""
+    """The instance and its case; 404 when there is none and, in the same words, when the manager
+    does not oversee its case: a manager out of scope learns nothing of it, not even that it exists."""
     try:
         return probation.instance_case(session, scope, instance_id)
-    except NotFound:
+    except (NotFound, NotPermitted):
         abort(404)
-    except NotPermitted as err:
-        abort(403, err.message)
 
 
 ACTIONS = {
