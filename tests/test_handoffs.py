@@ -108,7 +108,7 @@ def test_the_spos_risk_meeting_page_shows_the_advice_the_screening_and_the_sente
     assert "Sentencing proposal Community order with a rehabilitation activity requirement" in words
     # The sentence from the case's data, with who sent it.
     assert "Sentencing outcome Recorded by court.results on" in words
-    assert "Sentencing outcome Suspended sentence" in words and "Date of sentence 9 November 2026" in words
+    assert "Outcome Suspended sentence order" in words and "Date of the hearing 9 November 2026" in words
     # Shown above the form, before anything to fill in.
     assert html.index("shown-records") < html.index("Claim this task")
 
