@@ -26,11 +26,12 @@ from engine.monitoring.model import (
 )
 from engine.monitoring.queries import STUCK_LIMIT, Monitor, instance_history, step_marks
 from engine.monitoring.repairs import reassign_all_tasks, reassign_task, require_reason
-from engine.monitoring.waiting import TIMER_GRACE, StuckReport, Waiting, short_date
+from engine.monitoring.waiting import KINDS, TIMER_GRACE, StuckReport, Waiting, short_date
 
 __all__ = [
     "DEFAULT_EXPECTED",
     "EXPECTED_PROPERTY",
+    "KINDS",
     "MOVABLE",
     "STUCK_LIMIT",
     "TIMER_GRACE",

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import WorkingCalendar
-from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import HumanTask, MessageWait, ProcessDefinition, ProcessInstance
 from engine.monitoring.model import Expected, ModelSteps, Step, model_steps
 from engine.steps import InstanceStatus
 
@@ -112,4 +112,28 @@ class Questions:
         latest = max([self._cutoff(steps.default), *(self._cutoff(s.expected) for s in steps.steps.values())])
         return and_(
             HumanTask.created_at < latest, self._per_step(steps, lambda cutoff: HumanTask.created_at < cutoff)
+        )
+
+    def _task_late(self, steps: ModelSteps) -> ColumnElement[bool]:
+        """SQL: an open task is late: past its due date, or open longer than its step's expected time."""
+        return or_(HumanTask.due_at < self.now, self._task_waited_too_long(steps))
+
+    def _wait_cutoffs(self, steps: ModelSteps) -> dict[str, datetime]:
+        """For each message a wait for which can be late, the moment before which a wait for it that
+        began (its instance's last step) is late. Standing waits are not here: they are never late."""
+        found = {}
+        for name in steps.late_wait_messages():
+            expected = steps.wait_expected(name)
+            if expected is not None:
+                found[name] = self._cutoff(expected)
+        return found
+
+    def _wait_late(self, steps: ModelSteps) -> ColumnElement[bool]:
+        """SQL (over MessageWait joined to its ProcessInstance): the wait is late."""
+        return or_(
+            false(),
+            *(
+                and_(MessageWait.message_name == name, ProcessInstance.updated_at < cutoff)
+                for name, cutoff in self._wait_cutoffs(steps).items()
+            ),
         )

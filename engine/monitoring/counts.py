@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, or_, select, union_all
 
 from engine.models import HumanTask, MessageWait, ProcessInstance, WorkTally
-from engine.monitoring.base import ERROR, UNFINISHED, Questions, scoped
+from engine.monitoring.base import ERROR, MOVABLE, SUSPENDED, UNFINISHED, Questions, scoped
 from engine.monitoring.model import ModelSteps
+from engine.monitoring.waiting import TIMER_GRACE
 from engine.tally import day_of, day_start, week_of, week_start
 
 
@@ -97,19 +98,17 @@ class StepCounts(Questions):
                 yield element_id, "overdue", int(n)
         if not steps.message_steps:
             return
-        # Message waits, by the day their instance last moved, late before the receiving step's cutoff.
-        cutoffs = {
-            name: min(self._cutoff(steps.expected(e)) for e in element_ids)
-            for name, element_ids in steps.message_steps.items()
-        }
+        # Message waits, by the day their instance last moved; late (only a wait the receiving step
+        # expects within a time) when the instance last moved before that time's cutoff.
+        cutoffs = self._wait_cutoffs(steps)
         waits = (
             select(WorkTally.name, WorkTally.since_day, func.sum(WorkTally.n))
-            .where(WorkTally.kind == "wait", WorkTally.name.in_(list(cutoffs)))
+            .where(WorkTally.kind == "wait", WorkTally.name.in_(list(steps.message_steps)))
             .group_by(WorkTally.name, WorkTally.since_day)
         )
         for name, since_day, n in self.session.execute(waits):
             yield steps.message_steps[name][0], "now", int(n)
-            if since_day < day_of(cutoffs[name]):
+            if name in cutoffs and since_day < day_of(cutoffs[name]):
                 yield steps.message_steps[name][0], "overdue", int(n)
         # The waits of instances that last moved on a cutoff's day, before the cutoff: one range
         # of the index on (status, updated_at) per distinct cutoff.
@@ -129,8 +128,9 @@ class StepCounts(Questions):
             .group_by(MessageWait.message_name)
             for cutoff, names in names_by_cutoff.items()
         ]
-        for name, n in self.session.execute(union_all(*boundary)):
-            yield steps.message_steps[name][0], "overdue", int(n)
+        if boundary:
+            for name, n in self.session.execute(union_all(*boundary)):
+                yield steps.message_steps[name][0], "overdue", int(n)
 
     def _counted_by_step(
         self,
@@ -140,9 +140,8 @@ class StepCounts(Questions):
         team_id: int | None,
     ) -> Iterable[tuple[str, str, int]]:
         """(element id, "now" or "overdue", n) counted from the rows of the instances asked for."""
-        task_late = or_(HumanTask.due_at < self.now, self._task_waited_too_long(steps))
         tasks = (
-            select(HumanTask.element_id, func.count(), func.count(case((task_late, 1))))
+            select(HumanTask.element_id, func.count(), func.count(case((self._task_late(steps), 1))))
             .where(HumanTask.state == "open")
             .group_by(HumanTask.element_id)
         )
@@ -154,15 +153,8 @@ class StepCounts(Questions):
             yield element_id, "now", int(n)
             yield element_id, "overdue", int(late)
         if steps.message_steps:  # one grouped pass over the waits, each message late by its own cutoff
-            late_waits = [
-                and_(
-                    MessageWait.message_name == name,
-                    ProcessInstance.updated_at < min(self._cutoff(steps.expected(e)) for e in element_ids),
-                )
-                for name, element_ids in steps.message_steps.items()
-            ]
             waits = (
-                select(MessageWait.message_name, func.count(), func.count(case((or_(*late_waits), 1))))
+                select(MessageWait.message_name, func.count(), func.count(case((self._wait_late(steps), 1))))
                 .select_from(MessageWait)
                 .join(ProcessInstance, ProcessInstance.id == MessageWait.instance_id)
                 .where(
@@ -175,6 +167,20 @@ class StepCounts(Questions):
             for name, n, late in self.session.execute(scoped(waits, ProcessInstance, keys, team_id)):
                 yield steps.message_steps[name][0], "now", int(n)
                 yield steps.message_steps[name][0], "overdue", int(late)
+
+    def stuck_off_the_diagram(
+        self, keys: Select[Any] | None = None, *, team_id: int | None = None
+    ) -> dict[str, int]:
+        """Stuck work the diagram places at no step: instances whose timer the workers have not fired
+        (`timer`), and suspended instances (`suspended`), as the stuck list counts them."""
+        late_timer = and_(
+            ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
+        )
+        query = select(
+            func.count(case((late_timer, 1))), func.count(case((ProcessInstance.status == SUSPENDED, 1)))
+        ).where(or_(late_timer, ProcessInstance.status == SUSPENDED))
+        timers, suspended = self.session.execute(scoped(query, ProcessInstance, keys, team_id)).one()
+        return {"timer": int(timers), "suspended": int(suspended)}
 
     def tasks_by_holder(
         self, due_before: datetime, *, team_id: int | None = None

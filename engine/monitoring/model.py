@@ -87,6 +87,33 @@ class Expected:
             return now - self.duration
         return working_days_before(now, self.working_days or 0, calendar)
 
+    def words(self) -> str:
+        """The expected time in words: '20 working days', '7 days', '4 hours'."""
+        if self.duration is not None:
+            return span(self.duration)
+        return plural(self.working_days or 0, "working day")
+
+    def elapsed(self, since: datetime, now: datetime, calendar: WorkingCalendar) -> str:
+        """How long from `since` to `now`, in this expected time's unit ('12 working days')."""
+        if self.duration is not None:
+            return span(now - since)
+        return plural(calendar.working_days_between(since.date(), now.date()), "working day")
+
+
+def plural(n: int, unit: str) -> str:
+    """'1 working day', '3 working days'."""
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def span(length: timedelta) -> str:
+    """A length of time in its largest whole unit: '25 minutes', '3 hours', '4 days'."""
+    minutes = max(0, int(length.total_seconds() // 60))
+    if minutes < 60:
+        return plural(minutes, "minute")
+    if minutes < 48 * 60:
+        return plural(minutes // 60, "hour")
+    return plural(minutes // (24 * 60), "day")
+
 
 def working_days_before(moment: datetime, days: int, calendar: WorkingCalendar) -> datetime:
     """The same time of day, `days` working days before `moment`."""
@@ -133,6 +160,24 @@ class ModelSteps:
         """The step's name as the diagram shows it (its id when it has none)."""
         step = self.step(element_id)
         return step.name if step is not None else (element_id or "an unknown step")
+
+    def wait_expected(self, message_name: str) -> Expected | None:
+        """How long a wait for this message is expected to last: the `expectedDuration` of the first
+        step receiving it that sets one. None: a standing wait (a transfer, an arrest, the case
+        ending...), which may rightly last as long as the case and is never late."""
+        for element_id in self.message_steps.get(message_name, []):
+            step = self.step(element_id)
+            if step is not None and step.expected_set:
+                return step.expected
+        return None
+
+    def late_wait_messages(self) -> list[str]:
+        """The messages whose waits can be late (their receiving step expects them within a time)."""
+        return [name for name in self.message_steps if self.wait_expected(name) is not None]
+
+    def waits_at(self, element_id: str) -> list[str]:
+        """The messages whose waiting instances are said to be at this step."""
+        return [name for name, receivers in self.message_steps.items() if receivers[:1] == [element_id]]
 
 
 # Keyed by content hash and definition id: a deployed version never changes.

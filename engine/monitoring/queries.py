@@ -16,10 +16,10 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from engine.models import AuditEvent, HumanTask, MessageWait, ProcessInstance
-from engine.monitoring.base import ERROR, MOVABLE, WAITING, scoped
+from engine.monitoring.base import ERROR, MOVABLE, SUSPENDED, UNFINISHED, scoped
 from engine.monitoring.counts import StepCounts
-from engine.monitoring.model import Expected, ModelSteps
-from engine.monitoring.waiting import TIMER_GRACE, StuckReport, Waiting
+from engine.monitoring.model import ModelSteps
+from engine.monitoring.waiting import KINDS, TIMER_GRACE, StuckReport, Waiting
 
 STUCK_LIMIT = 200
 
@@ -47,57 +47,70 @@ class Monitor(StepCounts):
     # ----------------------------------------------------------------------- stuck
 
     def stuck(
-        self, keys: Select[Any] | None = None, *, team_id: int | None = None, limit: int = STUCK_LIMIT
+        self,
+        keys: Select[Any] | None = None,
+        *,
+        team_id: int | None = None,
+        limit: int = STUCK_LIMIT,
+        step: str | None = None,
+        kind: str | None = None,
     ) -> StuckReport:
-        """Instances in error, then instances waiting at a step longer than the step's expected
-        time, longest first; `more` says whether there are more than `limit`."""
+        """What is stuck: instances in error or suspended, late tasks, waits past their step's
+        expected time and timers the workers have not fired; errors first, then the longest waiting.
+        `step` keeps the waits at one step (timers and suspensions are at none), `kind` one of KINDS;
+        `more` says whether there are more than `limit`."""
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"{kind!r} is not a kind of stuck work: use one of {', '.join(KINDS)}")
         steps = self.steps(self.definitions())
-        items, more = self.errored(keys, team_id=team_id, limit=limit, steps=steps)
+        wanted = set(KINDS) if kind is None else {kind}
+        if step is not None:
+            wanted -= {"suspended", "timer"}
+        found: list[Waiting] = []
+        more = False
+        if "error" in wanted:
+            errors, more = self.errored(keys, team_id=team_id, limit=limit, steps=steps, step=step)
+            found.extend(errors)
+        if "suspended" in wanted:
+            found.extend(self._suspended(keys, team_id, limit))
+        if "task" in wanted:
+            found.extend(self._late_tasks(steps, keys, team_id, limit, step))
+        if "message" in wanted:
+            found.extend(self._late_waits(steps, keys, team_id, limit, step))
+        if "timer" in wanted:
+            found.extend(self._late_timers(keys, team_id, limit))
+        found.sort(key=lambda item: item.sort_key(self.now))
+        return StuckReport(found[:limit], more or len(found) > limit)
+
+    def _late_tasks(
+        self, steps: ModelSteps, keys: Select[Any] | None, team_id: int | None, limit: int, step: str | None
+    ) -> list[Waiting]:
+        """The open tasks past their due date or their step's expected time, oldest first."""
         tasks = (
             select(*TASK_COLUMNS, ProcessInstance.status)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .where(
-                HumanTask.state == "open",
-                ProcessInstance.status.in_(MOVABLE),
-                self._task_waited_too_long(steps),
-            )
+            .where(HumanTask.state == "open", self._task_late(steps))
         )
-        tasks = scoped(tasks, HumanTask, keys, team_id)
-        waiting: list[Waiting] = [
-            self._task_item(row, row.status, steps)
-            for row in self.session.execute(
-                tasks.order_by(HumanTask.created_at, HumanTask.id).limit(limit + 1)
-            )
+        if step is not None:
+            tasks = tasks.where(HumanTask.element_id == step)
+        tasks = scoped(tasks, HumanTask, keys, team_id).order_by(HumanTask.created_at, HumanTask.id)
+        return [
+            self._task_item(row, row.status, steps) for row in self.session.execute(tasks.limit(limit + 1))
         ]
-        waiting.extend(self._late_waits(steps, keys, team_id, limit))
-        late_timers = select(ProcessInstance).where(
-            ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
-        )
-        late_timers = scoped(late_timers, ProcessInstance, keys, team_id)
-        late_first = (
-            late_timers.order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
-            .limit(limit + 1)
-            .options(_WITHOUT_STATE)
-        )
-        waiting.extend(self._timer_item(instance) for instance in self.session.scalars(late_first))
-        waiting.sort(key=lambda item: item.since or self.now)
-        items = items + waiting
-        return StuckReport(items[:limit], more or len(items) > limit)
 
     def _late_waits(
-        self, steps: ModelSteps, keys: Select[Any] | None, team_id: int | None, limit: int
+        self, steps: ModelSteps, keys: Select[Any] | None, team_id: int | None, limit: int, step: str | None
     ) -> list[Waiting]:
-        """The oldest waits for a message longer than the receiving step's expected time.
+        """The oldest waits for a message longer than the receiving step's expected time (a standing
+        wait, for a message no receiving step expects within a time, never is).
 
-        One walk over waiting instances oldest first (the index on status and updated_at), each
+        One walk over unfinished instances oldest first (the index on status and updated_at), each
         checked for a late wait, stopping at `limit` + 1 instances; then the late messages of those.
         """
-        if not steps.message_steps:
+        cutoffs = self._wait_cutoffs(steps)
+        if step is not None:
+            cutoffs = {name: cutoff for name, cutoff in cutoffs.items() if name in steps.waits_at(step)}
+        if not cutoffs:
             return []
-        cutoffs = {
-            name: min(self._cutoff(steps.expected(e)) for e in element_ids)
-            for name, element_ids in steps.message_steps.items()
-        }
         late = or_(
             *(
                 and_(MessageWait.message_name == name, ProcessInstance.updated_at < cutoff)
@@ -105,7 +118,7 @@ class Monitor(StepCounts):
             )
         )
         oldest = select(ProcessInstance).where(
-            ProcessInstance.status == WAITING,
+            ProcessInstance.status.in_(UNFINISHED),
             ProcessInstance.updated_at < max(cutoffs.values()),
             select(MessageWait.id).where(MessageWait.instance_id == ProcessInstance.id, late).exists(),
         )
@@ -124,11 +137,51 @@ class Monitor(StepCounts):
         ):
             names.setdefault(instance_id, set()).add(name)
         return [
-            self._message_item(instance, name, element_ids[0], steps)
+            self._message_item(instance, name, steps)
             for instance in found
-            for name, element_ids in steps.message_steps.items()
-            if name in names.get(instance.id, ())
+            for name in sorted(names.get(instance.id, ()))
         ]
+
+    def _late_timers(self, keys: Select[Any] | None, team_id: int | None, limit: int) -> list[Waiting]:
+        """Instances whose next timer is more than TIMER_GRACE past due: the workers have not fired it."""
+        late = select(ProcessInstance).where(
+            ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at < self.now - TIMER_GRACE
+        )
+        query = (
+            scoped(late, ProcessInstance, keys, team_id)
+            .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+            .limit(limit + 1)
+            .options(_WITHOUT_STATE)
+        )
+        return [self._timer_item(instance) for instance in self.session.scalars(query)]
+
+    def _suspended(self, keys: Select[Any] | None, team_id: int | None, limit: int) -> list[Waiting]:
+        """Suspended instances, longest suspended first, each with who suspended it and why."""
+        query = scoped(
+            select(ProcessInstance).where(ProcessInstance.status == SUSPENDED), ProcessInstance, keys, team_id
+        )
+        query = (
+            query.order_by(ProcessInstance.updated_at, ProcessInstance.id)
+            .limit(limit + 1)
+            .options(_WITHOUT_STATE)
+        )
+        found = list(self.session.scalars(query))
+        return [
+            self._suspended_item(instance, event)
+            for instance, event in zip(found, self._suspensions([i.id for i in found]), strict=True)
+        ]
+
+    def _suspensions(self, instance_ids: list[int]) -> list[AuditEvent | None]:
+        """The latest `instance_suspended` event of each instance (None when there is none)."""
+        latest: dict[int | None, AuditEvent] = {}
+        if instance_ids:
+            for event in self.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id.in_(instance_ids), AuditEvent.event == "instance_suspended")
+                .order_by(AuditEvent.id)
+            ):
+                latest[event.instance_id] = event
+        return [latest.get(instance_id) for instance_id in instance_ids]
 
     def errored(
         self,
@@ -137,26 +190,30 @@ class Monitor(StepCounts):
         team_id: int | None = None,
         limit: int = STUCK_LIMIT,
         steps: ModelSteps | None = None,
+        step: str | None = None,
     ) -> tuple[list[Waiting], bool]:
-        """The instances in error (oldest failure first, up to `limit`), and whether there are more."""
+        """The instances in error (oldest failure first, up to `limit`), and whether there are more;
+        `step`: only those that failed at that step."""
         steps = steps or self.steps(self.definitions())
         query = scoped(
             select(ProcessInstance).where(ProcessInstance.status == ERROR), ProcessInstance, keys, team_id
         )
-        query = (
-            query.order_by(ProcessInstance.updated_at, ProcessInstance.id)
-            .limit(limit + 1)
-            .options(_WITHOUT_STATE)
-        )
-        found = list(self.session.scalars(query))
+        query = query.order_by(ProcessInstance.updated_at, ProcessInstance.id).options(_WITHOUT_STATE)
+        if step is None:
+            found = list(self.session.scalars(query.limit(limit + 1)))
+        else:  # the step is inside the error's JSON: read the (few) failures and keep that step's
+            found = [i for i in self.session.scalars(query) if (i.error or {}).get("element_id") == step]
         return [self._error_item(instance, steps) for instance in found[:limit]], len(found) > limit
 
     def waiting(self, instance: ProcessInstance) -> list[Waiting]:
-        """Everything one instance waits for now (stuck or not): its error, tasks, messages and timer."""
+        """Everything one instance waits for now (stuck or not): its error or suspension, tasks,
+        messages and timer."""
         steps = self.steps([instance.definition_id])
         found: list[Waiting] = []
         if instance.status == ERROR:
             found.append(self._error_item(instance, steps))
+        if instance.status == SUSPENDED:
+            found.append(self._suspended_item(instance, self._suspensions([instance.id])[0]))
         tasks = self.session.scalars(
             select(HumanTask)
             .where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
@@ -168,22 +225,16 @@ class Monitor(StepCounts):
             .where(MessageWait.instance_id == instance.id)
             .order_by(MessageWait.id)
         )
-        for name in names:
-            receivers = steps.message_steps.get(name) or []
-            found.append(self._message_item(instance, name, receivers[0] if receivers else None, steps))
+        found.extend(self._message_item(instance, name, steps) for name in names)
         if instance.next_timer_at is not None:
             found.append(self._timer_item(instance))
         return found
 
-    def is_stuck(self, item: Waiting) -> bool:
-        """Whether this wait is longer than its step's expected time (an error always is)."""
-        if item.kind == "error":
-            return True
-        if item.kind == "timer":
-            return item.due_at is not None and item.due_at + TIMER_GRACE < self.now
-        if item.since is None:
-            return False
-        return item.since < Expected.parse(item.expected).cutoff(self.now, self.calendar)
+    @staticmethod
+    def is_stuck(item: Waiting) -> bool:
+        """Whether this wait is stuck: an error or a suspension; a task past its due date or its
+        step's expected time; a wait past its expected time; a timer not fired."""
+        return item.late
 
     def timer_lag(self) -> float:
         """Seconds the most overdue unfired timer is behind (0 when every timer is on time)."""
@@ -206,10 +257,30 @@ class Monitor(StepCounts):
             steps.name(element_id),
             instance.updated_at,
             error=error,
+            late=True,
+        )
+
+    @staticmethod
+    def _suspended_item(instance: ProcessInstance, event: AuditEvent | None) -> Waiting:
+        return Waiting(
+            "suspended",
+            instance.id,
+            instance.business_key,
+            instance.status,
+            None,
+            "the whole case",
+            event.at if event is not None else instance.updated_at,
+            holder=event.actor if event is not None else None,
+            message=event.reason if event is not None else None,
+            late=True,
         )
 
     def _task_item(self, task: Any, status: str, steps: ModelSteps) -> Waiting:
         """A waiting task from a HumanTask row or a row of TASK_COLUMNS."""
+        expected = steps.expected(task.element_id)
+        late = (task.due_at is not None and task.due_at < self.now) or task.created_at < self._cutoff(
+            expected
+        )
         return Waiting(
             "task",
             task.instance_id,
@@ -218,16 +289,19 @@ class Monitor(StepCounts):
             task.element_id,
             task.title,
             task.created_at,
-            expected=steps.expected(task.element_id).text,
+            expected=expected.text,
             task_id=task.id,
             holder=task.claimed_by or task.assignee,
             role=task.candidate_role,
             due_at=task.due_at,
+            late=late,
         )
 
-    def _message_item(
-        self, instance: ProcessInstance, name: str, element_id: str | None, steps: ModelSteps
-    ) -> Waiting:
+    def _message_item(self, instance: ProcessInstance, name: str, steps: ModelSteps) -> Waiting:
+        receivers = steps.message_steps.get(name) or []
+        element_id = receivers[0] if receivers else None
+        expected = steps.wait_expected(name)
+        late = expected is not None and instance.updated_at < self._cutoff(expected)
         return Waiting(
             "message",
             instance.id,
@@ -236,12 +310,13 @@ class Monitor(StepCounts):
             element_id,
             steps.name(element_id),
             instance.updated_at,
-            expected=steps.expected(element_id).text,
+            expected=expected.text if expected is not None else "",
             message=steps.message_words.get(name, name.replace("_", " ")),
+            late=late,
         )
 
-    @staticmethod
-    def _timer_item(instance: ProcessInstance) -> Waiting:
+    def _timer_item(self, instance: ProcessInstance) -> Waiting:
+        due = instance.next_timer_at
         return Waiting(
             "timer",
             instance.id,
@@ -250,7 +325,8 @@ class Monitor(StepCounts):
             None,
             "a timer",
             instance.updated_at,
-            due_at=instance.next_timer_at,
+            due_at=due,
+            late=due is not None and due + TIMER_GRACE < self.now,
         )
 
 
