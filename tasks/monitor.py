@@ -182,8 +182,8 @@ def task_counts(session: Session, scope: Scope, now: datetime) -> tuple[list[Cou
     """Open tasks overdue and due by the end of this week, by team and by the person holding them.
 
     From the engine's tallies of open tasks by case team (kept on each task row, tasks.case_team),
-    holder and due week, and the rows of the tasks due this week (engine.monitoring.tasks_by_holder);
-    the two tables are summed from it.
+    holder and due week, and the rows of the tasks due this week (`tasks_by_holder` in
+    engine.monitoring.counts); the two tables are summed from it.
     """
     found = Monitor(session, now, WorkingCalendar()).tasks_by_holder(end_of_week(now), team_id=scope.team_id)
     teams: dict[int, list[int]] = {}

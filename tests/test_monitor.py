@@ -1,10 +1,14 @@
-"""The stuck rules with the clock moved: a step is stuck once it has waited longer than its expected
-time (from the model's expectedDuration, or the default), an errored instance always is, and each
-says why it waits in plain words; counts per step; reassigning work and out-of-office routing."""
+"""The stuck rules with the clock moved: a task is stuck once past its due date or its step's expected
+time (from the model's expectedDuration, or the default); a wait for a message only once past the
+expected time its receiving step sets (a standing wait never is); a timer once the workers have not
+fired it; an instance in error or suspended always is. Each says why in plain words; the list filters
+by step, team and kind, and the diagram's counts agree with it. Reassigning work and out-of-office
+routing."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from casework_area import om_username
@@ -12,9 +16,10 @@ from conftest import START
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from test_process_model import CRN, Case, case, om_engine
+from test_process_model import CRN, Case, case, om_engine, under_oversight
 
-from casework.models import Staff
+from casework.models import Case as CaseRecord
+from casework.models import Staff, Team
 from engine.clock import ManualClock, WorkingCalendar
 from engine.errors import EngineError, NotPermitted
 from engine.models import AuditEvent, ProcessInstance
@@ -84,9 +89,9 @@ def test_an_open_task_is_stuck_only_after_its_steps_expected_time(case: Case, cl
     clock.set(START + 20 * DAY)  # Sunday 22 November: 15 working days, as expected
     assert stuck_reasons(case, clock) == []
     clock.set(START + 22 * DAY)  # Tuesday 24 November: 16 working days
-    assert stuck_reasons(case, clock) == [
-        "task held by OM North PO E for 16 working days (overdue since 23 Nov)"
-    ]
+    assert stuck_reasons(case, clock) == ["Overdue by 1 working day, held by OM North PO E"]
+    clock.set(START + 29 * DAY)  # Tuesday 1 December
+    assert stuck_reasons(case, clock) == ["Overdue by 6 working days, held by OM North PO E"]
 
 
 def test_a_task_held_by_someone_on_leave_says_so(case: Case, clock: ManualClock) -> None:
@@ -105,9 +110,7 @@ def test_a_task_held_by_someone_on_leave_says_so(case: Case, clock: ManualClock)
             reason="annual leave",
         )
     clock.set(START + 22 * DAY)
-    assert stuck_reasons(case, clock) == [
-        "task held by OM North PO E (on leave) for 16 working days (overdue since 23 Nov)"
-    ]
+    assert stuck_reasons(case, clock) == ["Overdue by 1 working day, held by OM North PO E (on leave)"]
 
 
 def test_waiting_for_a_message_is_stuck_after_the_expected_time_and_says_since_when(
@@ -120,7 +123,9 @@ def test_waiting_for_a_message_is_stuck_after_the_expected_time_and_says_since_w
     clock.set(START + 27 * DAY)  # Sunday 29 November: 19 working days since the wait began
     assert stuck_reasons(case, clock) == []
     clock.set(START + 29 * DAY)  # Tuesday 1 December: 21
-    assert stuck_reasons(case, clock) == ["waiting for the sentencing outcome message since 2 Nov"]
+    assert stuck_reasons(case, clock) == [
+        "Waiting for the sentencing outcome for 21 working days; expected within 20 working days"
+    ]
 
 
 def test_a_timer_the_workers_have_not_fired_is_stuck(case: Case, clock: ManualClock) -> None:
@@ -131,7 +136,13 @@ def test_a_timer_the_workers_have_not_fired_is_stuck(case: Case, clock: ManualCl
     clock.set(due + timedelta(minutes=10))
     assert stuck_reasons(case, clock) == []
     clock.set(due + timedelta(minutes=20))
-    assert "timer due 4 Nov has not fired: the workers are behind or stopped" in stuck_reasons(case, clock)
+    assert stuck_reasons(case, clock) == [
+        "Timer due 20 minutes ago has not fired: the workers are behind or stopped"
+    ]
+    clock.set(due + timedelta(hours=3, minutes=5))
+    assert stuck_reasons(case, clock) == [
+        "Timer due 3 hours ago has not fired: the workers are behind or stopped"
+    ]
 
 
 def test_an_instance_in_error_is_stuck_with_step_and_message(case: Case, clock: ManualClock) -> None:
@@ -146,8 +157,152 @@ def test_an_instance_in_error_is_stuck_with_step_and_message(case: Case, clock: 
             "message": "NameError: name 'x' is not defined",
         }
     assert stuck_reasons(case, clock) == [
-        "failed at Write the pre-sentence report line 3: NameError: name 'x' is not defined"
+        "Error at Write the pre-sentence report, line 3: NameError: name 'x' is not defined"
     ]
+
+
+def test_a_healthy_supervised_case_on_its_review_timer_and_standing_waits_is_not_stuck(
+    case: Case, clock: ManualClock
+) -> None:
+    under_oversight(case, "MEDIUM", "E")
+    assert case.open_tasks() == []
+    standing = sorted(name for name, _crn in case.waits())
+    assert len(standing) >= 5  # transfer requested, arrest or new charge, case ending, ...
+    due = case.instance().next_timer_at
+    assert due is not None
+    clock.set(due - timedelta(hours=1))  # months on: every standing wait is far past 10 working days
+    assert due - START > 30 * DAY
+    assert stuck_reasons(case, clock) == []
+    with case.engine.db.transaction(write=False) as session:
+        monitor = Monitor(session, clock.now(), case.engine.calendar)
+        instance = session.get(ProcessInstance, case.instance_id)
+        assert instance is not None
+        waits = monitor.waiting(instance)
+        assert [w.kind for w in waits].count("message") == len(standing)
+        assert [monitor.is_stuck(w) for w in waits] == [False] * len(waits)
+        reasons = [w.reason(clock.now(), case.engine.calendar) for w in waits if w.kind == "message"]
+        assert all(r.endswith("a standing wait, with no expected time") for r in reasons), reasons
+        counts = monitor.counts_by_step(monitor.definitions("offender_management"))
+        assert sum(c["now"] for c in counts.values()) == len(standing)
+        assert sum(c["overdue"] + c["errors"] for c in counts.values()) == 0
+        assert monitor.stuck_off_the_diagram() == {"timer": 0, "suspended": 0}
+    clock.set(due + timedelta(hours=1))  # the review timer is an hour late: the workers are down
+    assert stuck_reasons(case, clock) == [
+        "Timer due 1 hour ago has not fired: the workers are behind or stopped"
+    ]
+
+
+def test_a_suspended_instance_is_stuck_with_who_suspended_it_and_why(case: Case, clock: ManualClock) -> None:
+    case.start()
+    case.engine.suspend(
+        case.instance_id, Actor("spo.north", frozenset({"SPO"})), reason="court appeal lodged"
+    )
+    clock.set(START + DAY)
+    assert stuck_reasons(case, clock) == ["Suspended on 2 Nov by SPO North: court appeal lodged"]
+
+
+def _mixed_area(case: Case, clock: ManualClock) -> None:
+    """Four North cases on 1 December: a late report, an outcome overdue by its expected time (its
+    chase timer cleared), one failed at the report, one whose chase timer has not fired."""
+    case.start()  # the report is overdue by 1 December
+    waiting = Case(case.engine, "X100002")
+    waiting.start()
+    waiting.screen("MEDIUM", "NOT_ELIGIBLE", [])
+    failed = Case(case.engine, "X100003")
+    failed.start()
+    timer = Case(case.engine, "X100004")
+    clock.set(START + 26 * DAY)
+    timer.start()
+    timer.screen("MEDIUM", "NOT_ELIGIBLE", [])
+    with case.engine.db.transaction() as session:
+        row = session.get(ProcessInstance, waiting.instance_id)
+        assert row is not None
+        row.next_timer_at = None
+        row = session.get(ProcessInstance, failed.instance_id)
+        assert row is not None
+        row.status, row.error = "error", {"element_id": "write_psr", "message": "KeyError: 'rosh'"}
+        teams = list(session.scalars(select(Team).order_by(Team.id)))
+        for crn, team in (
+            (CRN, teams[0]),
+            ("X100002", teams[0]),
+            ("X100003", teams[1]),
+            ("X100004", teams[1]),
+        ):
+            found = session.scalar(select(CaseRecord).where(CaseRecord.crn == crn))
+            assert found is not None
+            found.team = team  # the instance and its tasks take the case's team (tasks.case_team)
+    clock.set(START + 29 * DAY)  # Tuesday 1 December
+
+
+def test_the_stuck_list_filters_by_step_team_and_kind(case: Case, clock: ManualClock) -> None:
+    _mixed_area(case, clock)
+    with case.engine.db.transaction(write=False) as session:
+        monitor = Monitor(session, clock.now(), case.engine.calendar)
+        teams = session.scalars(select(ProcessInstance.team_id).order_by(ProcessInstance.id)).all()
+        first, second = teams[0], teams[2]
+        assert first is not None and second is not None and first != second
+
+        def listed(**filters: Any) -> list[tuple[str, str, str]]:
+            return [(i.business_key, i.kind, i.step) for i in monitor.stuck(**filters).items]
+
+        # Errors first, then the longest waiting (the failed case's report is late too); ties by instance.
+        assert listed() == [
+            ("X100003", "error", "Write the pre-sentence report"),
+            (CRN, "task", "Write the pre-sentence report"),
+            ("X100002", "message", "Receive the sentencing outcome"),
+            ("X100003", "task", "Write the pre-sentence report"),
+            ("X100004", "timer", "a timer"),
+        ]
+        assert listed(step="write_psr") == [
+            ("X100003", "error", "Write the pre-sentence report"),
+            (CRN, "task", "Write the pre-sentence report"),
+            ("X100003", "task", "Write the pre-sentence report"),
+        ]
+        assert listed(step="receive_outcome") == [("X100002", "message", "Receive the sentencing outcome")]
+        assert listed(kind="timer") == [("X100004", "timer", "a timer")]
+        assert listed(kind="task", step="receive_outcome") == []
+        assert listed(team_id=first) == [
+            (CRN, "task", "Write the pre-sentence report"),
+            ("X100002", "message", "Receive the sentencing outcome"),
+        ]
+        assert listed(team_id=second, kind="error") == [("X100003", "error", "Write the pre-sentence report")]
+        assert listed(team_id=-1) == []
+        with pytest.raises(ValueError, match="'late' is not a kind of stuck work: use one of error, "):
+            monitor.stuck(kind="late")
+
+
+def test_the_diagrams_counts_agree_with_the_stuck_list(case: Case, clock: ManualClock) -> None:
+    _mixed_area(case, clock)
+    with case.engine.db.transaction(write=False) as session:
+        monitor = Monitor(session, clock.now(), case.engine.calendar)
+        definitions = monitor.definitions("offender_management")
+        team = session.get(ProcessInstance, case.instance_id).team_id  # type: ignore[union-attr]
+        area = (
+            {},
+            {
+                "write_psr": {"now": 3, "overdue": 2, "errors": 1},
+                "receive_outcome": {"now": 2, "overdue": 1, "errors": 0},
+            },
+            {"timer": 1, "suspended": 0},
+        )
+        one_team = (
+            {"team_id": team},
+            {
+                "write_psr": {"now": 1, "overdue": 1, "errors": 0},
+                "receive_outcome": {"now": 1, "overdue": 1, "errors": 0},
+            },
+            {"timer": 0, "suspended": 0},
+        )
+        for scope, late_steps, off_the_diagram in (area, one_team):  # from the tallies, and from rows
+            counts = monitor.counts_by_step(definitions, **scope)
+            assert {e: c for e, c in counts.items() if c["overdue"] or c["errors"]} == late_steps
+            for element_id, figures in counts.items():
+                at_step = monitor.stuck(step=element_id, **scope).items
+                assert len([i for i in at_step if i.kind != "error"]) == figures["overdue"], element_id
+                assert len([i for i in at_step if i.kind == "error"]) == figures["errors"], element_id
+            assert monitor.stuck_off_the_diagram(**scope) == off_the_diagram
+            for kind, n in off_the_diagram.items():
+                assert len(monitor.stuck(kind=kind, **scope).items) == n
 
 
 def test_counts_by_step_say_how_many_are_there_and_how_many_are_late(case: Case, clock: ManualClock) -> None:

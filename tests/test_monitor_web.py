@@ -215,12 +215,49 @@ def test_the_stuck_list_says_why_each_instance_waits_and_downloads_as_csv(
     client = signed_in(app, "spo.north")
     rows = section(client.get("/monitor/stuck").text, "stuck")
     assert [row[0] for row in rows] == ["X100001", "X100002"]
-    assert rows[0][2] == "task held by OM North PO E for 16 working days (overdue since 23 Nov)"
+    assert rows[0][1:4] == [
+        "North Case Management",
+        "Write the pre-sentence report",
+        "Overdue by 1 working day, held by OM North PO E",
+    ]
     response = client.get("/monitor/stuck?format=csv")
     assert response.mimetype == "text/csv"
     table = list(csv.reader(io.StringIO(response.text)))
-    assert table[0] == ["Instance", "CRN", "Kind", "Step", "Since", "Reason"]
+    assert table[0] == ["Instance", "CRN", "Team", "Reason kind", "Step", "Since", "Reason"]
     assert [line[1] for line in table[1:]] == ["X100001", "X100002"]
+    assert table[1][3] == "Late tasks"
+
+
+def test_the_stuck_list_filters_by_step_team_and_reason(app: Flask, clock: ManualClock) -> None:
+    clock.set(START + 22 * DAY)
+    aco = signed_in(app, "aco.one")
+    assert [r[0] for r in section(aco.get("/monitor/stuck").text, "stuck")] == [
+        "X100001",
+        "X100002",
+        "X100003",
+    ]
+    page = aco.get("/monitor/stuck").text
+    assert '<option value="write_psr">Write the pre-sentence report (3)</option>' in page
+    with riskflow(app).db.transaction(write=False) as session:
+        south = session.scalar(select(CaseRecord.team_id).where(CaseRecord.crn == "X100003"))
+    assert [r[0] for r in section(aco.get(f"/monitor/stuck?team={south}").text, "stuck")] == ["X100003"]
+    assert len(section(aco.get("/monitor/stuck?step=write_psr&reason=task").text, "stuck")) == 3
+    empty = aco.get("/monitor/stuck?reason=timer").text
+    assert "Nothing stuck matches these filters." in empty
+    table = list(csv.reader(io.StringIO(aco.get(f"/monitor/stuck?team={south}&format=csv").text)))
+    assert [line[1] for line in table[1:]] == ["X100003"]
+    for bad, message in [
+        ("step=nowhere", "The process has no step &#39;nowhere&#39;: choose a step from the list."),
+        ("reason=late", "Choose a reason from the list"),
+        ("team=abc", "There is no team &#39;abc&#39;: choose a team from the list."),
+        ("team=9999", "There is no team 9999: choose a team from the list."),
+    ]:
+        response = aco.get(f"/monitor/stuck?{bad}")
+        assert response.status_code == 400 and message in response.text, (bad, response.text[:2000])
+    spo = signed_in(app, "spo.north")
+    assert 'id="filter-team"' not in spo.get("/monitor/stuck").text
+    refused = spo.get(f"/monitor/stuck?team={south}")
+    assert refused.status_code == 403 and "You oversee your own team&#39;s work only." in refused.text
 
 
 def test_every_overview_list_downloads_as_csv(app: Flask) -> None:
@@ -502,8 +539,8 @@ def test_a_task_goes_back_to_the_pool_and_an_instance_is_terminated_with_reasons
 def test_skip_a_failed_step_from_the_instance_page(app: Flask, failed: int, database: Database) -> None:
     client = signed_in(app, "spo.north")
     stuck = section(client.get("/monitor/stuck").text, "stuck")
-    assert stuck[0][:2] == ["X100009", "Run divide Error"]
-    assert stuck[0][2].startswith("failed at Run divide line 1: ZeroDivisionError")
+    assert stuck[0][:3] == ["X100009", "North Case Management", "Run divide Error"]
+    assert stuck[0][3].startswith("Error at Run divide, line 1: ZeroDivisionError")
     page = client.post(
         f"/monitor/instances/{failed}/skip", data={"reason": "Result not needed"}, follow_redirects=True
     ).text

@@ -41,6 +41,7 @@ from tasks import access_log
 from tasks import monitor as probation
 from tasks.monitor import Scope
 from tasks.staff_names import display_names
+from tasks.stuck import REASONS, stuck_work
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.reads import log_read
@@ -135,33 +136,48 @@ def overview() -> str | Response:
 
 @bp.get("/stuck")
 def stuck() -> str | Response:
-    """Instances in error or waiting at a step longer than expected, each with why it waits."""
+    """Late tasks, timers not fired, instances in error or suspended, and waits past their expected
+    time; ?step=, ?team= (ACOs) and ?reason= narrow the list. Each line says why in words."""
     shared = riskflow()
     now, calendar = shared.clock.now(), shared.engine.calendar
+    team = request.args.get("team") or None
+    if team is not None and not team.isdigit():
+        abort(400, f"There is no team {team!r}: choose a team from the list.")
     with shared.db.transaction() as session:
         scope = _scope(session)
-        report = Monitor(session, now, calendar).stuck(team_id=scope.team_id)
-        rows = _visible(session, scope, report.items)
-        log_read(session, Purpose.MONITOR_LIST, [r.business_key for r in rows])
-        people = display_names(session, [r.holder for r in rows], now.date())
-        lines = [Line(r, r.reason(now, calendar, people)) for r in rows]
+        try:
+            work = stuck_work(
+                session,
+                scope,
+                now,
+                calendar,
+                step=request.args.get("step") or None,
+                team_id=int(team) if team else None,
+                kind=request.args.get("reason") or None,
+            )
+        except NotPermitted as err:
+            abort(403, err.message)
+        except EngineError as err:
+            abort(400, err.message)
+        log_read(session, Purpose.MONITOR_LIST, [line.item.business_key for line in work.lines])
     if request.args.get("format") == "csv":
         return csv_response(
             "monitor-stuck.csv",
-            ["Instance", "CRN", "Kind", "Step", "Since", "Reason"],
+            ["Instance", "CRN", "Team", "Reason kind", "Step", "Since", "Reason"],
             [
                 [
                     line.item.instance_id,
                     line.item.business_key,
-                    line.item.kind,
+                    line.team,
+                    REASONS[line.item.kind],
                     line.item.step,
                     line.item.since.isoformat() if line.item.since else "",
                     line.reason,
                 ]
-                for line in lines
+                for line in work.lines
             ],
         )
-    return render_template("monitor/stuck.html", lines=lines, more=report.more)
+    return render_template("monitor/stuck.html", work=work, reasons=REASONS, area=scope.area)
 
 
 def _visible(session: Session, scope: Scope, items: Sequence[Waiting]) -> list[Waiting]:
@@ -196,9 +212,12 @@ def diagram() -> str | Response:
         monitor = Monitor(session, now, calendar)
         definitions = monitor.definitions(MAIN_PROCESS)
         if not definitions:
-            return render_template("monitor/diagram.html", definition_id=None, rows=[], step=None, at_step=[])
+            return render_template(
+                "monitor/diagram.html", definition_id=None, rows=[], step=None, at_step=[], off={}
+            )
         steps = monitor.steps(definitions)
         counts = monitor.counts_by_step(definitions, team_id=scope.team_id)
+        off = monitor.stuck_off_the_diagram(team_id=scope.team_id)
         rows = [
             {"id": element_id, "name": steps.name(element_id), **figures}
             for element_id, figures in sorted(counts.items(), key=lambda kv: steps.name(kv[0]))
@@ -231,6 +250,7 @@ def diagram() -> str | Response:
         step=step,
         step_name=steps.name(step) if step else None,
         at_step=at_step_lines,
+        off=off,
     )
 
 

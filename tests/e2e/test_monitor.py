@@ -12,18 +12,22 @@ from datetime import timedelta
 from conftest import START, bundle
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
+from test_process_model import Case
 
 from casework.models import Case as CaseRecord
 from casework.models import Staff
 from casework.vocabulary import Stage
 from engine.models import AuditEvent, HumanTask, ProcessInstance
-from engine.runtime import InstanceStatus, ProcessEngine
+from engine.runtime import Actor, InstanceStatus, ProcessEngine
+from tasks.wiring import build_engine
 
 from .area import (
     ACO,
     COVER,
     COVER_NAME,
     INDUCTION,
+    KEPT_CASE,
+    NEW_CASE,
     OM,
     OM_NAME,
     SPO,
@@ -237,3 +241,42 @@ def test_the_stuck_list_is_accessible_and_leads_to_the_instance(
     row.get_by_role("link", name=INDUCTION.crn).click()
     expect(page.get_by_role("heading", name="What it waits for")).to_be_visible()
     assert_accessible(page, exclude=["#instance-diagram"])
+
+
+def test_the_stuck_list_of_an_area_with_one_late_task_and_standing_waits_shows_only_that_task(
+    sign_in: Callable[..., Page], live_server: LiveServer
+) -> None:
+    engine = build_engine(live_server.database, live_server.clock)
+    supervised = Case(engine, INDUCTION.crn)
+    with live_server.database.transaction(write=False) as session:
+        ids = {crn: i for crn, i in session.execute(select(ProcessInstance.business_key, ProcessInstance.id))}
+    supervised.instance_id = ids[INDUCTION.crn]
+    supervised.induct()  # on to supervision: the review timer and the standing waits
+    supervised.assess("LOW")
+    supervised.countersign_all()
+    supervised.write_plans()
+    engine.terminate(ids[KEPT_CASE.crn], Actor(ACO, frozenset({"ACO"})), reason="Referral withdrawn")
+    standing = [name for name, _crn in supervised.waits()]
+    assert len(standing) >= 5, standing  # a transfer, an arrest, the case ending, ...
+    review_due = supervised.instance().next_timer_at
+    assert review_due is not None and review_due - START > 20 * DAY
+    live_server.clock.set(review_due - timedelta(hours=1))  # the waits are weeks old; the review not yet due
+    page = open_monitor(sign_in, ACO)
+    page.get_by_role("link", name="Stuck work").click()
+    expect(page.get_by_role("heading", name="1 shown")).to_be_visible()
+    rows = page.locator("#stuck ~ table tbody tr")
+    expect(rows).to_have_count(1)  # only the new referral's first details, long past due
+    expect(rows.first).to_contain_text(NEW_CASE.crn)
+    expect(rows.first).to_contain_text("Record the first details")
+    expect(rows.first).to_contain_text("Overdue by")
+    assert_accessible(page)
+
+    page.get_by_label("Reason").select_option("message")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_text("Nothing stuck matches these filters.")).to_be_visible()
+    assert_accessible(page)
+
+    page.goto(f"/monitor/instances/{supervised.instance_id}")
+    waits = page.get_by_role("table", name="What it waits for").locator("tbody tr")
+    expect(waits).to_have_count(len(standing) + 1)  # every standing wait, and the review timer
+    expect(page.get_by_text("Stuck", exact=True)).to_have_count(0)
