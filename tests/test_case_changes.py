@@ -8,9 +8,7 @@ told so, and anyone who may not gets the same "not found" as for any case they c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from html import unescape
 
 import pytest
 from casework_area import om_username, small_area
@@ -18,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from test_process_model import BUNDLE_DIR, Case, to_allocation, under_oversight
-from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import fast_password_hashing, give_passwords, sign_in, text_of, web_app
 
 from casework import register
 from casework.access_log import CaseAccess
@@ -62,10 +60,6 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
     assert sign_in(client, username).status_code == 302
     return client
-
-
-def text_of(html: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def oversight_messages(app: Flask) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from html import unescape
 
 import pytest
 from casework_area import om_username, small_area
@@ -18,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from test_process_model import BUNDLE_DIR
-from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import fast_password_hashing, give_passwords, sign_in, text_of, web_app
 
 from casework import register
 from casework.vocabulary import Stage
@@ -65,10 +64,6 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
     assert sign_in(client, username).status_code == 302
     return client
-
-
-def text_of(html: str) -> str:
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def open_steps(app: Flask) -> list[tuple[str, str | None]]:

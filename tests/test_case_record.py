@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from test_webui import table_rows
-from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import PASSWORD, add_staff, fast_password_hashing, give_passwords, sign_in, text_of, web_app
 
 from casework import register
 from casework.access_log import CaseAccess
@@ -183,11 +183,6 @@ def access_log(database: Database) -> list[tuple[str, str, str, str | None, str 
             (a.username, a.crn, a.outcome, a.justification, a.justification_text)
             for a in session.scalars(select(CaseAccess).order_by(CaseAccess.id))
         ]
-
-
-def text_of(html: str) -> str:
-    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def section(html: str, heading_id: str) -> str:

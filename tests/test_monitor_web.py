@@ -15,10 +15,9 @@ from conftest import START, bundle
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from test_case_record import text_of
 from test_process_model import Case, case, om_engine
 from test_webui import table_rows
-from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import fast_password_hashing, give_passwords, sign_in, text_of, web_app
 
 from casework import register
 from casework.models import Case as CaseRecord

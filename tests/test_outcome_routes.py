@@ -11,10 +11,8 @@ order, a suspended sentence order and custody of 12 months or more go on to allo
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from html import unescape
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from test_process_model import BUNDLE_DIR, CRN, Case, fire_at
-from webui_client import fast_password_hashing, give_passwords, sign_in
+from webui_client import fast_password_hashing, give_passwords, sign_in, text_of
 
 from casework import register, sentencing
 from casework.models import CourtOutcome, OversightPlan, OwnershipChange
@@ -59,11 +57,6 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
     assert sign_in(client, username).status_code == 302
     return client
-
-
-def text_of(html: str) -> str:
-    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def case_record(app: Flask, username: str = SPO) -> str:

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from test_process_model import BUNDLE_DIR, PROCESS, Case
-from webui_client import fast_password_hashing, give_passwords, sign_in, web_app
+from webui_client import fast_password_hashing, give_passwords, sign_in, text_of, web_app
 from werkzeug.datastructures import MultiDict
 
 from casework.access_log import CaseAccess
@@ -77,11 +77,6 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
     assert sign_in(client, username).status_code == 302
     return client
-
-
-def text_of(html: str) -> str:
-    """The page's words, without tags, as a person reads them."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def value_of(html: str, name: str) -> str | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from html import unescape
 from typing import Any
 
 import pytest
@@ -66,3 +68,9 @@ def add_staff(database: Database, username: str, grade: Grade = Grade.ACO, *, ac
 def sign_in(client: FlaskClient, username: str, password: str = PASSWORD, **form: str) -> Any:
     """Post the sign-in form; return the response (not followed)."""
     return client.post("/sign-in", data={"username": username, "password": password, **form})
+
+
+def text_of(html: str) -> str:
+    """A page's words as a person reads them: no tags, no scripts, entities decoded, spaces collapsed."""
+    html = re.sub(r"<script.*?</script>", " ", html, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
