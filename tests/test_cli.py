@@ -22,7 +22,7 @@ from webui.cli import cli
 from webui.credentials import set_password
 
 LANES = '{"lanes": {"Offender Manager": "OM"}}'
-FORM = '{"type": "object", "required": ["notes"], "properties": {"notes": {"type": "string"}}}'
+FORM = '{"type": "object", "required": ["notes"], "properties": {"notes": {"type": "string", "maxLength": 1000}}}'
 INDUCTION = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
