@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import jsonschema
@@ -355,7 +355,7 @@ def form_schema_problems(key: str, content: bytes) -> list[Problem]:
         return err.problems
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return [Problem(key, 'a form schema must be a JSON object with "type": "object" at the top level')]
-    message = _schema_problem(schema)
+    message = _schema_problem_of(content, key)
     if message:
         return [Problem(key, message)]
     return form_audit(key, schema)
@@ -414,6 +414,15 @@ def _field_audit(prop: Mapping[str, Any], required: bool) -> list[tuple[str, str
             ("warning", 'free text with no "maxLength": give it a limit, and the page counts the characters')
         )
     return found
+
+
+@lru_cache(maxsize=512)
+def _schema_problem_of(content: bytes, key: str) -> str | None:
+    """`_schema_problem` for a form file's content, remembered: checking a schema against its
+    metaschema is most of the cost of checking a bundle, and the same forms are checked again at
+    every save of a draft and every deploy."""
+    schema = parse_json(content, key)
+    return _schema_problem(schema) if isinstance(schema, dict) else None
 
 
 def _schema_problem(schema: dict[str, Any]) -> str | None:

@@ -858,17 +858,23 @@ def policy_findings(source: str, mode: Literal["exec", "eval"]) -> list[PolicyFi
     """What the sandbox would refuse in a script or expression, found without running it.
 
     Text that is not valid Python gives no finding here; the checks that read it as a timer,
-    a decision cell or a condition say what is wrong with it.
+    a decision cell or a condition say what is wrong with it. Remembered by the text: a bundle's
+    scripts and cells are checked again at every save of a draft and every deploy.
     """
+    return list(_policy_findings(source, mode))
+
+
+@functools.lru_cache(maxsize=4096)
+def _policy_findings(source: str, mode: Literal["exec", "eval"]) -> tuple[PolicyFinding, ...]:
     try:
         tree = ast.parse(source, "<model>", mode)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+        return ()
     compile_restricted = compile_restricted_exec if mode == "exec" else compile_restricted_eval
     result = compile_restricted(source)
     findings = [_finding_from_compiler(message) for message in result.errors]
     findings += _tree_findings(tree)
-    return sorted(set(findings), key=lambda f: (f.line or 0, f.message))
+    return tuple(sorted(set(findings), key=lambda f: (f.line or 0, f.message)))
 
 
 def _finding_from_compiler(message: str) -> PolicyFinding:
