@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +23,9 @@ from webui.cli import cli
 from webui.credentials import set_password
 
 LANES = '{"lanes": {"Offender Manager": "OM"}}'
-FORM = '{"type": "object", "required": ["notes"], "properties": {"notes": {"type": "string", "maxLength": 1000}}}'
+FORM = json.dumps(
+    {"type": "object", "required": ["notes"], "properties": {"notes": {"type": "string", "maxLength": 500}}}
+)
 INDUCTION = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
