@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -98,10 +100,33 @@ def read_lanes(bundle: Bundle) -> tuple[dict[str, str], list[Problem]]:
     return dict(lanes), []
 
 
+# Parsed bundles by content: a draft is checked and then published, `riskflow deploy` runs at every
+# start, and each test area deploys the same files. The specs are never changed once built, so one
+# parse serves them all. A few entries: one per version a process owner works between.
+_PARSED: OrderedDict[tuple[str, str, frozenset[str], frozenset[str]], ParsedBundle] = OrderedDict()
+_PARSED_KEPT = 8
+_PARSED_LOCK = threading.Lock()
+
+
 def parse_bundle(
     bundle: Bundle, *, known_roles: Collection[str], service_operations: Collection[str]
 ) -> ParsedBundle:
     """Read, check and parse a bundle; raise DefinitionError listing every error found."""
+    key = (bundle.name, bundle.content_hash, frozenset(known_roles), frozenset(service_operations))
+    with _PARSED_LOCK:
+        parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_bundle(bundle, known_roles=known_roles, service_operations=service_operations)
+        with _PARSED_LOCK:
+            _PARSED[key] = parsed
+            while len(_PARSED) > _PARSED_KEPT:
+                _PARSED.popitem(last=False)
+    return replace(parsed, bundle=bundle, problems=list(parsed.problems))
+
+
+def _parse_bundle(
+    bundle: Bundle, *, known_roles: Collection[str], service_operations: Collection[str]
+) -> ParsedBundle:
     problems: list[Problem] = []
     bpmn = _parse_all(bundle, ".bpmn", problems)
     dmn = _parse_all(bundle, ".dmn", problems)
