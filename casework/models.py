@@ -449,5 +449,10 @@ class CourtOutcome(CaseworkBase):
     custody_months: Mapped[int | None] = mapped_column(Integer)
     # Adjourned or deferred: the date of the next hearing.
     next_hearing_date: Mapped[date | None]
+    # Custody with a licence: the release date (for an indeterminate sentence the end of the minimum
+    # term), how release comes (AUTOMATIC or PAROLE_ELIGIBLE) and the licence's end (none for life or IPP).
+    release_date: Mapped[date | None]
+    release_type: Mapped[str | None] = mapped_column(String(20))
+    licence_end_date: Mapped[date | None]
     recorded_at: Mapped[datetime]
     recorded_by: Mapped[str] = mapped_column(String(100))

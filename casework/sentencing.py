@@ -61,8 +61,26 @@ WITH_END_DATE: dict[SentenceOutcome, int] = {
 TO_A_LATER_HEARING = frozenset({Out.ADJOURNED, Out.DEFERRED})
 DEFERMENT_MONTHS = 6
 NOT_CONVICTED = frozenset({Out.ACQUITTED, Out.DISMISSED, Out.WITHDRAWN})
+# Custody followed by release on licence (CJA 2003): these need the release date and its kind, and
+# (all but an indeterminate sentence, whose licence has no fixed end) the licence end date.
+WITH_LICENCE = frozenset({Out.CUSTODY_12_MONTHS_OR_MORE, Out.CUSTODY_EXTENDED, Out.CUSTODY_INDETERMINATE})
+# How the release comes: automatic conditional release (halfway), or when the Parole Board directs
+# it from the parole eligibility date (or, for an indeterminate sentence, the end of the minimum term).
+RELEASE_TYPES = {"AUTOMATIC": "automatic release", "PAROLE_ELIGIBLE": "parole eligibility"}
+# The longest an extended sentence's licence may run beyond its custodial term (8 years, sexual offences).
+EXTENSION_MONTHS = 96
 MAX_COURT = 100
-FIELDS = ("outcome", "sentence_date", "court", "end_date", "custody_months", "next_hearing_date")
+FIELDS = (
+    "outcome",
+    "sentence_date",
+    "court",
+    "end_date",
+    "custody_months",
+    "next_hearing_date",
+    "release_date",
+    "release_type",
+    "licence_end_date",
+)
 
 
 class OutcomeRefused(Exception):
@@ -83,6 +101,9 @@ class SentencingRecord:
     end_date: date | None = None
     custody_months: int | None = None
     next_hearing_date: date | None = None
+    release_date: date | None = None
+    release_type: str | None = None
+    licence_end_date: date | None = None
 
     @property
     def title(self) -> str:
@@ -97,6 +118,9 @@ class SentencingRecord:
             "end_date": _iso(self.end_date),
             "custody_months": self.custody_months,
             "next_hearing_date": _iso(self.next_hearing_date),
+            "release_date": _iso(self.release_date),
+            "release_type": self.release_type,
+            "licence_end_date": _iso(self.licence_end_date),
         }
 
 
@@ -127,6 +151,11 @@ def check_outcome(given: Mapping[str, Any], *, today: date | None = None) -> Sen
     end_date = _a_date(given, "end_date", problems, None)
     months = _months(given.get("custody_months"), problems)
     next_hearing = _a_date(given, "next_hearing_date", problems, None)
+    release_date = _a_date(given, "release_date", problems, None)
+    licence_end = _a_date(given, "licence_end_date", problems, None)
+    release_type = given.get("release_type") or None
+    if release_type is not None and release_type not in RELEASE_TYPES:
+        problems["release_type"] = "Say how release comes: AUTOMATIC or PAROLE_ELIGIBLE"
     if outcome_date is not None and today is not None and outcome_date > today:
         problems["sentence_date"] = "The outcome's date cannot be in the future"
     if outcome is None or outcome_date is None or problems:
@@ -135,9 +164,13 @@ def check_outcome(given: Mapping[str, Any], *, today: date | None = None) -> Sen
     _check_end_date(outcome, title, outcome_date, end_date, problems)
     _check_custody_length(outcome, title, months, problems)
     _check_next_hearing(outcome, title, outcome_date, next_hearing, problems, today=today)
+    release = Release(release_date, release_type, licence_end)
+    _check_release(outcome, title, on=outcome_date, months=months, release=release, problems=problems)
     if problems:
         raise OutcomeRefused(problems)
-    return SentencingRecord(outcome, outcome_date, court, end_date, months, next_hearing)
+    return SentencingRecord(
+        outcome, outcome_date, court, end_date, months, next_hearing, release_date, release_type, licence_end
+    )
 
 
 def record_outcome(
@@ -155,6 +188,9 @@ def record_outcome(
         end_date=record.end_date,
         custody_months=record.custody_months,
         next_hearing_date=record.next_hearing_date,
+        release_date=record.release_date,
+        release_type=record.release_type,
+        licence_end_date=record.licence_end_date,
         recorded_at=at,
         recorded_by=by,
     )
@@ -184,6 +220,56 @@ def record_outcome(
     return row
 
 
+def record_release(
+    session: Session,
+    case: Case,
+    *,
+    released_on: date,
+    licence_end: date | None,
+    again: bool,
+    at: datetime,
+    by: str,
+) -> CaseEvent:
+    """The person is released (or re-released after a recall) on licence: supervised in the community."""
+    case.stage = Stage.SUPERVISED
+    ends = f"; the licence ends {_words(licence_end)}" if licence_end else "; the licence has no fixed end"
+    words = "Re-released on licence after recall" if again else "Released on licence"
+    event = CaseEvent(
+        case_id=case.id,
+        at=at,
+        kind="released_on_licence",
+        code=None,
+        summary=f"{words} on {released_on:%d %B %Y}{ends}",
+        actor=by,
+        detail={"released_on": released_on.isoformat(), "licence_end": _iso(licence_end), "again": again},
+    )
+    session.add(event)
+    return event
+
+
+def record_recall(
+    session: Session, case: Case, *, reason: str, approved_by: list[str], at: datetime, by: str
+) -> CaseEvent:
+    """The licence is revoked and the person returned to custody, with who approved the recall."""
+    approvers = " and ".join(approved_by)
+    event = CaseEvent(
+        case_id=case.id,
+        at=at,
+        kind="recalled",
+        code=None,
+        summary=f"Recalled to custody on {at:%d %B %Y}: {reason.strip()} (approved by {approvers})",
+        actor=by,
+        detail={"reason": reason.strip(), "approved_by": approved_by},
+    )
+    session.add(event)
+    return event
+
+
+def licence_end_reason(licence_end: date) -> str:
+    """Why a case closes when its licence ends, for the register's closure and the timeline."""
+    return f"licence ended on {licence_end:%d %B %Y}; supervision complete"
+
+
 def outcomes_of(session: Session, case: Case) -> list[CourtOutcome]:
     """Every outcome recorded on the case, oldest first."""
     return list(
@@ -204,7 +290,14 @@ def needs_of(outcome: SentenceOutcome, on: date, *, months: int) -> dict[str, An
     elif outcome == Out.CUSTODY_UNDER_12_MONTHS:
         given["custody_months"] = months if months < 12 else 6
     elif outcome in DETERMINATE_CUSTODY:
-        given["custody_months"] = max(months, 12)
+        given["custody_months"] = length = max(months, 12)
+        # Automatic release at the halfway point, on licence to the end of the sentence (CJA 2003).
+        given["release_date"] = add_months(on, length // 2).isoformat()
+        given["release_type"] = "AUTOMATIC"
+        given["licence_end_date"] = add_months(on, length).isoformat()
+    elif outcome == Out.CUSTODY_INDETERMINATE:
+        given["release_date"] = add_months(on, max(months, 24)).isoformat()
+        given["release_type"] = "PAROLE_ELIGIBLE"
     elif outcome in TO_A_LATER_HEARING:
         days = ADJOURNMENT_DAYS if outcome == Out.ADJOURNED else DEFERMENT_DAYS
         given["next_hearing_date"] = (on + timedelta(days=days)).isoformat()
@@ -222,14 +315,8 @@ def describe(record: SentencingRecord) -> str:
         return f"Sentence deferred{at} on {on} to {_words(record.next_hearing_date)}"
     if o in NOT_CONVICTED:
         return f"{OUTCOME_TITLES[o]}{at} on {on}"
-    if o in DETERMINATE_CUSTODY:
-        months = record.custody_months or 0
-        kind = {
-            Out.CUSTODY_UNDER_12_MONTHS: "custody (under 12 months: no licence)",
-            Out.CUSTODY_12_MONTHS_OR_MORE: "custody",
-            Out.CUSTODY_EXTENDED: "custody, extended sentence",
-        }[o]
-        return f"Sentenced{at} on {on}: {months} month{'s' if months != 1 else ''}' {kind}"
+    if o in DETERMINATE_CUSTODY or o == Out.CUSTODY_INDETERMINATE:
+        return f"Sentenced{at} on {on}: {_custody_words(record)}{_release_words(record)}"
     if o in WITH_END_DATE:
         return f"Sentenced{at} on {on}: {OUTCOME_TITLES[o].lower()}, ending {_words(record.end_date)}"
     return f"Sentenced{at} on {on}: {record.title.lower()}"
@@ -259,7 +346,40 @@ def closing_reason(outcome_code: str, outcome_date: date) -> str:
     return f"{words} on {outcome_date:%d %B %Y}; {follows}"
 
 
+def _custody_words(record: SentencingRecord) -> str:
+    if record.outcome == Out.CUSTODY_INDETERMINATE:
+        return "indeterminate sentence (life or IPP)"
+    months = record.custody_months or 0
+    kind = {
+        Out.CUSTODY_UNDER_12_MONTHS: "custody (under 12 months: no licence)",
+        Out.CUSTODY_12_MONTHS_OR_MORE: "custody",
+        Out.CUSTODY_EXTENDED: "custody, extended sentence",
+    }[record.outcome]
+    return f"{months} month{'s' if months != 1 else ''}' {kind}"
+
+
+def _release_words(record: SentencingRecord) -> str:
+    if record.release_date is None:
+        return ""
+    if record.outcome == Out.CUSTODY_INDETERMINATE:
+        return f"; minimum term ends {_words(record.release_date)} (parole decision)"
+    kind = RELEASE_TYPES.get(record.release_type or "", "release")
+    words = f"; {kind} {_words(record.release_date)}"
+    if record.licence_end_date is not None:
+        words += f", licence ends {_words(record.licence_end_date)}"
+    return words
+
+
 # ----------------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a custodial outcome says about release: the date, how it comes, and the licence's end."""
+
+    on: date | None
+    type: str | None
+    licence_end: date | None
 
 
 def _outcome(value: Any, problems: dict[str, str]) -> SentenceOutcome | None:
@@ -371,6 +491,85 @@ def _check_next_hearing(
         problems["next_hearing_date"] = "The next hearing must be on a date still to come"
     elif outcome == Out.DEFERRED and next_hearing > add_months(on, DEFERMENT_MONTHS):
         problems["next_hearing_date"] = f"Sentence can be deferred for at most {DEFERMENT_MONTHS} months"
+
+
+def _check_release(
+    outcome: SentenceOutcome,
+    title: str,
+    *,
+    on: date,
+    months: int | None,
+    release: Release,
+    problems: dict[str, str],
+) -> None:
+    if outcome not in WITH_LICENCE:
+        no_licence = (
+            "has no licence" if outcome == Out.CUSTODY_UNDER_12_MONTHS else "is not a custodial sentence"
+        )
+        for field, value in (
+            ("release_date", release.on),
+            ("release_type", release.type),
+            ("licence_end_date", release.licence_end),
+        ):
+            if value is not None and field not in problems:
+                problems[field] = f"A {title} {no_licence}: leave the {field.replace('_', ' ')} out"
+        return
+    _check_release_date(outcome, on=on, months=months, release=release, problems=problems)
+    _check_licence_end(outcome, on=on, months=months, release=release, problems=problems)
+
+
+def _check_release_date(
+    outcome: SentenceOutcome, *, on: date, months: int | None, release: Release, problems: dict[str, str]
+) -> None:
+    indeterminate = outcome == Out.CUSTODY_INDETERMINATE
+    if release.on is None:
+        what = "the end of the minimum term (tariff)" if indeterminate else "the release date"
+        problems.setdefault("release_date", f"Enter {what}: the date pre-release planning works towards")
+    elif release.on <= on:
+        problems.setdefault(
+            "release_date", f"The release date must be after the date of sentence ({on:%d %B %Y})"
+        )
+    elif months is not None and release.on >= add_months(on, months):
+        problems.setdefault(
+            "release_date", f"The release date must fall before the {months}-month sentence ends: check it"
+        )
+    if release.type is None:
+        problems.setdefault(
+            "release_type",
+            "Say how release comes: AUTOMATIC (automatic release) or PAROLE_ELIGIBLE (the Parole Board)",
+        )
+    elif indeterminate and release.type != "PAROLE_ELIGIBLE":
+        problems.setdefault(
+            "release_type",
+            "An indeterminate sentence is released only when the Parole Board directs: PAROLE_ELIGIBLE",
+        )
+
+
+def _check_licence_end(
+    outcome: SentenceOutcome, *, on: date, months: int | None, release: Release, problems: dict[str, str]
+) -> None:
+    if outcome == Out.CUSTODY_INDETERMINATE:
+        if release.licence_end is not None:
+            problems.setdefault(
+                "licence_end_date",
+                "A life or IPP licence has no fixed end date: leave the licence end date out",
+            )
+        return
+    if release.licence_end is None:
+        problems.setdefault("licence_end_date", "Enter the date the licence ends (the sentence expiry date)")
+    elif release.on is not None and release.licence_end <= release.on:
+        problems.setdefault("licence_end_date", "The licence must end after the release date")
+    elif months is not None:
+        longest = months + (EXTENSION_MONTHS if outcome == Out.CUSTODY_EXTENDED else 0)
+        if release.licence_end > add_months(on, longest):
+            limit = (
+                "the custodial term and its extension period"
+                if longest > months
+                else f"the {months}-month sentence"
+            )
+            problems.setdefault(
+                "licence_end_date", f"The licence cannot run beyond {limit}: check the licence end date"
+            )
 
 
 def _iso(value: date | None) -> str | None:

@@ -6,12 +6,16 @@ casework.sentencing's, the same one the JSON API and `riskflow message send` use
 kept. An outcome recorded by hand that does not pass is refused back to its form with what to put
 right, and nothing changes. `close_on_outcome` closes the case on the register with the outcome as
 its reason, for the outcomes that lead to no supervision (the `outcome_route` decision table).
+
+The custody and licence route (custody-licence.bpmn) uses the rest: `custody_timetable` and
+`licence_turn` work out its timers' dates, `release_on_licence`, `recall_to_custody` and
+`end_licence` keep the register and the timeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from casework import register, sentencing
@@ -62,7 +66,90 @@ def close_on_outcome(ctx: StepContext, *, crn: str, outcome: str, sentence_date:
     return {"stage": case.stage.value, "closed_on_outcome": outcome}
 
 
+def custody_timetable(
+    ctx: StepContext,
+    *,
+    sentence_date: str,
+    release_date: str,
+    licence_end_date: str | None = None,
+    pre_release_weeks: int = 0,
+) -> Result:
+    """The custody route's dates, for its timers: release, the licence's end, when pre-release planning
+    starts (`pre_release_weeks` before release) and how long it has (until the day before release);
+    and the years from sentence to release, which set the sentence plan's timescale."""
+    sentenced, release = _a_date(sentence_date), _a_date(release_date)
+    licence_end = _a_date(licence_end_date) if licence_end_date else None
+    today = ctx.clock.now().date()
+    planning_from = release - timedelta(weeks=int(pre_release_weeks or 0))
+    return {
+        "years_to_release": round((release - sentenced).days / 365.25, 2),
+        "release_at": _start_of(release),
+        "licence_end_at": _start_of(licence_end) if licence_end else None,
+        "pre_release_at": _start_of(planning_from),
+        "pre_release_due_in": f"P{max(1, (release - today).days - 1)}D",
+    }
+
+
+def licence_turn(ctx: StepContext, *, weeks: int, licence_end_date: str | None = None) -> Result:
+    """When the next licence review falls due (`weeks` from now), unless the licence ends first: then
+    the turn waits for the licence end date instead (`licence_ends`)."""
+    now = ctx.clock.now()
+    review_at = now + timedelta(weeks=max(1, int(weeks or 0)))
+    licence_end = _a_date(licence_end_date) if licence_end_date else None
+    if licence_end is not None and licence_end <= review_at.date():
+        return {"next_at": _start_of(licence_end), "licence_ends": True}
+    return {"next_at": review_at.isoformat(), "licence_ends": False}
+
+
+def release_on_licence(
+    ctx: StepContext, *, crn: str, release_date: str, licence_end_date: str | None = None, again: bool = False
+) -> Result:
+    """The person is released (or re-released after recall) on licence: the register and timeline say so."""
+    case = register.find_case(ctx.session, crn)
+    released_on = ctx.clock.now().date() if again else _a_date(release_date)
+    licence_end = _a_date(licence_end_date) if licence_end_date else None
+    event = sentencing.record_release(
+        ctx.session,
+        case,
+        released_on=released_on,
+        licence_end=licence_end,
+        again=again,
+        at=ctx.clock.now(),
+        by=ctx.actor,
+    )
+    return {"stage": case.stage.value, "released_on": released_on.isoformat(), "summary": event.summary}
+
+
+def recall_to_custody(ctx: StepContext, *, crn: str, reason: str, approved_by: list[str]) -> Result:
+    """The recall the SPO and the ACO approved: the licence is revoked and the person returns to custody."""
+    case = register.find_case(ctx.session, crn)
+    event = sentencing.record_recall(
+        ctx.session, case, reason=reason, approved_by=list(approved_by), at=ctx.clock.now(), by=ctx.actor
+    )
+    return {"recalled_on": ctx.clock.now().date().isoformat(), "summary": event.summary}
+
+
+def end_licence(ctx: StepContext, *, crn: str, licence_end_date: str) -> Result:
+    """The licence has ended: the case closes on the register with that as its reason."""
+    reason = sentencing.licence_end_reason(_a_date(licence_end_date))
+    case = register.close_case(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor, reason=reason)
+    return {"stage": case.stage.value, "reason": reason}
+
+
+def _a_date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _start_of(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00+00:00"
+
+
 OPERATIONS: dict[str, Callable[..., Result]] = {
     "record_sentencing_outcome": record_sentencing_outcome,
     "close_on_outcome": close_on_outcome,
+    "custody_timetable": custody_timetable,
+    "licence_turn": licence_turn,
+    "release_on_licence": release_on_licence,
+    "recall_to_custody": recall_to_custody,
+    "end_licence": end_licence,
 }

@@ -494,7 +494,7 @@ def test_definitions_are_listed(app: Flask, client: FlaskClient) -> None:
     definitions = call(client, "GET", "/definitions", reader).json["definitions"]
     assert [(d["name"], d["version"]) for d in definitions] == [("offender-management", 1)]
     one = call(client, "GET", f"/definitions/{definitions[0]['id']}", reader).json
-    assert one["process_ids"] == ["offender_management"]
+    assert one["process_ids"] == ["custody_licence", "offender_management"]
     assert call(client, "GET", "/definitions/999", reader).status_code == 404
 
 

@@ -38,6 +38,9 @@ OUTCOME = {
     "outcome": "CUSTODY_12_MONTHS_OR_MORE",
     "sentence_date": "2026-11-02",
     "custody_months": 18,
+    "release_date": "2027-08-02",
+    "release_type": "AUTOMATIC",
+    "licence_end_date": "2028-05-01",
 }
 # Until a case is allocated only case administrators and SPOs may see it, so no Offender Manager
 # can reach the report task through the inbox or the API yet: the report goes in through the engine.

@@ -277,6 +277,11 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "keep_or_end_registration",
         "record_sentencing_outcome",
         "close_on_outcome",
+        "custody_timetable",
+        "licence_turn",
+        "release_on_licence",
+        "recall_to_custody",
+        "end_licence",
     } == names
 
 

@@ -5,7 +5,9 @@ on the offender management model the way staff and the court would, and checks w
 Routes: acquitted, dismissed or withdrawn closes at once; a fine, a discharge or custody under 12
 months has its risk meeting where the scope table calls one, then closes, never allocated; an
 adjourned hearing or a deferred sentence waits for the new hearing and asks again; a community
-order, a suspended sentence order and custody of 12 months or more go on to allocation.
+order and a suspended sentence order go on to allocation and supervision; custody of 12 months or
+more (extended, indeterminate) is allocated, then follows the custody and licence route to the end
+of its licence.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 from api_client import api_app, call, token
+from casework_area import om_username
 from conftest import START
 from flask import Flask
 from flask.testing import FlaskClient
@@ -37,13 +40,14 @@ __all__ = ["fast_password_hashing"]
 
 SPO = "spo.north"
 ADMIN = "admin.north"
+OM = om_username("north", "PO", "E")  # the Offender Manager Case.allocate() allocates
 NEVER_REACHED = ("allocate_owner", "hold_induction", "assess_oasys", "write_plans", "oversight_review")
 
 
 @pytest.fixture
 def app(database: Database, clock: ManualClock) -> Iterator[Flask]:
     app = api_app(database, clock)
-    give_passwords(database, [SPO, ADMIN])
+    give_passwords(database, [SPO, ADMIN, OM])
     yield app
     riskflow(app).db.dispose()
 
@@ -149,11 +153,187 @@ def test_a_six_month_custodial_sentence_closes_with_no_licence(app: Flask, case:
     assert "6 months' custody (under 12 months: no licence)" in case_record(app)
 
 
-def test_custody_of_12_months_or_more_goes_on_to_allocation_for_now(case: Case) -> None:
+# ------------------------------------------------------------------------------ custody and licence
+
+RELEASE = datetime(2027, 8, 9, tzinfo=UTC)  # the 18-month sentence's automatic release (OUTCOME_NEEDS)
+LICENCE_END = datetime(2028, 5, 8, tzinfo=UTC)
+
+
+def to_custody(case: Case, outcome: str = "CUSTODY_12_MONTHS_OR_MORE", **given: Any) -> None:
+    """Sentenced to custody with a licence (low risk: no risk meeting), allocated, sentence plan written."""
     case.start()
     case.screen("LOW")
-    case.sentenced("CUSTODY_12_MONTHS_OR_MORE", custody_months=30)
+    case.sentenced(outcome, **given)
+    case.allocate()
+    case.complete(
+        "write_custody_sentence_plan",
+        {
+            "plan_date": case.today(),
+            "sentence_plan": "Thinking skills programme; education.",
+            "risk_management_plan": "Victim contact; no contact conditions proposed.",
+        },
+    )
+
+
+def plan_release(case: Case) -> None:
+    case.complete(
+        "plan_for_release",
+        {
+            "plan_date": case.today(),
+            "licence_conditions": "Reside at approved address; no contact with the victim.",
+            "accommodation": "Approved premises, Carlisle.",
+            "risk_management_plan": "Weekly reporting; police liaison.",
+        },
+    )
+
+
+def review_licence(case: Case, *, recall_reason: str = "") -> None:
+    answers: dict[str, Any] = {"review_date": case.today(), "compliance": "Reporting as required."}
+    answers["recall_requested"] = bool(recall_reason)
+    if recall_reason:
+        answers["recall_reason"] = recall_reason
+    case.complete("review_licence", answers)
+
+
+def timeline_words(case: Case) -> list[str]:
+    with case.engine.db.transaction(write=False) as session:
+        return [event.summary for event in register.timeline(session, CRN)]
+
+
+def test_custody_of_12_months_or_more_is_allocated_then_planned_in_custody_on_its_longer_timescale(
+    app: Flask, case: Case
+) -> None:
+    case.start()
+    case.screen("LOW")
+    case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     assert case.open_elements() == ["allocate_owner"]
+    case.allocate()
+    # Release is 9 months after sentence (under 2 years away): the sentence plan in custody is due in 8 weeks.
+    plan = case.task("write_custody_sentence_plan")
+    assert (plan.assignee, plan.due_at) == (OM, START + timedelta(weeks=8))
+    assert "Write the sentence plan in custody" in inbox(app, OM)
+    assert "automatic release 09 August 2027, licence ends 08 May 2028" in case_record(app)
+    assert not elements_ever_opened(case) & {"hold_induction", "assess_oasys", "write_plans"}
+
+
+def test_a_custody_case_reaches_pre_release_planning_before_its_release_date_and_licence_supervision_after_it(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    # Pre-release planning starts 12 weeks before an automatic release, and is due before it.
+    planning_starts = RELEASE - timedelta(weeks=12)
+    fire_at(case.engine, clock, planning_starts - timedelta(minutes=1))
+    assert case.open_elements() == []
+    fire_at(case.engine, clock, planning_starts)
+    task = case.task("plan_for_release")
+    assert task.due_at is not None and task.due_at < RELEASE
+    assert "Plan for release" in inbox(app, OM)
+    plan_release(case)
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).stage == Stage.ALLOCATED
+    fire_at(case.engine, clock, RELEASE - timedelta(minutes=1))
+    assert "Released on licence" not in case_record(app)
+    fire_at(case.engine, clock, RELEASE)
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).stage == Stage.SUPERVISED
+    assert "Released on licence on 09 August 2027; the licence ends 08 May 2028" in case_record(app)
+    # Licence supervision: the licence is reviewed at the oversight table's interval (low RoSH,
+    # experienced officer: at the 4-month review, 17 weeks).
+    assert case.open_elements() == []
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    assert case.open_elements() == ["review_licence"]
+    assert "Review the licence" in inbox(app, OM)
+
+
+def test_a_licence_ends_on_its_licence_end_date_and_the_case_closes(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    review_licence(case)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=34))
+    review_licence(case)
+    # The next review would fall after the licence's end: the licence end date comes first.
+    fire_at(case.engine, clock, LICENCE_END - timedelta(minutes=1))
+    assert case.instance().status != InstanceStatus.COMPLETED
+    fire_at(case.engine, clock, LICENCE_END)
+    assert case.open_elements() == []
+    assert case.instance().status == InstanceStatus.COMPLETED
+    with case.engine.db.transaction(write=False) as session:
+        record = register.find_case(session, CRN)
+        assert record.stage == Stage.CLOSED
+        assert record.closed_at is not None and record.closed_at.date() == LICENCE_END.date()
+        assert register.current_ownership(session, record) is None
+    assert "Case closed: licence ended on 08 May 2028; supervision complete" in case_record(app)
+
+
+def test_a_recall_approved_by_the_spo_and_the_aco_returns_the_person_to_custody_until_re_release(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    review_licence(case, recall_reason="Third missed appointment in 12 months; whereabouts unknown.")
+    assert case.open_elements() == ["approve_recall_spo"]
+    assert "Approve the recall (SPO)" in inbox(app, SPO)
+    case.complete("approve_recall_spo", {"recall_decision": "APPROVED", "recall_note": "Risk unmanageable."})
+    assert case.open_elements() == ["approve_recall_aco"]
+    assert "Recalled to custody" not in case_record(app)
+    case.complete("approve_recall_aco", {"recall_decision": "APPROVED", "recall_note": "Agreed."})
+    assert case.open_elements() == ["record_rerelease"]
+    seen = case_record(app)
+    assert "Recalled to custody on 06 December 2027: Third missed appointment in 12 months" in seen
+    case.complete(
+        "record_rerelease", {"rerelease_note": "Released by the Parole Board to approved premises."}
+    )
+    assert "Re-released on licence after recall on 06 December 2027" in case_record(app)
+    assert case.open_elements() == []
+
+
+def test_a_recall_the_spo_refuses_leaves_the_licence_running(case: Case, clock: ManualClock) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    review_licence(case, recall_reason="Late for one appointment.")
+    case.complete("approve_recall_spo", {"recall_decision": "REFUSED", "recall_note": "A warning is enough."})
+    assert case.open_elements() == []
+    assert "approve_recall_aco" not in elements_ever_opened(case)
+    assert not any(words.startswith("Recalled") for words in timeline_words(case))
+
+
+def test_an_indeterminate_sentence_plans_release_ahead_of_the_parole_decision_and_again_when_refused(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    to_custody(case, "CUSTODY_INDETERMINATE")
+    # The minimum term ends on 10 November 2031: 5 years away, so the plan was due in 16 weeks, and
+    # planning starts 26 weeks before the parole decision.
+    assert case.task_row("write_custody_sentence_plan").due_at == START + timedelta(weeks=16)
+    review = datetime(2031, 11, 10, tzinfo=UTC)
+    fire_at(case.engine, clock, review - timedelta(weeks=26, minutes=1))
+    assert case.open_elements() == []
+    fire_at(case.engine, clock, review - timedelta(weeks=26))
+    plan_release(case)
+    assert case.open_elements() == ["record_parole_decision"]
+    case.complete(
+        "record_parole_decision", {"parole_decision": "NOT_RELEASED", "next_review_date": "2033-11-07"}
+    )
+    next_review = datetime(2033, 11, 7, tzinfo=UTC)
+    fire_at(case.engine, clock, next_review - timedelta(weeks=26))
+    plan_release(case)
+    case.complete(
+        "record_parole_decision", {"parole_decision": "RELEASE_DIRECTED", "parole_release_date": "2033-11-21"}
+    )
+    fire_at(case.engine, clock, datetime(2033, 11, 21, tzinfo=UTC))
+    assert "Released on licence on 21 November 2033; the licence has no fixed end" in case_record(app)
+    with case.engine.db.transaction(write=False) as session:
+        assert register.find_case(session, CRN).stage == Stage.SUPERVISED
 
 
 # --------------------------------------------------------------------------------- adjournment
@@ -266,7 +446,11 @@ def test_an_outcome_recorded_by_hand_that_does_not_fit_goes_back_to_the_form(
     assert case.open_elements() == ["chase_outcome"]
     with case.engine.db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(CourtOutcome)) == 0
-    page = admin.post(f"/tasks/{chase.id}", data={**form, "custody_months": ""})
+    tariff = {"release_date-day": "3", "release_date-month": "11", "release_date-year": "2036"}
+    page = admin.post(
+        f"/tasks/{chase.id}",
+        data={**form, **tariff, "custody_months": "", "release_type": "PAROLE_ELIGIBLE"},
+    )
     assert page.status_code == 302
     assert case.open_elements() == ["allocate_owner"]
 
@@ -297,6 +481,79 @@ def test_an_outcome_recorded_by_hand_that_does_not_fit_goes_back_to_the_form(
         ({"outcome": "CUSTODY"}, "outcome", "Say which custodial sentence"),
         ({"outcome": "OTHER"}, "outcome", "is not an outcome riskflow knows"),
         ({"outcome": "FINE", "sentence_date": "2026-12-25"}, "sentence_date", "cannot be in the future"),
+        (
+            {"outcome": "CUSTODY_12_MONTHS_OR_MORE", "custody_months": 18, "release_type": "AUTOMATIC"},
+            "release_date",
+            "Enter the release date",
+        ),
+        (
+            {
+                "outcome": "CUSTODY_12_MONTHS_OR_MORE",
+                "custody_months": 18,
+                "release_date": "2028-06-01",
+                "release_type": "AUTOMATIC",
+                "licence_end_date": "2028-06-30",
+            },
+            "release_date",
+            "must fall before the 18-month sentence ends",
+        ),
+        (
+            {
+                "outcome": "CUSTODY_12_MONTHS_OR_MORE",
+                "custody_months": 18,
+                "release_date": "2027-08-02",
+                "release_type": "AUTOMATIC",
+            },
+            "licence_end_date",
+            "Enter the date the licence ends",
+        ),
+        (
+            {
+                "outcome": "CUSTODY_12_MONTHS_OR_MORE",
+                "custody_months": 18,
+                "release_date": "2027-08-02",
+                "release_type": "AUTOMATIC",
+                "licence_end_date": "2027-07-01",
+            },
+            "licence_end_date",
+            "must end after the release date",
+        ),
+        (
+            {
+                "outcome": "CUSTODY_12_MONTHS_OR_MORE",
+                "custody_months": 18,
+                "release_date": "2027-08-02",
+                "release_type": "AUTOMATIC",
+                "licence_end_date": "2029-05-01",
+            },
+            "licence_end_date",
+            "cannot run beyond the 18-month sentence",
+        ),
+        (
+            {"outcome": "CUSTODY_12_MONTHS_OR_MORE", "custody_months": 18, "release_date": "2027-08-02"},
+            "release_type",
+            "Say how release comes",
+        ),
+        (
+            {
+                "outcome": "CUSTODY_INDETERMINATE",
+                "release_date": "2031-11-03",
+                "release_type": "PAROLE_ELIGIBLE",
+                "licence_end_date": "2041-11-03",
+            },
+            "licence_end_date",
+            "A life or IPP licence has no fixed end date",
+        ),
+        (
+            {"outcome": "CUSTODY_INDETERMINATE", "release_date": "2031-11-03", "release_type": "AUTOMATIC"},
+            "release_type",
+            "only when the Parole Board directs",
+        ),
+        (
+            {"outcome": "CUSTODY_UNDER_12_MONTHS", "custody_months": 6, "licence_end_date": "2027-05-01"},
+            "licence_end_date",
+            "has no licence",
+        ),
     ],
 )
 def test_bad_combinations_are_refused_with_what_to_put_right(

@@ -94,8 +94,19 @@ OUTCOME_NEEDS: dict[str, dict[str, Any]] = {
     "SUSPENDED_SENTENCE": {"end_date": "2028-05-08"},
     "CONDITIONAL_DISCHARGE": {"end_date": "2027-11-08"},
     "CUSTODY_UNDER_12_MONTHS": {"custody_months": 6},
-    "CUSTODY_12_MONTHS_OR_MORE": {"custody_months": 18},
-    "CUSTODY_EXTENDED": {"custody_months": 48},
+    "CUSTODY_12_MONTHS_OR_MORE": {
+        "custody_months": 18,
+        "release_date": "2027-08-09",
+        "release_type": "AUTOMATIC",
+        "licence_end_date": "2028-05-08",
+    },
+    "CUSTODY_EXTENDED": {
+        "custody_months": 48,
+        "release_date": "2028-11-09",
+        "release_type": "PAROLE_ELIGIBLE",
+        "licence_end_date": "2032-11-08",
+    },
+    "CUSTODY_INDETERMINATE": {"release_date": "2031-11-10", "release_type": "PAROLE_ELIGIBLE"},
     "ADJOURNED": {"next_hearing_date": "2026-11-23"},
     "DEFERRED": {"next_hearing_date": "2027-03-09"},
 }
@@ -355,7 +366,7 @@ def test_the_bundle_checks_clean_with_the_applications_roles(database: Database)
     engine = ProcessEngine(database, known_roles=TASK_ROLES, services=build_services())
     parsed = engine.check(Bundle.from_directory(BUNDLE_DIR))
     assert parsed.problems == []
-    assert parsed.process_ids == [PROCESS]
+    assert parsed.process_ids == ["custody_licence", PROCESS]
     assert parsed.lanes == {
         "Case Administrator": "CASE_ADMIN",
         "Offender Manager": "OM",
@@ -820,6 +831,9 @@ def test_the_case_administrator_can_record_the_outcome_when_chasing(case: Case, 
             "outcome": "CUSTODY_12_MONTHS_OR_MORE",
             "sentence_date": "2026-11-03",
             "custody_months": "18",
+            "release_date": "2027-08-03",
+            "release_type": "AUTOMATIC",
+            "licence_end_date": "2028-05-02",
         },
     )
     assert case.open_elements() == ["allocate_owner"]

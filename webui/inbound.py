@@ -26,8 +26,9 @@ KNOWN_MESSAGES: dict[str, str] = {
         "The court's outcome at a hearing: payload outcome (one of "
         + ", ".join(o.value for o in sentencing.CURRENT_OUTCOMES)
         + "), sentence_date (the hearing's date), and as the outcome needs them court, end_date (community "
-        "order, suspended sentence order, conditional discharge), custody_months (determinate custody) "
-        "and next_hearing_date (adjourned or deferred)."
+        "order, suspended sentence order, conditional discharge), custody_months (determinate custody), "
+        "release_date, release_type and licence_end_date (custody with a licence) and next_hearing_date "
+        "(adjourned or deferred)."
     ),
     "oasys_assessment_completed": (
         "OASys reports the case's assessment completed: payload rosh (LOW, MEDIUM, HIGH or VERY_HIGH), "

@@ -178,7 +178,10 @@ class MessageIn(Input):
             + "); sentence_date (YYYY-MM-DD, the hearing that gave the outcome); court (optional); "
             "end_date for a community order, suspended sentence order or conditional discharge (after the "
             "sentence date); custody_months for determinate custody (1-11 under 12 months, 12 or more "
-            "otherwise; none for an indeterminate sentence); next_hearing_date for an adjournment or a "
+            "otherwise; none for an indeterminate sentence); for custody of 12 months or more, extended and "
+            "indeterminate sentences release_date (the end of the minimum term for an indeterminate one), "
+            "release_type (AUTOMATIC or PAROLE_ELIGIBLE) and, except for life or IPP, licence_end_date; "
+            "next_hearing_date for an adjournment or a "
             "deferment (still to come). A bad combination is refused with 422 and nothing is kept."
         ),
         json_schema_extra={
