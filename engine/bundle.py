@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
-from engine.checks import check_documents
+from engine.checks import POLICY_FILE, check_documents
 from engine.errors import DefinitionError, Problem
 from engine.xmlsafe import parse_json, parse_xml
 
@@ -137,8 +137,15 @@ def _parse_bundle(
     if any(p.severity == "error" for p in problems):
         raise DefinitionError(problems)
     forms = {p: c for p, c in bundle.files.items() if p.endswith(".json") and p != LANES_FILE}
+    policy = bundle.files.get(POLICY_FILE)
     problems += check_documents(
-        bpmn, dmn, forms, lanes=lanes, known_roles=known_roles, service_operations=service_operations
+        bpmn,
+        dmn,
+        forms,
+        lanes=lanes,
+        known_roles=known_roles,
+        service_operations=service_operations,
+        policy=policy.decode("utf-8", "replace") if policy is not None else None,
     )
     if any(p.severity == "error" for p in problems):
         raise DefinitionError(problems)

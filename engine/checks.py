@@ -12,15 +12,19 @@ import ast
 import re
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
 
 import jsonschema
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from engine.errors import DefinitionError, Problem
 from engine.forms import DATE_BOUNDS, TODAY
+from engine.monitoring.model import EXPECTED_PROPERTY, Expected
 from engine.sandbox import policy_findings
 from engine.xmlsafe import parse_json
 
@@ -67,13 +71,17 @@ def check_documents(
     lanes: Mapping[str, str],
     known_roles: Collection[str],
     service_operations: Collection[str],
+    policy: str | None = None,
 ) -> list[Problem]:
-    """Check a bundle's parsed BPMN and DMN trees and its forms; return every error and warning."""
+    """Check a bundle's parsed BPMN and DMN trees and its forms; return every error and warning.
+
+    `policy` is the text of the bundle's policy.md (None when it has none), for `policySection`."""
     process_ids = {p.get("id") for root in bpmn.values() for p in root.iterfind("bpmn:process", NS)}
     decision_ids, problems = _check_dmn_files(dmn)
     problems += _check_duplicate_ids(bpmn)
     problems += _check_forms(bpmn, forms)
     for name, root in bpmn.items():
+        problems += check_step_settings(name, root, policy)
         problems += _check_lanes(name, root, lanes, known_roles)
         problems += _check_service_tasks(name, root, service_operations)
         problems += _check_timers(name, root)
@@ -155,6 +163,116 @@ def _check_duplicate_ids(bpmn: Mapping[str, etree._Element]) -> list[Problem]:
             else:
                 seen[element_id] = (name, element.sourceline)
     return problems
+
+
+# --- step settings ------------------------------------------------------------------------------
+
+# The element properties riskflow reads (docs/modelling.md, "Task properties"), besides the form.
+DUE_PROPERTIES = ("dueIn", "followUpIn")
+PRIORITY_PROPERTY = "priority"
+POLICY_PROPERTY = "policySection"
+POLICY_FILE = "policy.md"
+_POLICY_POINT = re.compile(r"^##\s+(\d+)\.\s", re.MULTILINE)
+_INSTRUCTIONS = SandboxedEnvironment()  # parsed only, never rendered here
+TIME_FORMS = "an ISO 8601 duration such as P10D or a number of working days such as '5 working days'"
+
+
+def policy_points(text: str) -> list[str]:
+    """The numbers of the policy's points, in order: each heading `## 7. ...` is point 7."""
+    return _POLICY_POINT.findall(text)
+
+
+def check_step_settings(name: str, root: etree._Element, policy: str | None) -> list[Problem]:
+    """The values of the step settings riskflow runs on, each at its step: due and follow-up
+    times, expected duration, priority, policy point and the instructions for staff. The form is
+    `_check_forms`'s; expressions in due times are also checked by the sandbox (`_check_model_code`)."""
+    problems: list[Problem] = []
+    points = policy_points(policy) if policy is not None else None
+    for prop in root.iterfind(".//spiff:property", NS):
+        value = (prop.get("value") or "").strip()
+        message = _setting_problem(str(prop.get("name")), value, points) if value else None
+        if message:
+            problems.append(_at(name, prop, f"{_step_label(prop)}: {message}"))
+    for instructions in root.iterfind(".//spiff:instructionsForEndUser", NS):
+        try:
+            _INSTRUCTIONS.parse(instructions.text or "")
+        except TemplateSyntaxError as err:
+            message = (
+                f"the instructions for staff, line {err.lineno}, are not a valid template ({err.message}): "
+                + "write values as {{ crn }}, and close every {% if %} with {% endif %}"
+            )
+            problems.append(_at(name, instructions, f"{_step_label(instructions)}: {message}"))
+    return problems
+
+
+def step_setting_errors(
+    name: str, root: etree._Element, *, form_paths: Collection[str], policy: str | None
+) -> list[Problem]:
+    """The errors in one BPMN file's step settings, as a save of the file refuses them: each value
+    above, a form the bundle does not hold, and what the sandbox refuses in a due time."""
+    problems = check_step_settings(name, root, policy)
+    forms = dict.fromkeys(form_paths, b"")
+    for prop in root.iterfind(".//spiff:property", NS):
+        value = (prop.get("value") or "").strip()
+        if prop.get("name") == FORM_PROPERTY and _form_key(forms, value) is None:
+            choices = ", ".join(sorted(p.removeprefix("forms/") for p in form_paths)) or "none yet"
+            message = f"form {value!r} is not in the bundle (its forms: {choices}): "
+            message += "choose one, or add the form first"
+            problems.append(_at(name, prop, f"{_step_label(prop)}: {message}"))
+        elif prop.get("name") in _EVALUATED_PROPERTIES:
+            found = _code_problems(name, prop, value, f"{prop.get('name')} property")
+            problems += [replace(p, message=f"{_step_label(prop)}: {p.message}") for p in found]
+    return [p for p in problems if p.severity == "error"]
+
+
+def _step_label(element: etree._Element) -> str:
+    owner = _owner_id(element)
+    step = next((e for e in _ancestors_or_self(element) if e.get("id") == owner), None)
+    return f"step {_label(step)!r}" if step is not None else "a step"
+
+
+def _setting_problem(prop: str, value: str, points: list[str] | None) -> str | None:
+    if prop in DUE_PROPERTIES:
+        return _due_problem(prop, value)
+    if prop == EXPECTED_PROPERTY:
+        try:
+            Expected.parse(value)
+        except ValueError as err:
+            return str(err)
+        return None
+    if prop == PRIORITY_PROPERTY and not re.fullmatch(r"-?\d+", value):
+        return f"{prop} {_short(value)!r} is not a whole number: write a number such as 1 or 2"
+    if prop == POLICY_PROPERTY:
+        return _policy_point_problem(prop, value, points)
+    return None
+
+
+def _policy_point_problem(prop: str, value: str, points: list[str] | None) -> str | None:
+    if points is None:
+        return f"{prop} {_short(value)!r} names a point of the policy, but the bundle has no {POLICY_FILE}"
+    if value in points:
+        return None
+    known = f"{points[0]} to {points[-1]}" if points else "none"
+    return (
+        f"{prop} {_short(value)!r} is not a point of {POLICY_FILE} (its numbered points are {known}): "
+        "write the number of the point the step puts into practice"
+    )
+
+
+def _due_problem(prop: str, value: str) -> str | None:
+    try:
+        Expected.parse(value)
+    except ValueError:
+        pass
+    else:
+        return None  # a literal time, as TaskPolicy.when reads it
+    try:
+        tree = _compile_eval(value)
+    except SyntaxError:
+        return f"{prop} {_short(value)!r} is not a time: write {TIME_FORMS}, or an expression that gives one"
+    if isinstance(tree.body, ast.Name) and re.fullmatch(r"P[0-9A-Z]*", value):
+        return f"{prop} {_short(value)!r} is not an ISO 8601 duration: write e.g. P10D, or '5 working days'"
+    return None
 
 
 # --- lanes ---------------------------------------------------------------------------------------
@@ -745,7 +863,41 @@ def _check_dmn_files(dmn: Mapping[str, etree._Element]) -> tuple[set[str], list[
     return decision_ids, problems
 
 
+@dataclass(frozen=True)
+class CellProblem:
+    """A decision-table cell the checks find fault with, by its place in the grid."""
+
+    row: int  # from 1, as the grid numbers its rows
+    column: int  # from 0, the inputs then the outputs
+    label: str  # the column's label
+    severity: str
+    message: str
+    entry: etree._Element
+
+
+def decision_cell_problems(root: etree._Element) -> list[CellProblem]:
+    """Every cell of a DMN file's decision tables that the checks find fault with, by row and column."""
+    namespace = etree.QName(root).namespace
+    if namespace not in DMN_NAMESPACES:
+        return []
+    return [
+        cell
+        for table in root.iter(f"{{{namespace}}}decisionTable")
+        for cell in _table_cells(str(namespace), table)[1]
+    ]
+
+
 def _check_table(file: str, table: etree._Element, ns: str) -> list[Problem]:
+    problems, cells = _table_cells(ns, table, file)
+    for cell in cells:
+        message = f"rule {cell.row}, column {cell.label!r}: {cell.message}"
+        entry_id = cell.entry.get("id")
+        problems.append(_at(file, cell.entry, message, severity=cell.severity, element_id=entry_id))
+    return problems
+
+
+def _table_cells(ns: str, table: etree._Element, file: str = "") -> tuple[list[Problem], list[CellProblem]]:
+    """The problems of a table's columns and rows' shapes, and those of its cells."""
     problems: list[Problem] = []
     input_checks: list[tuple[str, CellCheck]] = []
     for column in table.iterfind(f"{{{ns}}}input"):
@@ -755,15 +907,27 @@ def _check_table(file: str, table: etree._Element, ns: str) -> list[Problem]:
     output_checks: list[tuple[str, CellCheck]] = [
         (_label_of(c), _output_cell) for c in table.iterfind(f"{{{ns}}}output")
     ]
+    cells: list[CellProblem] = []
     for row, rule in enumerate(table.iterfind(f"{{{ns}}}rule"), start=1):
-        problems += _check_row(file, row, rule, "inputEntry", input_checks)
-        problems += _check_row(file, row, rule, "outputEntry", output_checks)
-    return problems
+        for tag, checks, first in (
+            ("inputEntry", input_checks, 0),
+            ("outputEntry", output_checks, len(input_checks)),
+        ):
+            shape = _check_row(file, (row, rule), tag, checks, first=first, cells=cells)
+            problems += [shape] if shape else []
+    return problems, cells
 
 
 def _check_row(
-    file: str, row: int, rule: etree._Element, tag: str, checks: Sequence[tuple[str, CellCheck]]
-) -> list[Problem]:
+    file: str,
+    numbered_rule: tuple[int, etree._Element],
+    tag: str,
+    checks: Sequence[tuple[str, CellCheck]],
+    *,
+    first: int,
+    cells: list[CellProblem],
+) -> Problem | None:
+    row, rule = numbered_rule
     ns = etree.QName(rule).namespace
     entries = rule.findall(f"{{{ns}}}{tag}")
     if len(entries) != len(checks):
@@ -771,16 +935,14 @@ def _check_row(
         message = (
             f"rule {row} has {len(entries)} {tag} cells for {len(checks)} columns: give it one per column"
         )
-        return [_at(file, rule, message, element_id=rule.get("id"))]
-    problems: list[Problem] = []
-    for entry, (label, check) in zip(entries, checks, strict=True):
+        return _at(file, rule, message, element_id=rule.get("id"))
+    for index, (entry, (label, check)) in enumerate(zip(entries, checks, strict=True)):
         text = _text(entry.find(f"{{{ns}}}text"))
         found = check(text) if text is not None else None
         if found is not None:
             severity, message = found
-            where = f"rule {row}, column {label!r}: "
-            problems.append(_at(file, entry, where + message, severity=severity, element_id=entry.get("id")))
-    return problems
+            cells.append(CellProblem(row, first + index, label, severity, message, entry))
+    return None
 
 
 def _input_expression(file: str, column: etree._Element, ns: str) -> tuple[str, Problem | None]:

@@ -11,13 +11,15 @@ Permission (who is a process owner) is the caller's to decide.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.bundle import MODEL_SUFFIXES, Bundle
+from engine.bundle import LANES_FILE, MODEL_SUFFIXES, Bundle, read_lanes
+from engine.checks import POLICY_FILE, decision_cell_problems, step_setting_errors
 from engine.errors import Conflict, DefinitionError, FieldError, InvalidData, NotFound, Problem
 from engine.models import AuditEvent, DefinitionDraft, DefinitionFile, ProcessDefinition
 from engine.runtime import DeployResult, ProcessEngine
@@ -94,9 +96,36 @@ def get_draft(session: Session, draft_id: int, *, for_update: bool = False) -> D
 
 
 def save_file(
-    session: Session, draft_id: int, path: str, text: str, *, revision: int, actor: str, now: datetime
+    session: Session,
+    draft_id: int,
+    path: str,
+    text: str,
+    *,
+    revision: int,
+    actor: str,
+    now: datetime,
+    known_roles: Collection[str] | None = None,
 ) -> DefinitionDraft:
-    """Save one file of a draft; refuse unsafe or unreadable content, and a save over a newer one."""
+    """Save one file of a draft; refuse unsafe or unreadable content, a step setting or decision
+    cell the engine could not run, and a save over a newer one."""
+    return save_files(
+        session, draft_id, {path: text}, revision=revision, actor=actor, now=now, known_roles=known_roles
+    )
+
+
+def save_files(
+    session: Session,
+    draft_id: int,
+    texts: Mapping[str, str],
+    *,
+    revision: int,
+    actor: str,
+    now: datetime,
+    known_roles: Collection[str] | None = None,
+) -> DefinitionDraft:
+    """Save several files of a draft as one change (the diagram and its lanes' roles): all or none.
+
+    `known_roles` are the role codes lanes.json may use (None: not checked here, only by `check`)."""
     draft = get_draft(session, draft_id, for_update=True)
     if draft.revision != revision:
         raise Conflict(
@@ -104,18 +133,60 @@ def save_file(
             "copy what you need, reload the draft and apply your change again.",
             code="draft_changed",
         )
-    _check_path(path)
-    _check_content(path, text)
     files = dict(draft.files)
-    files[path] = text
+    for path, text in texts.items():
+        _check_path(path)
+        _check_content(path, text)
+        files[path] = text
+    errors = [e for path, text in texts.items() for e in _setting_errors(path, text, files, known_roles)]
+    if errors:
+        raise InvalidData(errors)
     draft.files = files
     draft.revision += 1
     draft.updated_by = actor
     draft.updated_at = now
-    session.add(
-        AuditEvent(at=now, actor=actor, event="draft_saved", detail={"draft_id": draft.id, "path": path})
-    )
+    for path in texts:
+        session.add(
+            AuditEvent(at=now, actor=actor, event="draft_saved", detail={"draft_id": draft.id, "path": path})
+        )
     return draft
+
+
+def _setting_errors(
+    path: str, text: str, files: Mapping[str, str], known_roles: Collection[str] | None
+) -> list[FieldError]:
+    """What a save refuses beyond well-formedness: a value the engine could not run. The rest of
+    the checks (an unmapped lane, a timer, a script) are the draft's to list before publishing."""
+    problems: list[Problem] = []
+    if path.endswith(".bpmn"):
+        problems = step_setting_errors(
+            path,
+            parse_xml(text.encode("utf-8"), path),
+            form_paths=[p for p in files if p.endswith(".json") and p != LANES_FILE],
+            policy=files.get(POLICY_FILE),
+        )
+    elif path.endswith(".dmn"):
+        cells = decision_cell_problems(parse_xml(text.encode("utf-8"), path))
+        problems = [
+            Problem(path, f"row {c.row}, column {c.label!r}: {c.message}", element_id=c.entry.get("id"))
+            for c in cells
+            if c.severity == "error"
+        ]
+    elif path == LANES_FILE:
+        lanes, problems = read_lanes(Bundle("draft", {LANES_FILE: text.encode("utf-8")}))
+        if known_roles is not None:
+            for lane, role in lanes.items():
+                if role not in known_roles:
+                    message = (
+                        f"lane {lane!r} has the role {role!r}, which riskflow does not know: "
+                        f"use one of {', '.join(sorted(known_roles))}"
+                    )
+                    problems.append(Problem(path, message))
+    return [FieldError("content", _where(p) + p.message) for p in problems]
+
+
+def _where(problem: Problem) -> str:
+    return f"{problem.file}, line {problem.line}: " if problem.line else f"{problem.file}: "
 
 
 def discard(session: Session, draft_id: int, *, actor: str, now: datetime) -> None:

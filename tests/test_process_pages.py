@@ -275,12 +275,24 @@ def test_the_decision_table_editor_opens_a_dmn_file_of_the_draft_and_names_its_p
     xml = owner.get(f"/processes/drafts/{draft_id}/raw/{OVERSIGHT}").data
     broken = xml.replace(b"<text>2</text>", b"<text>2 +</text>", 1)
     assert broken != xml
-    saved = owner.put(
+    refused = owner.put(
         f"/processes/drafts/{draft_id}/raw/{OVERSIGHT}", data=broken, headers={"X-Draft-Revision": "1"}
+    )
+    assert refused.status_code == 422
+    [error] = refused.json["errors"]
+    assert error["message"].startswith(
+        f"{OVERSIGHT}: row 1, column 'Weeks between reviews': output cell '2 +'"
+    )
+    assert owner.get(f"/processes/drafts/{draft_id}/raw/{OVERSIGHT}").data == xml  # nothing saved
+
+    # A cell the engine can run but probably not as meant is saved, and named among the problems.
+    doubtful = xml.replace(b"<text>2</text>", b"<text>two</text>", 1)
+    saved = owner.put(
+        f"/processes/drafts/{draft_id}/raw/{OVERSIGHT}", data=doubtful, headers={"X-Draft-Revision": "1"}
     )
     assert saved.status_code == 200
     problems = owner.get(f"/processes/drafts/{draft_id}/decision-editor/{OVERSIGHT}").text
-    assert "None: the last saved version passes every check." not in problems
+    assert "output two is a variable name" in problems
 
 
 def test_the_version_page_lists_steps_and_decision_tables(app: Flask) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from flask import (
@@ -32,11 +33,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from casework.roles import Role
 from engine import drafts
+from engine.bundle import LANES_FILE, read_lanes
 from engine.catalogue import DeployedVersion, deployed_versions
-from engine.checks import form_schema_problems
+from engine.checks import decision_cell_problems, form_schema_problems
 from engine.compare import compare_files, decision_tables, steps_of
 from engine.dmn_edit import Row, rewrite_rules
-from engine.errors import Conflict, DefinitionError, EngineError, InvalidData, NotFound
+from engine.errors import Conflict, DefinitionError, EngineError, FieldError, InvalidData, NotFound
 from engine.models import (
     AuditEvent,
     DefinitionDraft,
@@ -46,8 +48,10 @@ from engine.models import (
     ProcessInstance,
 )
 from engine.runtime import InstanceStatus
+from engine.xmlsafe import parse_xml
 from webui import impact, riskflow
 from webui.forms_render import fields_of
+from webui.policy import POLICY_FILE, read_policy
 from webui.routing import database_int
 from webui.security import allow_diagram_styles
 
@@ -296,6 +300,7 @@ def edit_file(draft_id: int, path: str) -> BaseResponse | str | tuple[str, int]:
                     revision=request.form.get("revision", type=database_int) or 0,
                     actor=current_user.username,
                     now=shared.clock.now(),
+                    known_roles=shared.engine.known_roles,
                 )
             flash(f"{path} saved in the draft.", "success")
             return redirect(url_for("processes.draft", draft_id=draft_id))
@@ -346,6 +351,7 @@ def edit_decision(draft_id: int, path: str) -> BaseResponse | str | tuple[str, i
         if action == "save":
             try:
                 new_text = rewrite_rules(text, path, decision_id, rows)
+                _refuse_faulty_cells(new_text, path, table.columns)
                 with shared.db.transaction() as session:
                     drafts.save_file(
                         session,
@@ -383,15 +389,21 @@ def diagram(draft_id: int, path: str) -> str:
         if path not in current.files or not path.endswith(".bpmn"):
             abort(404)
         report = drafts.check(shared.engine, current)
-        lanes = json.loads(current.files.get("lanes.json", "{}") or "{}").get("lanes", {})
+        policy = read_policy(current.files.get(POLICY_FILE, ""))
         allow_diagram_styles()
         return render_template(
             "processes/diagram.html",
             draft=current,
             path=path,
             report=report,
-            lanes=lanes if isinstance(lanes, dict) else {},
+            lanes=_lanes_of(current),
+            roles=[(r.value, r.display_name) for r in Role if r.value in shared.engine.known_roles],
             forms=sorted(p.removeprefix("forms/") for p in current.files if p.startswith("forms/")),
+            policy_points=[
+                (s.anchor.removeprefix("section-"), s.heading)
+                for s in policy.sections
+                if s.anchor.startswith("section-")
+            ],
             operations=sorted(shared.engine.services.names()),
         )
 
@@ -442,6 +454,7 @@ def put_file(draft_id: int, path: str) -> tuple[Response, int]:
                 revision=request.headers.get("X-Draft-Revision", type=database_int) or 0,
                 actor=current_user.username,
                 now=shared.clock.now(),
+                known_roles=shared.engine.known_roles,
             )
             revision = saved.revision
     except NotFound:
@@ -450,6 +463,55 @@ def put_file(draft_id: int, path: str) -> tuple[Response, int]:
         status = 409 if isinstance(err, Conflict) else 422
         return jsonify(errors=_form_errors(err, default_field="content")), status
     return jsonify(revision=revision), 200
+
+
+@bp.put("/processes/drafts/<int:draft_id>/diagram/<path:path>")
+def save_diagram(draft_id: int, path: str) -> tuple[Response, int]:
+    """Save the diagram editor's model and the grades of its lanes as one change: the body is JSON,
+    `{"xml": the BPMN file, "lanes": {lane name: role code}}` (lanes.json; left out if unchanged),
+    X-Draft-Revision the revision it was opened at. A step setting the engine could not run, or an
+    unknown role, is refused (422) naming the step or lane, and then nothing is saved."""
+    owner_only()
+    shared = riskflow()
+    body = request.get_json(silent=True)
+    xml = body.get("xml") if isinstance(body, dict) else None
+    lanes = body.get("lanes") if isinstance(body, dict) else None
+    valid_lanes = lanes is None or (
+        isinstance(lanes, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in lanes.items())
+    )
+    if not path.endswith(".bpmn") or not isinstance(xml, str) or not valid_lanes:
+        message = 'Send {"xml": "<the BPMN file>", "lanes": {"Lane name": "ROLE"}} to save a diagram'
+        return jsonify(errors=[{"field": "content", "code": "invalid", "message": message}]), 422
+    texts = {path: xml}
+    try:
+        with shared.db.transaction() as session:
+            current = _draft(session, draft_id)
+            if path not in current.files:
+                abort(404)
+            if lanes is not None and lanes != _lanes_of(current):
+                texts[LANES_FILE] = json.dumps({"lanes": lanes}, ensure_ascii=False) + "\n"
+            saved = drafts.save_files(
+                session,
+                draft_id,
+                texts,
+                revision=request.headers.get("X-Draft-Revision", type=database_int) or 0,
+                actor=current_user.username,
+                now=shared.clock.now(),
+                known_roles=shared.engine.known_roles,
+            )
+            revision = saved.revision
+    except NotFound:
+        abort(404)
+    except (InvalidData, Conflict) as err:
+        status = 409 if isinstance(err, Conflict) else 422
+        return jsonify(errors=_form_errors(err, default_field="content")), status
+    return jsonify(revision=revision, saved=sorted(texts)), 200
+
+
+def _lanes_of(draft: DefinitionDraft) -> dict[str, str]:
+    """The draft's lane -> role map, empty when lanes.json is missing or not a map (the checks say why)."""
+    lanes, _ = read_lanes(drafts.bundle_of(draft))
+    return lanes
 
 
 @bp.get("/processes/drafts/<int:draft_id>/problems.json")
@@ -672,6 +734,20 @@ def _form_errors(err: EngineError, *, default_field: str = "note") -> list[dict[
             }
         ]
     return [{"field": default_field, "code": err.code, "message": err.message}]
+
+
+def _refuse_faulty_cells(text: str, path: str, columns: Sequence[str]) -> None:
+    """Refuse a grid whose cells the engine could not run, each error at its cell ("Row 2, then
+    Weeks between reviews: ..."), before anything is saved. (Saving also refuses them, for the file
+    as a whole; this names the grid's own fields.)"""
+    cells = decision_cell_problems(parse_xml(text.encode("utf-8"), path))
+    errors = [
+        FieldError(f"cell-{c.row - 1}-{c.column}", f"Row {c.row}, {columns[c.column]}: {c.message}")
+        for c in cells
+        if c.severity == "error" and c.column < len(columns)
+    ]
+    if errors:
+        raise InvalidData(errors)
 
 
 def _rows_from_form(width: int) -> list[Row]:

@@ -1,6 +1,8 @@
 // The diagram editor of a draft: bpmn-js's modeler with its properties panel for the generic fields
 // (name, documentation, conditions), and riskflow's own settings form for the step properties the
-// engine reads (due time, follow-up, expected duration, priority, form, instructions, operation).
+// engine reads (due time, follow-up, expected duration, priority, form, policy point, instructions,
+// operation) and for the grade of each lane (lanes.json). Saving sends the diagram and the lanes
+// together; the server refuses a setting the engine could not run, naming the step.
 // The page works without this script: the draft's files can always be edited as text.
 const root = document.getElementById("riskflow-modeler");
 const status = document.getElementById("modeler-status");
@@ -48,9 +50,31 @@ try {
 }
 await markProblems();
 
+const commandStack = modeler.get("commandStack");
+const laneForm = document.getElementById("riskflow-lane");
+const savedLanes = JSON.parse(root.dataset.lanes);
+const lanes = { ...savedLanes }; // lane name -> role code, as lanes.json will hold it
+const roleTitles = Object.fromEntries(JSON.parse(root.dataset.roles));
+// Each change of a setting is one command of the modeler, so Undo and Redo (Ctrl+Z, Ctrl+Y) take
+// it back and forth like any change of the diagram; the lanes' roles too, though they are kept in
+// lanes.json rather than in the diagram.
+commandStack.register("riskflow.setting.update", { preExecute: (context) => applySetting(context) });
+commandStack.register("riskflow.lane.role", {
+  execute(context) {
+    context.old = lanes[context.lane];
+    setLaneRole(context.lane, context.role);
+    return [context.element];
+  },
+  revert(context) {
+    setLaneRole(context.lane, context.old);
+    return [context.element];
+  },
+});
+
 modeler.on("commandStack.changed", () => {
   dirty = true;
   say("Unsaved changes.");
+  showSettings(selected); // after an undo or redo the form shows the step as it now is
 });
 window.addEventListener("beforeunload", (event) => {
   if (dirty) event.preventDefault();
@@ -60,19 +84,25 @@ modeler.on("selection.changed", ({ newSelection }) => showSettings(newSelection.
 for (const field of settings.querySelectorAll("[data-property], [data-operation], [data-instructions]")) {
   field.addEventListener("change", () => writeSetting(field));
 }
+laneForm.querySelector("[data-lane-role]").addEventListener("change", (event) => {
+  if (selected?.type !== "bpmn:Lane") return;
+  const lane = selected.businessObject.name || "";
+  commandStack.execute("riskflow.lane.role", { element: selected, lane, role: event.target.value || undefined });
+});
 // Said last: once it shows, every part of the editor answers (selection, settings, saving).
 say(opened);
 
 async function save() {
   const { xml } = await modeler.saveXML({ format: true });
-  const response = await fetch(root.dataset.saveUrl, {
+  showErrors([]);
+  const response = await fetch(root.dataset.saveDiagramUrl, {
     method: "PUT",
     headers: {
-      "Content-Type": "application/xml",
+      "Content-Type": "application/json",
       "X-CSRFToken": root.dataset.csrf,
       "X-Draft-Revision": String(revision),
     },
-    body: xml,
+    body: JSON.stringify({ xml, lanes }),
   });
   const answer = await response.json();
   if (response.ok) {
@@ -81,8 +111,24 @@ async function save() {
     say("Saved in the draft. Check it on the draft page before publishing.");
     await markProblems();
   } else {
-    say(`Not saved: ${answer.errors.map((e) => e.message).join(" ")}`);
+    say(`Not saved: ${answer.errors.length === 1 ? answer.errors[0].message : "fix the problems listed above the diagram."}`);
+    showErrors(answer.errors);
   }
+}
+
+// The problems that stopped a save, as a GOV.UK error summary above the editor.
+function showErrors(errors) {
+  const box = document.getElementById("modeler-errors");
+  box.hidden = errors.length === 0;
+  const list = box.querySelector("ul");
+  list.replaceChildren(
+    ...errors.map((error) => {
+      const item = document.createElement("li");
+      item.textContent = error.message;
+      return item;
+    }),
+  );
+  if (errors.length) box.focus();
 }
 
 async function markProblems() {
@@ -130,51 +176,94 @@ function laneOf(element) {
   return lane ? lane.businessObject.name || lane.id : "";
 }
 
+function roleWords(code) {
+  return roleTitles[code] ? `${roleTitles[code]} (${code})` : `${code}, which riskflow does not know`;
+}
+
+// Show a value in a select even when it is not one of the choices (a form the bundle lacks, a
+// point the policy does not have), so that what the model says is never hidden.
+function choose(select, value) {
+  for (const stray of select.querySelectorAll("option[data-stray]")) stray.remove();
+  if (value && ![...select.options].some((option) => option.value === value)) {
+    const option = new Option(`${value} (not one of the choices)`, value);
+    option.dataset.stray = "";
+    select.add(option);
+  }
+  select.value = value;
+}
+
 function showSettings(element) {
-  selected = element && element.type.endsWith("Task") ? element : null;
-  settings.hidden = !selected;
+  selected = element && (element.type.endsWith("Task") || element.type === "bpmn:Lane") ? element : null;
+  const isLane = selected?.type === "bpmn:Lane";
+  settings.hidden = !selected || isLane;
+  laneForm.hidden = !isLane;
+  if (isLane) return showLane(selected);
   if (!selected) return;
   const bo = selected.businessObject;
   const isUserTask = selected.type === "bpmn:UserTask";
   const isService = selected.type === "bpmn:ServiceTask";
   settings.querySelector("[data-step-name]").textContent = bo.name || bo.id;
   const lane = laneOf(selected);
-  const role = lane ? JSON.parse(root.dataset.lanes)[lane] : null;
-  settings.querySelector("[data-lane]").textContent = lane ? `${lane}${role ? ` (role ${role})` : " (no role: add the lane to lanes.json)"}` : "Not in a lane";
+  const role = lanes[lane];
+  settings.querySelector("[data-lane]").textContent = lane
+    ? `${lane}, ${role ? roleWords(role) : "no grade yet: select the lane to choose one"}`
+    : "Not in a lane";
   const properties = extension(bo, "properties")?.properties || [];
   for (const field of settings.querySelectorAll("[data-property]")) {
     const found = properties.find((p) => p.name === field.dataset.property);
-    field.value = found ? found.value : "";
+    if (field.tagName === "SELECT") choose(field, found ? found.value : "");
+    else field.value = found ? found.value : "";
     field.closest(".govuk-form-group").hidden = !isUserTask && field.dataset.property !== "expectedDuration";
   }
   const operation = settings.querySelector("[data-operation]");
-  operation.value = extension(bo, "serviceTaskOperator")?.id || "";
+  choose(operation, extension(bo, "serviceTaskOperator")?.id || "");
   operation.closest(".govuk-form-group").hidden = !isService;
   const instructions = settings.querySelector("[data-instructions]");
   instructions.value = extension(bo, "instructionsForEndUser")?.text || "";
   instructions.closest(".govuk-form-group").hidden = !isUserTask;
 }
 
+function showLane(element) {
+  const name = element.businessObject.name || "";
+  laneForm.querySelector("[data-lane-name]").textContent = name || "a lane with no name";
+  const select = laneForm.querySelector("[data-lane-role]");
+  choose(select, name ? lanes[name] || "" : "");
+  select.disabled = !name; // a lane is matched by its name: name it first
+}
+
+function setLaneRole(lane, role) {
+  if (role) lanes[lane] = role;
+  else delete lanes[lane];
+}
+
 function writeSetting(field) {
-  if (!selected) return;
+  if (!selected || selected.type === "bpmn:Lane") return;
   const value = field.value.trim();
-  if (field.dataset.property) {
-    const container = ensureExtension(selected, "properties", { properties: [] });
-    const existing = container.properties.find((p) => p.name === field.dataset.property);
+  let kind = "property";
+  if (field.dataset.operation !== undefined) kind = "operation";
+  if (field.dataset.instructions !== undefined) kind = "instructions";
+  commandStack.execute("riskflow.setting.update", { element: selected, kind, name: field.dataset.property, value });
+}
+
+// The modeling commands one change of a setting is made of (run inside "riskflow.setting.update").
+function applySetting({ element, kind, name, value }) {
+  if (kind === "property") {
+    const container = ensureExtension(element, "properties", { properties: [] });
+    const existing = container.properties.find((p) => p.name === name);
     if (existing && value) {
-      modeling.updateModdleProperties(selected, existing, { value });
+      modeling.updateModdleProperties(element, existing, { value });
     } else if (existing) {
-      modeling.updateModdleProperties(selected, container, { properties: container.properties.filter((p) => p !== existing) });
+      modeling.updateModdleProperties(element, container, { properties: container.properties.filter((p) => p !== existing) });
     } else if (value) {
-      const property = moddle.create(`${SPIFF}:property`, { name: field.dataset.property, value });
+      const property = moddle.create(`${SPIFF}:property`, { name, value });
       property.$parent = container;
-      modeling.updateModdleProperties(selected, container, { properties: [...container.properties, property] });
+      modeling.updateModdleProperties(element, container, { properties: [...container.properties, property] });
     }
-  } else if (field.dataset.operation !== undefined) {
-    const operator = ensureExtension(selected, "serviceTaskOperator", {});
-    modeling.updateModdleProperties(selected, operator, { id: value });
-  } else if (field.dataset.instructions !== undefined) {
-    const instructions = ensureExtension(selected, "instructionsForEndUser", {});
-    modeling.updateModdleProperties(selected, instructions, { text: value });
+  } else if (kind === "operation") {
+    const operator = ensureExtension(element, "serviceTaskOperator", {});
+    modeling.updateModdleProperties(element, operator, { id: value });
+  } else if (kind === "instructions") {
+    const instructions = ensureExtension(element, "instructionsForEndUser", {});
+    modeling.updateModdleProperties(element, instructions, { text: value });
   }
 }
