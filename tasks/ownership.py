@@ -24,6 +24,8 @@ from casework import register
 from casework.models import Case, Staff, Team
 from casework.vocabulary import AccessList, ExperienceBand
 from engine.decisions import table_in_force
+from engine.forms import Choice, Choices
+from engine.scripting import StepContext
 
 OWNER_GRADE_TABLE = (
     Path(__file__).resolve().parent.parent / "processes" / "offender-management" / "owner_grade.dmn"
@@ -85,13 +87,11 @@ def why_not_owner(session: Session, staff: Staff, case: Case) -> str | None:
 
 
 def who_may_own(session: Session, case: Case, team: Team | None) -> list[Candidate]:
-    """Every active member of `team`, by name, with whether they may own `case` and why not (the
-    grade rules, the case's exclusion list); their caseload is the open cases they own now."""
-    if team is None:
-        return []
-    staff = session.scalars(
-        select(Staff).where(Staff.team_id == team.id, Staff.active.is_(True)).order_by(Staff.display_name)
-    ).all()
+    """Every active member of `team` (None: of the whole area), by name, with whether they may own
+    `case` and why not (the grade rules, the case's exclusion list); their caseload is the open cases
+    they own now."""
+    query = select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name, Staff.username)
+    staff = session.scalars(query if team is None else query.where(Staff.team_id == team.id)).all()
     loads = dict(
         session.execute(
             select(Case.owner_id, func.count(Case.id))
@@ -113,6 +113,31 @@ def who_may_own(session: Session, case: Case, team: Team | None) -> list[Candida
             )
         )
     return candidates
+
+
+def eligible_owners(ctx: StepContext) -> Choices:
+    """The choice source `eligible_owners` (a form's `"optionsFrom"`): the officers of the case's team
+    (before allocation, the team of the SPO choosing; a chooser in no team, such as an API client,
+    chooses from the whole area) whom the grade rules let own the case now, each with grade,
+    experience band and caseload; for anyone else, why not."""
+    session = ctx.session
+    case = register.find_case(session, ctx.business_key)
+    chooser = session.scalar(select(Staff).where(Staff.username == ctx.actor))
+    team = case.team or (chooser.team if chooser is not None else None)
+    candidates = who_may_own(session, case, team)
+    offered = [Choice(c.username, c.name, c.summary) for c in candidates if c.eligible]
+    problems = {c.username: c.problem for c in candidates if not c.eligible}
+
+    def why_not(username: str) -> str | None:
+        if username in problems:
+            return problems[username]
+        person = session.scalar(select(Staff).where(Staff.username == username))
+        if person is None:
+            return f"Nobody on the staff list has the username {username!r}."
+        team_name = team.name if team is not None else "the case's team"
+        return why_not_owner(session, person, case) or f"{person.display_name} is not in {team_name}."
+
+    return Choices(offered, why_not)
 
 
 def _rules_of_the_table(staff: Staff, case: Case) -> list[str]:
