@@ -9,7 +9,7 @@ raises a RegisterError whose message says what is wrong and whose `hint` says wh
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -32,9 +32,6 @@ from casework.models import (
 )
 from casework.register_types import MAPPA_REGISTER, ROSH_REGISTERS, register_type
 from casework.vocabulary import (
-    CASE_HOLDING_GRADES,
-    HIGH_ROSH,
-    QUALIFIED_OFFICER_GRADES,
     AccessList,
     Grade,
     MappaCategory,
@@ -456,25 +453,37 @@ def close_case(
 # -------------------------------------------------------------------------------------- ownership
 
 
+# The grade rules: which grade may own a case of which RoSH level, MAPPA level and tier. They are the
+# decision table `owner_grade` of the offender management bundle, which the process owner edits;
+# tasks.ownership reads the table in force and installs it here (`use_grade_rules`) when it is imported,
+# as every entry point does. The rule gives the reasons a member of staff may not own a case, in words
+# ("High RoSH", "MAPPA level 2"); none when they may.
+GradeRules = Callable[[Staff, Case], list[str]]
+_grade_rules: list[GradeRules] = []
+
+
+def use_grade_rules(rules: GradeRules) -> None:
+    """Make `rules` the grade rules every owner is checked against."""
+    _grade_rules[:] = [rules]
+
+
 def owner_problem(staff: Staff, case: Case) -> str | None:
     """Why `staff` may not own `case`, in words for the person allocating; None if they may."""
     name = f"{staff.display_name} ({staff.grade.display_name})"
     if not staff.active:
         return f"{name} is not active on the staff list."
-    if staff.grade not in CASE_HOLDING_GRADES:
-        return f"{name} does not hold cases: an owner is a PO, PSO, trainee PO or senior practitioner."
-    if staff.grade in QUALIFIED_OFFICER_GRADES:
-        return None
-    reasons = []
-    if case.rosh in HIGH_ROSH:
-        reasons.append(f"{case.rosh.display_name} RoSH")
-    if (case.mappa_level or 0) >= 2:
-        reasons.append(f"MAPPA level {case.mappa_level}")
-    if case.tier == 4:
-        reasons.append("tier 4")
+    if not _grade_rules:
+        raise RuntimeError("no grade rules are in use: import tasks.ownership, which reads them")
+    reasons = _grade_rules[0](staff, case)
     if not reasons:
         return None
-    return f"{name} cannot own a case with {' and '.join(reasons)}: it must be held by a probation officer."
+    standalone = [r for r in reasons if r.startswith("does not")]
+    if standalone:
+        return f"{name} {standalone[0]}."
+    return (
+        f"{name} cannot own a case with {' and '.join(reasons)}: the grade rules (policy 7) do not "
+        f"allow a {staff.grade.display_name} to hold it."
+    )
 
 
 def assign_owner(
@@ -493,8 +502,7 @@ def assign_owner(
     if problem:
         raise OwnerNotSuitable(
             problem,
-            hint="Choose a probation officer (PO or senior practitioner) for high risk, MAPPA level 2 or 3 "
-            "and tier 4; a PSO or trainee may hold lower-risk cases.",
+            hint="Choose someone the grade rules allow: the allocation list offers only them.",
         )
     previous = current_ownership(session, case)
     if previous is not None and previous.to_staff_id == staff.id:

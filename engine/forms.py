@@ -4,11 +4,17 @@ Beside JSON Schema's own keywords, a form may say when a date can be: `"notAfter
 something happened: an assessment, a meeting) or `"notBefore": "today"` (a date still to come), judged
 against the area's calendar day when the data is submitted. A list field that may truly be empty has
 `"noneOption"`, the words of its "None" answer; the task page draws it, and the data holds `[]`.
+
+A field whose choices depend on the case and the day (the team's officers who may own a case) names a
+server-side source of choices with `"optionsFrom"`: the application registers the source by name
+(`ServiceRegistry.register_choices`), the task page offers what it gives, and a submitted value it
+does not offer is refused with the source's reason why, whoever sends it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -24,6 +30,65 @@ _FORMATS = FormatChecker()
 # The words a date field's "notAfter" / "notBefore" may hold, and the message for a date on the wrong side.
 DATE_BOUNDS = {"notAfter": "must be today or in the past", "notBefore": "must be today or in the future"}
 TODAY = "today"
+OPTIONS_FROM = "optionsFrom"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One value a source offers for a field: what is sent, what a person reads, and a hint."""
+
+    value: str
+    title: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a source offers now, and why it does not offer a value (None: no reason known)."""
+
+    offered: list[Choice]
+    why_not: Callable[[str], str | None] = field(default=lambda _value: None)
+
+
+def choice_fields(schema: Mapping[str, Any]) -> dict[str, str]:
+    """The top-level fields whose choices come from a source, with the source's name."""
+    properties = schema.get("properties")
+    return {
+        str(name): str(prop[OPTIONS_FROM])
+        for name, prop in (properties if isinstance(properties, Mapping) else {}).items()
+        if isinstance(prop, Mapping) and isinstance(prop.get(OPTIONS_FROM), str)
+    }
+
+
+def with_choices(schema: Mapping[str, Any], choices: Mapping[str, Choices]) -> dict[str, Any]:
+    """A copy of `schema` whose source-backed fields list what their sources offer now (as `oneOf`
+    of `const` and `title`, with the hint as `description`), for the task page to draw."""
+    resolved = dict(schema)
+    properties = dict(schema.get("properties") or {})
+    for name, found in choices.items():
+        if isinstance(properties.get(name), Mapping):
+            properties[name] = {
+                **properties[name],
+                "oneOf": [{"const": c.value, "title": c.title, "description": c.hint} for c in found.offered],
+            }
+    resolved["properties"] = properties
+    return resolved
+
+
+def choice_errors(
+    schema: Mapping[str, Any], data: Mapping[str, Any], choices: Mapping[str, Choices]
+) -> list[FieldError]:
+    """A message for each source-backed field whose value its source does not offer, saying why."""
+    found: list[FieldError] = []
+    for name, offered in choices.items():
+        value = data.get(name)
+        if value is None or str(value) in {c.value for c in offered.offered}:
+            continue
+        reason = offered.why_not(str(value))
+        title = _title(schema, [name])
+        words = reason or f"{title}: {value} is not one of the choices listed."
+        found.append(FieldError(name, f"{words} Choose from the list."))
+    return found
 
 
 def validate_form_data(schema: Mapping[str, Any], data: Any, today: date | None = None) -> None:

@@ -97,7 +97,9 @@ class ProcessEngine:
             policy=self.policy,
             resolver=self.resolver,
         )
-        self.task_actions = TaskActions(db, self.clock, self.definitions, self.stepper, self.policy)
+        self.task_actions = TaskActions(
+            db, self.clock, self.definitions, self.stepper, self.policy, services=self.services
+        )
         self.timers = TimerSweep(db, self.clock, self.stepper)
         self.deliveries = MessageDeliveries(db, self.clock, self.stepper)
         self.administration = Administration(db, self.clock, self.definitions, self.stepper, self.serializer)
@@ -119,6 +121,10 @@ class ProcessEngine:
     def form_schema(self, session: Session, definition_id: int, form_file: str) -> dict[str, Any]:
         """The JSON Schema of a task's form, from the definition version the instance runs."""
         return self.definitions.form_schema(session, definition_id, form_file)
+
+    def task_form(self, session: Session, task_id: int, actor: Actor) -> dict[str, Any] | None:
+        """A task's form as its page draws it now, with the choices its sources offer (None: no form)."""
+        return self.task_actions.form(session, task_id, actor)
 
     def element_details(
         self, session: Session, definition_id: int, process_id: str, element_id: str

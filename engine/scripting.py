@@ -175,6 +175,20 @@ class ServiceRegistry:
 
     def __init__(self) -> None:
         self._operations: dict[str, RegisteredOperation] = {}
+        self._choices: dict[str, Callable[[StepContext], Any]] = {}
+
+    def register_choices(self, name: str, func: Callable[[StepContext], Any]) -> None:
+        """Add a source of a form field's choices (`"optionsFrom": name`): `func(ctx) -> Choices`,
+        what the field offers on the case of `ctx` now and why it does not offer a value."""
+        if name in self._choices:
+            raise ValueError(f"choice source {name!r} is already registered")
+        self._choices[name] = func
+
+    def choices(self, name: str, ctx: StepContext) -> Any:
+        """What the source `name` offers in `ctx` (LookupError when no such source is registered)."""
+        if name not in self._choices:
+            raise LookupError(f"no choice source named {name!r} is registered")
+        return self._choices[name](ctx)
 
     def register(self, name: str, func: ServiceOperation, description: str = "") -> None:
         """Add an operation; a name can be registered once."""

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock, area_date
 from engine.db import Database, retried_when_deadlocked
 from engine.definitions import Definitions
-from engine.errors import Conflict, NotFound, NotPermitted
-from engine.forms import validate_form_data
+from engine.errors import Conflict, InvalidData, NotFound, NotPermitted
+from engine.forms import Choices, choice_errors, choice_fields, validate_form_data, with_choices
 from engine.humantasks import TaskPolicy
 from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.scripting import ServiceRegistry, StepContext
 from engine.stepping import Stepper, StepResult
 from engine.steps import Actor, InstanceStatus, StepState
 
@@ -32,8 +33,16 @@ class TaskActions:
     """A person's actions on one human task, each in its own transaction."""
 
     def __init__(
-        self, db: Database, clock: Clock, definitions: Definitions, stepper: Stepper, policy: TaskPolicy
+        self,
+        db: Database,
+        clock: Clock,
+        definitions: Definitions,
+        stepper: Stepper,
+        policy: TaskPolicy,
+        *,
+        services: ServiceRegistry | None = None,
     ) -> None:
+        self.services = services or ServiceRegistry()
         self.db = db
         self.clock = clock
         self.definitions = definitions
@@ -50,6 +59,9 @@ class TaskActions:
             if task_row.form_file:
                 schema = self.definitions.form_schema(session, instance.definition_id, task_row.form_file)
                 validate_form_data(schema, dict(data), today=area_date(now))
+                choices = self._choices(session, instance, actor, schema)
+                if wrong := choice_errors(schema, dict(data), choices):
+                    raise InvalidData(wrong)
             workflow = self.stepper.load(session, instance, step=True)
             state = StepState(session, instance, actor, now, submitted=True)
 
@@ -71,6 +83,27 @@ class TaskActions:
                 detail={"task_id": task_row.id, "data": dict(data)},
             )
             return self.stepper.run(workflow, state, complete)
+
+    def form(self, session: Session, task_id: int, actor: Actor) -> dict[str, Any] | None:
+        """The task's form as its page draws it now: the fields whose choices come from a source
+        list what it offers for this case today (None: the task has no form)."""
+        row = self._task_row(session, task_id)
+        if not row.form_file:
+            return None
+        instance = session.get(ProcessInstance, row.instance_id)
+        if instance is None:
+            raise NotFound("No such task.", code="task_not_found")
+        schema = self.definitions.form_schema(session, instance.definition_id, row.form_file)
+        return with_choices(schema, self._choices(session, instance, actor, schema))
+
+    def _choices(
+        self, session: Session, instance: ProcessInstance, actor: Actor, schema: Mapping[str, Any]
+    ) -> dict[str, Choices]:
+        sources = choice_fields(schema)
+        if not sources:
+            return {}
+        ctx = StepContext(session, instance.id, instance.business_key, actor.user_id, self.clock)
+        return {name: self.services.choices(source, ctx) for name, source in sources.items()}
 
     @retried_when_deadlocked
     def claim(self, task_id: int, actor: Actor) -> None:

@@ -20,7 +20,7 @@ from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.errors import FieldError, InvalidData
 from engine.scripting import ServiceRegistry, StepContext
-from tasks import outcomes
+from tasks import outcomes, ownership
 from tasks.assignment import move_open_tasks, responsible_for
 
 Result = dict[str, Any]
@@ -157,10 +157,10 @@ def record_mappa_level(ctx: StepContext, *, crn: str, mappa_category: str, mappa
 
 
 def allocate_case(ctx: StepContext, *, crn: str, owner: str, tier: int, note: str = "") -> Result:
-    """Give the case its one owner and its tier; an owner who does not fit the risk is refused, not an error.
+    """Give the case its one owner and its tier; an owner the register refuses (a grade the rules do
+    not allow for the case's risk and tier) goes back to the SPO as an error on the chosen field.
 
-    The result says whether the case was allocated and, if not, why in words for the SPO; when it
-    was, it carries the owner's grade and experience band from the register for the decisions after.
+    The result carries the owner's grade and experience band from the register for the decisions after.
     """
     at, by = ctx.clock.now(), ctx.actor
     try:
@@ -168,7 +168,8 @@ def allocate_case(ctx: StepContext, *, crn: str, owner: str, tier: int, note: st
             register.record_tier(ctx.session, crn, int(tier), at=at, by=by)
             change = register.assign_owner(ctx.session, crn, owner, at=at, by=by, reason=note or "allocation")
     except (OwnerNotSuitable, StaffNotFound) as refused:
-        return {"allocated": False, "problem": str(refused)}
+        # Refused on the same page, as a field error: nothing is written and no new task is made.
+        raise InvalidData([FieldError("owner_staff_id", str(refused))]) from refused
     staff = change.to_staff
     return {
         "allocated": True,
@@ -389,6 +390,7 @@ def register_operations(registry: ServiceRegistry) -> ServiceRegistry:
     """Add every casework operation to `registry`."""
     for name, func in OPERATIONS.items():
         registry.register(name, func)
+    registry.register_choices("eligible_owners", ownership.eligible_owners)
     return registry
 
 

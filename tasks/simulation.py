@@ -34,7 +34,7 @@ from casework.vocabulary import (
     Stage,
 )
 from engine.clock import ManualClock
-from engine.errors import Conflict, NotPermitted
+from engine.errors import Conflict, FieldError, InvalidData, NotPermitted
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor, ProcessEngine
 
@@ -408,8 +408,12 @@ class AreaSimulation:
                 continue  # other work came first today
             filler = FORMS.get(element_id)
             form = filler(self, profile) if filler else self._any_valid_form(task_id)
+            actor = Actor(person, frozenset({role}))
             try:
-                self.engine.complete_task(task_id, Actor(person, frozenset({role})), form)
+                if element_id == "allocate_owner":
+                    self._allocate_from_the_list(task_id, actor, profile, form)
+                else:
+                    self.engine.complete_task(task_id, actor, form)
             except Conflict:
                 continue  # an earlier step today withdrew it (the case moved on without it)
             except NotPermitted as refused:
@@ -462,6 +466,29 @@ class AreaSimulation:
         if prop.get("format") == "date":
             return self.today()
         return "Simulated entry."[: prop.get("maxLength", 200)]
+
+    def _allocate_from_the_list(
+        self, task_id: int, actor: Actor, profile: CaseProfile, form: dict[str, Any]
+    ) -> None:
+        """The SPO allocates to an officer the allocation list offers: the one this simulation would
+        pick if offered, else one of the list; an officer refused on the form (a tier 4 case for a
+        PSO) is passed over for the next (the choice is remembered for a later transfer)."""
+        with self.engine.db.transaction(write=False) as session:
+            schema = self.engine.task_form(session, task_id, actor) or {}
+        field = schema.get("properties", {}).get("owner_staff_id", {})
+        offered = [str(choice["const"]) for choice in field.get("oneOf", [])]
+        self.rng.shuffle(offered)
+        if profile.owner in offered:
+            offered.remove(str(profile.owner))
+            offered.insert(0, str(profile.owner))
+        for owner in offered or [str(profile.owner)]:
+            try:
+                self.engine.complete_task(task_id, actor, {**form, "owner_staff_id": owner})
+            except InvalidData:
+                continue
+            profile.owner = owner
+            return
+        raise InvalidData([FieldError("owner_staff_id", f"No officer on the list may own {profile.crn}.")])
 
     def owner_for(self, profile: CaseProfile, *, other_than: str | None = None) -> str:
         """An Offender Manager who may hold the case (an experienced qualified officer for high risk or

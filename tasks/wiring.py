@@ -4,6 +4,7 @@ what a deploy implies for the register (the engine calls it by name in the deplo
 from __future__ import annotations
 
 import tasks.case_team  # noqa: F401  (keeps each case's team on its instances and tasks)
+import tasks.ownership  # noqa: F401  (the register checks every owner against the grade rules table)
 from casework.roles import TASK_ROLES
 from engine.clock import Clock
 from engine.db import Database

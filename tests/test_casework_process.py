@@ -19,7 +19,7 @@ from casework.register_types import add_months
 from casework.sentencing import outcomes_of
 from casework.vocabulary import Grade, RoshLevel, SentenceOutcome, Stage
 from engine.clock import ManualClock
-from engine.errors import NotPermitted
+from engine.errors import InvalidData, NotPermitted
 from engine.models import AuditEvent
 from engine.runtime import Actor, InstanceStatus
 from engine.scripting import StepContext
@@ -118,12 +118,20 @@ def test_allocation_gives_the_case_its_owner_on_the_register(case: Case) -> None
     assert (data["owner_grade"], data["om_experience"]) == ("PO", "E")
 
 
-def test_a_high_risk_case_offered_to_a_pso_goes_back_to_the_spo_with_the_reason(case: Case) -> None:
+def test_a_pso_cannot_be_allocated_a_high_rosh_case(case: Case) -> None:
     to_allocation(case, "HIGH")
-    case.allocate("E", "PSO")
-    assert case.open_elements() == ["allocate_owner"]
-    problem = case.data()["allocation_problem"]
-    assert "cannot own a case with High RoSH: it must be held by a probation officer" in problem
+    offered = case.task("allocate_owner")
+    with pytest.raises(InvalidData) as refused:
+        case.allocate("E", "PSO")
+    [error] = refused.value.errors
+    assert error.field == "owner_staff_id"
+    assert error.message == (
+        "OM North PSO E (Probation Services Officer) cannot own a case with High RoSH: the grade rules "
+        "(policy 7) do not allow a Probation Services Officer to hold it. Choose from the list."
+    )
+    # Nothing changed: the same task, due as before, and no owner on the register.
+    still = case.task("allocate_owner")
+    assert (still.id, still.due_at) == (offered.id, offered.due_at)
     with register_session(case) as session:
         record = register.find_case(session, CRN)
         assert (record.owner, record.tier) == (None, None)
@@ -133,11 +141,39 @@ def test_a_high_risk_case_offered_to_a_pso_goes_back_to_the_spo_with_the_reason(
         assert len(session.scalars(select(OwnershipChange)).all()) == 1
 
 
-def test_an_unknown_username_goes_back_to_the_spo_too(case: Case) -> None:
+def test_a_tier_4_case_chosen_for_a_pso_is_refused_on_the_same_task(case: Case) -> None:
+    to_allocation(case, "MEDIUM")
+    offered = case.task("allocate_owner")
+    with pytest.raises(InvalidData) as refused:
+        case.allocate("E", "PSO", tier=4)
+    [error] = refused.value.errors
+    assert error.field == "owner_staff_id" and "cannot own a case with tier 4" in error.message
+    assert case.task("allocate_owner").id == offered.id
+    with register_session(case) as session:
+        assert register.find_case(session, CRN).tier is None
+
+
+def test_an_unknown_username_is_refused_on_the_same_task(case: Case) -> None:
     to_allocation(case, "LOW")
-    case.complete("allocate_owner", {"owner_staff_id": "om.nobody", "tier": 1})
-    assert case.open_elements() == ["allocate_owner"]
-    assert "'om.nobody'" in case.data()["allocation_problem"]
+    offered = case.task("allocate_owner")
+    with pytest.raises(InvalidData) as refused:
+        case.complete("allocate_owner", {"owner_staff_id": "om.nobody", "tier": 1})
+    assert "Nobody on the staff list has the username 'om.nobody'" in refused.value.errors[0].message
+    assert case.task("allocate_owner").id == offered.id
+
+
+def test_the_allocation_list_offers_only_the_teams_eligible_staff(case: Case) -> None:
+    to_allocation(case, "HIGH")
+    task = case.task("allocate_owner")
+    with case.engine.db.transaction(write=False) as session:
+        form = case.engine.task_form(session, task.id, Actor("spo.north", frozenset({"SPO"})))
+    assert form is not None
+    offered = form["properties"]["owner_staff_id"]["oneOf"]
+    assert [(o["const"], o["description"]) for o in offered] == [
+        ("om.north.po.e", "Probation Officer, Experienced, 0 open cases"),
+        ("om.north.po.n", "Probation Officer, Newly qualified or trainee, 0 open cases"),
+        ("om.north.senior_practitioner.s", "Senior Practitioner, Senior practitioner, 0 open cases"),
+    ]
 
 
 def test_offender_manager_tasks_go_to_the_owner_and_spo_tasks_to_the_owning_teams_spo(case: Case) -> None:

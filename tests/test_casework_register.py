@@ -165,7 +165,7 @@ def test_a_high_risk_case_is_refused_to_a_pso(session: Session, rosh: RoshLevel)
         register.assign_owner(session, CRN, PSO, at=START, by=SPO)
     message = str(refused.value)
     assert f"cannot own a case with {rosh.display_name} RoSH" in message
-    assert "Probation Services Officer" in message and "Choose a probation officer" in message
+    assert "Probation Services Officer" in message and "the grade rules (policy 7)" in message
     case = register.find_case(session, CRN)
     assert case.owner is None and register.current_ownership(session, case) is None
 

@@ -454,6 +454,7 @@ def test_the_policy_names_only_steps_that_exist() -> None:
         "oversight_bring_forward",
         "critical_few",
         "outcome_route",
+        "owner_grade",
     }
     assert steps - ids <= decisions, steps - ids - decisions
 

@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from casework.register_types import REGISTER_TYPES
 from engine.errors import FieldError, InvalidData
-from engine.forms import validate_form_data
+from engine.forms import OPTIONS_FROM, validate_form_data
 
 RADIOS_UP_TO = 6  # more options than this become a select
 SHORT_TEXT = 200  # a string with a maxLength up to this is a one-line input, else a textarea
@@ -55,6 +55,7 @@ class Option:
 
     value: str
     label: str
+    hint: str = ""  # words under the choice (a source's choices: an officer's grade and caseload)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,9 @@ def _field(name: str, prop: Mapping[str, Any], required: bool) -> Field:
             _options(items if isinstance(items, Mapping) else {}),
             none_label=str(none_label) if none_label else None,
         )
-    if options:
-        choice = "radios" if len(options) <= RADIOS_UP_TO else "select"
+    if options or OPTIONS_FROM in prop:
+        # A source's choices come with hints (grade, caseload) that only radios can show.
+        choice = "radios" if len(options) <= RADIOS_UP_TO or OPTIONS_FROM in prop else "select"
         return Field(name, choice, label, hint, required, options, integer=kind == "integer")
     if kind == "boolean":
         yes_no = (Option("yes", "Yes"), Option("no", "No"))
@@ -125,7 +127,11 @@ def _field(name: str, prop: Mapping[str, Any], required: bool) -> Field:
 def _options(prop: Mapping[str, Any]) -> tuple[Option, ...]:
     if isinstance(prop.get("oneOf"), list):
         return tuple(
-            Option(str(choice["const"]), str(choice.get("title") or choice["const"]))
+            Option(
+                str(choice["const"]),
+                str(choice.get("title") or choice["const"]),
+                str(choice.get("description") or ""),
+            )
             for choice in prop["oneOf"]
             if isinstance(choice, Mapping) and "const" in choice
         )
@@ -237,8 +243,15 @@ def schema_errors(
     """The schema's complaints about `data` on `today`, less those on fields already found wrong here."""
     if not schema:
         return []
+    # A source's choices are checked by the engine, which says why a value is not offered.
+    properties = {
+        name: {k: v for k, v in prop.items() if k != "oneOf"}
+        if isinstance(prop, Mapping) and OPTIONS_FROM in prop
+        else prop
+        for name, prop in (schema.get("properties") or {}).items()
+    }
     try:
-        validate_form_data(schema, data, today=today)
+        validate_form_data({**schema, "properties": properties}, data, today=today)
     except InvalidData as err:
         return [e for e in err.errors if e.field not in known]
     return []

@@ -351,9 +351,8 @@ def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None
         view = task_view(session, user, task_id, shared.clock.now())
         if view is None:
             abort(404)
-        schema = (
-            shared.engine.form_schema(session, view.definition_id, view.form_file) if view.form_file else None
-        )
+        # The form as drawn now: a field whose choices come from a source lists what it offers today.
+        schema = shared.engine.task_form(session, task_id, user.actor) if view.form_file else None
         if audit:
             log_read(session, Purpose.TASK_PAGE, [view.case.crn])
     return view, schema
