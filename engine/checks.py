@@ -26,6 +26,16 @@ from engine.errors import DefinitionError, Problem
 from engine.forms import DATE_BOUNDS, TODAY
 from engine.monitoring.model import EXPECTED_PROPERTY, Expected
 from engine.sandbox import policy_findings
+from engine.standards import (
+    OUTPUTS,
+    STANDARD_INPUT,
+    STANDARD_PROPERTY,
+    TIMESCALES_DECISION,
+    is_timescale,
+    literal_text,
+    standards_named,
+    timescale_words,
+)
 from engine.xmlsafe import parse_json
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -80,6 +90,7 @@ def check_documents(
     decision_ids, problems = _check_dmn_files(dmn)
     problems += _check_duplicate_ids(bpmn)
     problems += _check_forms(bpmn, forms)
+    problems += _check_standards(bpmn, dmn)
     for name, root in bpmn.items():
         problems += check_step_settings(name, root, policy)
         problems += _check_lanes(name, root, lanes, known_roles)
@@ -362,6 +373,114 @@ def _check_forms(bpmn: Mapping[str, etree._Element], forms: Mapping[str, bytes])
                 checked.add(key)
                 problems += form_schema_problems(key, forms[key])
     return problems + _check_shows(bpmn, forms)
+
+
+# --- steps due by a standard (engine.standards) ---------------------------------------------------
+
+
+def _check_standards(bpmn: Mapping[str, etree._Element], dmn: Mapping[str, etree._Element]) -> list[Problem]:
+    """Every `dueByStandard` names a standard the `timescales` table has rows for, and the table
+    gives what the engine reads: a timescale it can count, and wording that says the same."""
+    found = _timescales_table(dmn)
+    problems = _check_timescales_table(*found) if found else []
+    known = standards_named(found[2]) if found else set()
+    for name, root in bpmn.items():
+        for prop in root.iterfind(f".//spiff:property[@name='{STANDARD_PROPERTY}']", NS):
+            standard = (prop.get("value") or "").strip()
+            if found is None:
+                message = (
+                    f"{STANDARD_PROPERTY} {standard!r} needs the decision table {TIMESCALES_DECISION!r}, "
+                    f"which no DMN file in the bundle defines: add {TIMESCALES_DECISION}.dmn or use dueIn"
+                )
+                problems.append(_at(name, prop, message))
+            elif standard not in known:
+                listed = ", ".join(sorted(known)) or "none"
+                message = (
+                    f"{STANDARD_PROPERTY} {standard!r} is not a standard the decision table "
+                    f"{TIMESCALES_DECISION!r} has rows for (known: {listed}): fix the name or add its rows "
+                    "to the table"
+                )
+                problems.append(_at(name, prop, message))
+    return problems
+
+
+def _timescales_table(
+    dmn: Mapping[str, etree._Element],
+) -> tuple[str, etree._Element, list[str | None]] | None:
+    """The file and table of the `timescales` decision, and the cells of its standard column."""
+    for name, root in dmn.items():
+        ns = etree.QName(root).namespace
+        decision = root.find(f"{{{ns}}}decision[@id='{TIMESCALES_DECISION}']")
+        table = decision.find(f"{{{ns}}}decisionTable") if decision is not None else None
+        if table is None:
+            continue
+        inputs = table.findall(f"{{{ns}}}input")
+        column = next(
+            (
+                n
+                for n, i in enumerate(inputs)
+                if (_text(i.find(f"{{{ns}}}inputExpression/{{{ns}}}text")) or "").strip() == STANDARD_INPUT
+            ),
+            None,
+        )
+        cells: list[str | None] = []
+        if column is not None:
+            for rule in table.iterfind(f"{{{ns}}}rule"):
+                entries = rule.findall(f"{{{ns}}}inputEntry")
+                if column < len(entries):
+                    cells.append(_text(entries[column].find(f"{{{ns}}}text")))
+        return name, table, cells
+    return None
+
+
+def _check_timescales_table(file: str, table: etree._Element, cells: Sequence[str | None]) -> list[Problem]:
+    ns = etree.QName(table).namespace
+    problems: list[Problem] = []
+    inputs = [
+        _text(i.find(f"{{{ns}}}inputExpression/{{{ns}}}text")) for i in table.iterfind(f"{{{ns}}}input")
+    ]
+    if STANDARD_INPUT not in [(text or "").strip() for text in inputs]:
+        message = (
+            f"the decision table {TIMESCALES_DECISION!r} needs an input whose expression is {STANDARD_INPUT} "
+            "(the standard a step's dueByStandard names): add that column"
+        )
+        problems.append(_at(file, table, message))
+    names = [str(o.get("name") or "") for o in table.iterfind(f"{{{ns}}}output")]
+    missing = [name for name in OUTPUTS if name not in names]
+    if missing:
+        message = (
+            f"the decision table {TIMESCALES_DECISION!r} has no output named {', '.join(missing)}: "
+            f"it needs {', '.join(OUTPUTS)} (how long, from what date, in what words)"
+        )
+        return [*problems, _at(file, table, message)]
+    at = {name: names.index(name) for name in OUTPUTS}
+    for row, rule in enumerate(table.iterfind(f"{{{ns}}}rule"), start=1):
+        entries = rule.findall(f"{{{ns}}}outputEntry")
+        if len(entries) != len(names):
+            continue  # the table check already says so
+        timescale = literal_text(_text(entries[at["timescale"]].find(f"{{{ns}}}text")))
+        wording = literal_text(_text(entries[at["wording"]].find(f"{{{ns}}}text")))
+        where = f"rule {row}, column 'timescale': "
+        if timescale is not None and not is_timescale(timescale):
+            message = (
+                f"{where}{timescale!r} is not a timescale: write a number of working days such as "
+                '"15 working days" or an ISO 8601 duration such as "P8W"'
+            )
+            problems.append(_at(file, entries[at["timescale"]], message, element_id=rule.get("id")))
+            continue
+        words = timescale_words(timescale) if timescale is not None else None
+        if (
+            words is not None
+            and wording is not None
+            and not re.search(rf"(?<!\d){re.escape(words)}\b", wording)
+        ):
+            said = f"{timescale!r}" if words == timescale else f"{timescale!r} ({words})"
+            message = (
+                f"rule {row}: the wording {_short(wording)!r} does not say the timescale {said}: "
+                "make them agree, so that what staff read is the date the task is due"
+            )
+            problems.append(_at(file, entries[at["wording"]], message, element_id=rule.get("id")))
+    return problems
 
 
 # The form keyword that shows a task what earlier steps recorded (docs/modelling.md).

@@ -85,6 +85,7 @@ KIND_WORDS = {
 FACET_WORDS = {
     "formJsonSchemaFilename": "form",
     "dueIn": "due time",
+    "dueByStandard": "due by the standard",
     "followUpIn": "follow-up time",
     "expectedDuration": "expected duration",
     "priority": "priority",
@@ -272,6 +273,14 @@ def _child_facets(child: etree._Element, tag: str) -> Iterator[tuple[str, str]]:
             continue
         yield f"{_word(tag)} {_word(name)}", value
     yield from _facets(child)
+
+
+def _due_words(facets: Mapping[str, str]) -> str:
+    """A step's due time as the version page lists it: its standard first, when it has one."""
+    due, standard = facets.get(_word("dueIn"), ""), facets.get(_word("dueByStandard"), "")
+    if not standard:
+        return due
+    return f"by the standard {standard}" + (f" (else {due})" if due else "")
 
 
 def _word(name: str) -> str:
@@ -485,7 +494,7 @@ def steps_of(files: Mapping[str, bytes]) -> list[StepSummary]:
             KIND_WORDS.get(e.tag, e.tag),
             e.name,
             e.facets.get("lane", ""),
-            e.facets.get(_word("dueIn"), ""),
+            _due_words(e.facets),
             e.facets.get(_word("formJsonSchemaFilename"), ""),
         )
         for e in _merged(files, ".bpmn", _bpmn_elements).values()

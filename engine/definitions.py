@@ -23,6 +23,7 @@ from engine.db import Database
 from engine.errors import NotFound
 from engine.models import AuditEvent, DefinitionFile, ProcessDefinition
 from engine.scripting import ServiceRegistry
+from engine.standards import TimescaleTable, load_timescales
 from engine.state import ProcessSpecs, StateSerializer
 
 # Called with the deploy's session, the new version's row and the bundle's files (path -> content),
@@ -32,10 +33,12 @@ DeployHook = Callable[[Session, ProcessDefinition, Mapping[str, bytes]], None]
 
 @dataclass(frozen=True)
 class LoadedDefinition:
-    """What running a definition version needs, kept in memory: its specs and lane map."""
+    """What running a definition version needs, kept in memory: its specs, lane map and the table
+    of the standards its steps may be due by (engine.standards; None when it has none)."""
 
     specs: dict[str, ProcessSpecs]
     lanes: dict[str, str]
+    timescales: TimescaleTable | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ class Definitions:
         raise NotFound(f"no deployed definition contains a process with id {process_id!r}")
 
     def loaded(self, session: Session, definition_id: int) -> LoadedDefinition:
-        """A definition's restored specs and lane map, read once per process and cached."""
+        """A definition's restored specs, lane map and timescales, read once per process and cached."""
         with self._cache_lock:
             cached = self._specs.get(definition_id)
         if cached is None:
@@ -167,7 +170,16 @@ class Definitions:
             ).one_or_none()
             if row is None:
                 raise NotFound(f"definition {definition_id} does not exist")
-            cached = LoadedDefinition(self.serializer.specs_from_json(row.specs), dict(row.lanes or {}))
+            decision_files = session.execute(
+                select(DefinitionFile.path, DefinitionFile.content).where(
+                    DefinitionFile.definition_id == definition_id, DefinitionFile.path.like("%.dmn")
+                )
+            )
+            cached = LoadedDefinition(
+                self.serializer.specs_from_json(row.specs),
+                dict(row.lanes or {}),
+                load_timescales({path: bytes(content) for path, content in decision_files}),
+            )
             with self._cache_lock:
                 cached = self._specs.setdefault(definition_id, cached)
         return cached

@@ -7,7 +7,6 @@ due and follow-up dates (from the element's properties) and priority.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -20,10 +19,8 @@ from sqlalchemy.orm import Session
 from engine.clock import WorkingCalendar
 from engine.errors import NotPermitted
 from engine.models import AuditEvent, HumanTask
+from engine.standards import ISO_DURATION, STANDARD_PROPERTY, WORKING_DAYS, TimescaleTable, start_of_count
 from engine.steps import Actor, AssignmentResolver, StepState
-
-_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-_WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)
 
 
 class TaskPolicy:
@@ -86,12 +83,37 @@ class TaskPolicy:
             )
         return computed
 
+    def due(
+        self, task: Any, now: datetime, timescales: TimescaleTable | None
+    ) -> tuple[datetime | None, str | None]:
+        """When the task is due, and by what standard (the words the lists show; None for `dueIn`).
+
+        A task with a `dueByStandard` property is due at its standard's date, counted from the date
+        the table names (the sentence), however late the steps before it were; when no row of the
+        table matches the case, or the task has no such property, `dueIn` counts from `now`."""
+        standard = str(task.task_spec.extensions.get("properties", {}).get(STANDARD_PROPERTY) or "").strip()
+        if standard:
+            if timescales is None:
+                raise ValueError(
+                    f"{STANDARD_PROPERTY} '{standard}' needs the decision table 'timescales' in the bundle"
+                )
+            found = timescales.standard_for(task, standard)
+            if found is not None:
+                due_at = self._literal_time(found.timescale, start_of_count(found.counted_from))
+                if due_at is None:
+                    raise ValueError(
+                        f"{STANDARD_PROPERTY} '{standard}': the timescale '{found.timescale}' is neither a "
+                        "number of working days such as '15 working days' nor an ISO 8601 duration (P8W)"
+                    )
+                return due_at, found.wording[:200] or None
+        return self.when(task, "dueIn", now), None
+
     def _literal_time(self, text: str, now: datetime) -> datetime | None:
-        if _ISO_DURATION.match(text):
+        if ISO_DURATION.match(text):
             parsed = TimerEventDefinition.parse_iso_duration(text)
             delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, now)
             return now + delta
-        found = _WORKING_DAYS.match(text)
+        found = WORKING_DAYS.match(text)
         if found:
             return self.calendar.add_working_days(now, int(found.group(1)))
         return None
@@ -105,13 +127,19 @@ class HumanTaskSync:
         self.policy = policy
         self.resolver = resolver
         self.state = state
+        self.timescales: TimescaleTable | None = None
 
     def needed(self, workflow: Any) -> bool:
         """Whether `run` has anything to do: rows that may need closing, or READY manual tasks."""
         return self.state.may_have_task_rows or bool(workflow.get_tasks(state=TaskState.READY, manual=True))
 
-    def run(self, workflow: Any, lanes: Mapping[str, str]) -> list[int]:
-        """Close rows whose task moved on, open rows for new READY tasks; return open row ids."""
+    def run(
+        self, workflow: Any, lanes: Mapping[str, str], timescales: TimescaleTable | None = None
+    ) -> list[int]:
+        """Close rows whose task moved on, open rows for new READY tasks; return open row ids.
+
+        `timescales` is the version's table of standards, for the steps due by one."""
+        self.timescales = timescales
         instance = self.state.instance
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
         # Open rows only (indexed by instance and state), so the cost does not grow with the
@@ -166,6 +194,7 @@ class HumanTaskSync:
             element_id=spec.bpmn_id,
             data=task.data,
         )
+        due_at, due_standard = self.policy.due(task, now, self.timescales)
         values = {
             "element_id": spec.bpmn_id,
             "process_id": task.workflow.spec.name,
@@ -175,7 +204,8 @@ class HumanTaskSync:
             "assignee": assignee,
             "claimed_by": None,
             "form_file": props.get("formJsonSchemaFilename"),
-            "due_at": self.policy.when(task, "dueIn", now),
+            "due_at": due_at,
+            "due_standard": due_standard,
             "follow_up_at": self.policy.when(task, "followUpIn", now),
             "priority": _int(props.get("priority")),
             "business_key": instance.business_key,
@@ -220,7 +250,7 @@ class HumanTaskSync:
         row.title = (spec.bpmn_name or spec.bpmn_id)[:255]
         row.lane, row.candidate_role = lane, role
         row.form_file = props.get("formJsonSchemaFilename")
-        row.due_at = self.policy.when(task, "dueIn", row.created_at)
+        row.due_at, row.due_standard = self.policy.due(task, row.created_at, self.timescales)
         row.follow_up_at = self.policy.when(task, "followUpIn", row.created_at)
         row.priority = _int(props.get("priority"))
         self.state.record(

@@ -219,6 +219,9 @@ class HumanTask(EngineBase):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     form_file: Mapped[str | None] = mapped_column(String(255))
     due_at: Mapped[datetime | None]
+    # The standard the due date keeps, in words ("National Standard: 15 working days from sentence");
+    # None when the step is due by its dueIn.
+    due_standard: Mapped[str | None] = mapped_column(String(200))
     follow_up_at: Mapped[datetime | None]
     priority: Mapped[int] = mapped_column(Integer, default=0)
     business_key: Mapped[str] = mapped_column(String(100), index=True)

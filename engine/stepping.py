@@ -156,12 +156,12 @@ class Stepper:
     def _persist(self, workflow: BpmnWorkflow, state: StepState) -> StepResult:
         session, instance = state.session, state.instance
         sync = HumanTaskSync(session, self.policy, self.resolver, state)
-        lanes = self.definitions.loaded(session, instance.definition_id).lanes
+        loaded = self.definitions.loaded(session, instance.definition_id)
         ready_ids: list[int] = []
         try:
             if sync.needed(workflow):
                 with session.begin_nested():  # a bad due-date property undoes only the task rows
-                    ready_ids = sync.run(workflow, lanes)
+                    ready_ids = sync.run(workflow, loaded.lanes, loaded.timescales)
         except (SpiffWorkflowException, ValueError) as err:
             state.failure = state.failure or _model_failure(err, "prepare")
             state.failure_phase = state.failure_phase or "prepare"

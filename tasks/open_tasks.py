@@ -31,6 +31,7 @@ class OpenTask:
     candidate_role: str | None
     due_at: datetime | None
     due: str  # tasks.due_dates.due_status: "overdue", "due soon" or ""
+    due_standard: str | None = None  # the standard the due date keeps, in words; None: the step's own time
 
     @property
     def overdue(self) -> bool:
@@ -52,6 +53,7 @@ def open_task(task: HumanTask, case: Case, now: datetime, names: Mapping[str, st
         candidate_role=task.candidate_role,
         due_at=task.due_at,
         due=due_status(task.due_at, now),
+        due_standard=task.due_standard,
     )
 
 

@@ -660,14 +660,16 @@ def test_a_mappa_referral_goes_to_the_mappa_coordinator_before_allocation(case: 
 
 
 def test_allocation_induction_and_oasys_follow_their_timescales(case: Case) -> None:
+    # National Standards, counted from the sentence on Monday 9 November (tests/test_timescales.py).
     to_allocation(case, "LOW")
-    assert case.task("allocate_owner").due_at == START + timedelta(days=3)  # 3 working days
+    sentenced = datetime(2026, 11, 9, 17, 0, tzinfo=UTC)
+    assert case.task("allocate_owner").due_at == sentenced + timedelta(days=3)  # 3 working days
     case.allocate()
     induction = case.task("hold_induction")
-    assert (induction.candidate_role, induction.due_at) == ("OM", START + timedelta(days=7))
+    assert (induction.candidate_role, induction.due_at) == ("OM", sentenced + timedelta(days=7))
     case.induct()
     oasys = case.task("assess_oasys")
-    assert (oasys.candidate_role, oasys.due_at) == ("OM", START + timedelta(days=21))  # 15 working days
+    assert (oasys.candidate_role, oasys.due_at) == ("OM", sentenced + timedelta(days=21))  # 15 working days
 
 
 def test_spo_countersigns_a_high_risk_oasys(case: Case) -> None:

@@ -65,6 +65,7 @@ class TaskRow:
     critical: list[str]  # why the case is one of the critical few; empty when it is not
     claimed_by_me: bool
     holder: str | None = None  # who holds it (the team list): claimed by, else assigned to
+    due_standard: str | None = None  # the standard the due date keeps, in words (tasks.open_tasks)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,7 @@ def _tasks(session: Session, staff: Staff, now: datetime, query: Select[HumanTas
                 owner=case.owner.display_name if case.owner else "Unallocated",
                 due_at=task.due_at,
                 due=due_status(task.due_at, now),
+                due_standard=task.due_standard,
                 rosh=case.rosh.display_name if case.rosh else None,
                 # The register keeps case.critical by the same rule: only those cases need the reasons.
                 critical=(

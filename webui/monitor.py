@@ -714,9 +714,17 @@ def tasks() -> str | Response:
     if request.args.get("format") == "csv":
         return csv_response(
             "monitor-tasks.csv",
-            ["Task", "CRN", "Name", "Held by", "Due", "Overdue"],
+            ["Task", "CRN", "Name", "Held by", "Due", "Due by", "Overdue"],
             [
-                [r.title, r.crn, r.name, people.get(r.holder or "", "the pool"), r.due_at or "", r.overdue]
+                [
+                    r.title,
+                    r.crn,
+                    r.name,
+                    people.get(r.holder or "", "the pool"),
+                    r.due_at or "",
+                    r.due_standard or "",
+                    r.overdue,
+                ]
                 for r in rows
             ],
         )

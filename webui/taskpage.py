@@ -100,6 +100,7 @@ class TaskView:
     form_file: str | None
     due_at: datetime | None
     due: str
+    due_standard: str | None  # the standard the due date keeps, in words; None: the step's own time
     mode: str  # "act": the form; "claim": a pool task to take first; "read": read-only with `reason`
     reason: str | None
     draft: dict[str, Any] | None
@@ -141,6 +142,7 @@ def task_view(session: Session, user: SignedInStaff, task_id: int, now: datetime
         form_file=row.form_file,
         due_at=row.due_at,
         due=due_status(row.due_at, now) if row.state == "open" else "",
+        due_standard=row.due_standard,
         mode=mode,
         reason=reason,
         draft=row.draft,

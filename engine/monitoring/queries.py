@@ -38,6 +38,7 @@ TASK_COLUMNS = (
     HumanTask.assignee,
     HumanTask.candidate_role,
     HumanTask.due_at,
+    HumanTask.due_standard,
 )
 
 
@@ -294,6 +295,7 @@ class Monitor(StepCounts):
             holder=task.claimed_by or task.assignee,
             role=task.candidate_role,
             due_at=task.due_at,
+            due_standard=task.due_standard,
             late=late,
         )
 

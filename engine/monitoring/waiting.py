@@ -46,6 +46,7 @@ class Waiting:
     holder: str | None = None  # username holding the task (or who suspended); None: in its role's pool
     role: str | None = None
     due_at: datetime | None = None
+    due_standard: str | None = None  # the standard a task's due date keeps, in words
     message: str | None = None  # the message waited for, in words; a suspension's reason
     error: Mapping[str, Any] | None = None
     late: bool = False
@@ -64,7 +65,9 @@ class Waiting:
     def reason(
         self, now: datetime, calendar: WorkingCalendar, people: Mapping[str, str] | None = None
     ) -> str:
-        """Why the instance waits, in plain words ("Overdue by 6 working days, held by J. Smith")."""
+        """Why the instance waits, in plain words ("Overdue by 6 working days, held by J. Smith"; for a
+        task due by a standard "Overdue by 2 working days against the National Standard: 15 working
+        days from sentence, held by J. Smith")."""
         says = {
             "error": self._error_reason,
             "suspended": self._suspended_reason,
@@ -99,7 +102,8 @@ class Waiting:
         if self.due_at is not None and self.due_at < now:
             days = calendar.working_days_between(self.due_at.date(), now.date())
             by = f"by {plural(days, 'working day')}" if days else "since earlier today"
-            return f"Overdue {by}, {who}"
+            against = f" against the {self.due_standard}" if self.due_standard else ""
+            return f"Overdue {by}{against}, {who}"
         open_for = working_days_since(self.since, now, calendar)
         if self.late:
             return f"Open for {open_for}, expected within {Expected.parse(self.expected).words()}; {who}"
