@@ -208,9 +208,14 @@ def test_custody_of_12_months_or_more_is_allocated_then_planned_in_custody_on_it
     case.sentenced("CUSTODY_12_MONTHS_OR_MORE")
     assert case.open_elements() == ["allocate_owner"]
     case.allocate()
-    # Release is 9 months after sentence (under 2 years away): the sentence plan in custody is due in 8 weeks.
+    # Release is 9 months after sentence (under 2 years away): the sentence plan in custody is due by
+    # the National Standard, 8 weeks from the sentence (9 November), at close of business.
     plan = case.task("write_custody_sentence_plan")
-    assert (plan.assignee, plan.due_at) == (OM, START + timedelta(weeks=8))
+    assert (plan.assignee, plan.due_at, plan.due_standard) == (
+        OM,
+        datetime(2027, 1, 4, 17, 0, tzinfo=UTC),
+        "National Standard (custody): 8 weeks from sentence",
+    )
     assert "Write the sentence plan in custody" in inbox(app, OM)
     assert "automatic release 09 August 2027, licence ends 08 May 2028" in case_record(app)
     assert not elements_ever_opened(case) & {"hold_induction", "assess_oasys", "write_plans"}
@@ -312,9 +317,9 @@ def test_an_indeterminate_sentence_plans_release_ahead_of_the_parole_decision_an
     app: Flask, case: Case, clock: ManualClock
 ) -> None:
     to_custody(case, "CUSTODY_INDETERMINATE")
-    # The minimum term ends on 10 November 2031: 5 years away, so the plan was due in 16 weeks, and
-    # planning starts 26 weeks before the parole decision.
-    assert case.task_row("write_custody_sentence_plan").due_at == START + timedelta(weeks=16)
+    # The minimum term ends on 10 November 2031: 5 years away, so the plan was due 16 weeks from the
+    # sentence (9 November), and planning starts 26 weeks before the parole decision.
+    assert case.task_row("write_custody_sentence_plan").due_at == datetime(2027, 3, 1, 17, 0, tzinfo=UTC)
     review = datetime(2031, 11, 10, tzinfo=UTC)
     fire_at(case.engine, clock, review - timedelta(weeks=26, minutes=1))
     assert case.open_elements() == []

@@ -184,14 +184,8 @@ def test_custody_of_12_months_or_more_has_the_longer_custody_timescales(
     sentenced_today(case, clock, outcome="CUSTODY_12_MONTHS_OR_MORE", custody_months=months)
     assert case.task("allocate_owner").due_at == close_of_business("2026-11-12")
     case.allocate(tier=3)
-    induction = case.task("hold_induction")
-    assert (induction.due_at, induction.due_standard) == (
-        close_of_business("2026-11-23"),
-        "National Standard (custody): 10 working days from sentence",
-    )
-    case.induct()
-    oasys = case.task("assess_oasys")
-    assert (oasys.due_at, oasys.due_standard) == (close_of_business(plan_due), words)
+    plan = case.task("write_custody_sentence_plan")
+    assert (plan.due_at, plan.due_standard) == (close_of_business(plan_due), words)
 
 
 def test_the_standard_counts_working_days_past_bank_holidays(case: Case, clock: ManualClock) -> None:
