@@ -24,6 +24,7 @@ from engine.steps import Actor, AssignmentResolver, StepState
 
 _ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 _WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class TaskPolicy:
@@ -72,6 +73,8 @@ class TaskPolicy:
         if literal is not None:
             return literal
         result = self.script_engine.evaluate(task, text)
+        if isinstance(result, str) and _ISO_DATE.match(result.strip()):
+            result = date.fromisoformat(result.strip())  # a date as ISO text, as a service result keeps it
         if isinstance(result, datetime):
             return result if result.tzinfo else result.replace(tzinfo=UTC)
         if isinstance(result, date):
@@ -81,7 +84,7 @@ class TaskPolicy:
         computed = self._literal_time(str(result).strip(), now)
         if computed is None:
             raise ValueError(
-                f"{prop} '{text}' gave {result!r}; expected an ISO 8601 duration such as P10D "
+                f"{prop} '{text}' gave {result!r}; expected an ISO 8601 duration such as P10D, a date "
                 "or a number of working days such as '5 working days'"
             )
         return computed
