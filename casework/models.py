@@ -168,6 +168,9 @@ class Case(CaseworkBase):
     stage: Mapped[Stage] = mapped_column(index=True)
     sentence_outcome: Mapped[SentenceOutcome | None]
     sentence_date: Mapped[date | None]
+    # The day supervision ends: the end date of the community order or suspended sentence order
+    # (the later one when a second order is running); None for a case no order supervises.
+    order_ends_on: Mapped[date | None]
     tier: Mapped[int | None] = mapped_column(Integer)
     rosh: Mapped[RoshLevel | None]  # indexed with the name (casework.case_list)
     rosh_to_children: Mapped[RoshLevel | None]
@@ -181,6 +184,8 @@ class Case(CaseworkBase):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Why the case closed, in words ("order ended on 08 November 2027", "order revoked on ...").
+    closure_reason: Mapped[str | None] = mapped_column(String(200))
     # Whether the critical-few rule (casework.critical_few) puts the case among the critical few, by
     # its RoSH, MAPPA level and registrations in force (no override, no recall): stored so that the
     # register list can filter on it through an index. casework.register keeps it in step whenever

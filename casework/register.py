@@ -45,6 +45,9 @@ CRN_PATTERN = re.compile(r"^[A-Z][0-9]{6}$")
 _CASES = "casework.cases"
 # Policy 12: a review not recorded within 7 days of falling due goes to the ACO; it is late.
 OVERSIGHT_GRACE = timedelta(days=7)
+# Registrations that stay when a case closes: MAPPA is the agencies' together, and is reviewed on its
+# own period (its review falls due on the register as before), not ended with supervision.
+OUTLIVE_SUPERVISION = frozenset({MAPPA_REGISTER})
 
 
 class RegisterError(Exception):
@@ -432,10 +435,13 @@ def record_mappa(
 def close_case(
     session: Session, crn: str, *, at: datetime, by: str, reason: str, end_registrations: bool = True
 ) -> Case:
-    """Close a case: its ownership and oversight plan end, and (by default) every registration with it."""
+    """Close a case: its ownership and oversight plan end, and (by default) every registration with it
+    but a MAPPA registration, which does not end with supervision: it stays for its own review."""
     case = _open_case(session, crn)
     if end_registrations:
         for registration in case.active_registrations():
+            if registration.code in OUTLIVE_SUPERVISION:
+                continue
             deregister(session, registration.id, at=at, by=by, notes=f"Case closed: {reason}")
     ownership = current_ownership(session, case)
     if ownership is not None:
@@ -445,6 +451,7 @@ def close_case(
         plan.ended_at = at
     case.stage = Stage.CLOSED
     case.closed_at = at
+    case.closure_reason = reason[:200]
     _event(session, case, "case_closed", f"Case closed: {reason}", code=None, at=at, by=by, reason=reason)
     session.expire(case, ["registrations"])
     return case

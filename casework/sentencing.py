@@ -57,6 +57,9 @@ WITH_END_DATE: dict[SentenceOutcome, int] = {
     Out.SUSPENDED_SENTENCE: 24,  # supervision period 6 months to 2 years
     Out.CONDITIONAL_DISCHARGE: 36,  # up to 3 years
 }
+# Orders the area supervises in the community until their end date (a conditional discharge has an
+# end date too, but nobody supervises it).
+SUPERVISED_ORDERS = frozenset({Out.COMMUNITY_ORDER, Out.SUSPENDED_SENTENCE})
 # Outcomes that send the case to a later hearing; a deferment may be for at most 6 months.
 TO_A_LATER_HEARING = frozenset({Out.ADJOURNED, Out.DEFERRED})
 DEFERMENT_MONTHS = 6
@@ -203,6 +206,9 @@ def record_outcome(
         case.sentence_date = record.outcome_date
         if case.stage in (Stage.IDENTIFIED, Stage.AWAITING_SENTENCE):
             case.stage = Stage.SENTENCED
+    if record.outcome in SUPERVISED_ORDERS and record.end_date is not None:
+        # Supervision ends when the last order running ends.
+        case.order_ends_on = max(filter(None, (case.order_ends_on, record.end_date)))
     # nDelius: ECOM when an order starts, EAPP (court appearance) for any other outcome.
     code = "ECOM" if record.outcome in (Out.COMMUNITY_ORDER, Out.SUSPENDED_SENTENCE) else "EAPP"
     detail = {**record.as_payload(), "title": record.title}
@@ -332,6 +338,23 @@ CLOSING_WORDS: dict[SentenceOutcome, str] = {
     Out.DISMISSED: "case dismissed",
     Out.WITHDRAWN: "case withdrawn",
 }
+
+
+# Why supervision ends, as the process gives it (the order's end date reached, or an early end the
+# SPO records at an oversight review), in the words of the closure on the register.
+END_REASONS: dict[str, str] = {
+    "ORDER_ENDED": "order ended",
+    "REVOKED": "order revoked",
+    "EARLY_TERMINATION": "ended early for good progress",
+    "DIED": "died",
+    "TRANSFERRED_OUT": "transferred out of the area",
+}
+
+
+def end_reason_words(reason: str, on: date) -> str:
+    """Why supervision ended, for the register's closure: "order ended on 08 November 2027"."""
+    words = END_REASONS.get(reason) or reason.replace("_", " ").lower()
+    return f"{words} on {on:%d %B %Y}"
 
 
 def closing_reason(outcome_code: str, outcome_date: date) -> str:

@@ -7,6 +7,7 @@ due and follow-up dates (from the element's properties) and priority.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +22,8 @@ from engine.errors import NotPermitted
 from engine.models import AuditEvent, HumanTask
 from engine.standards import ISO_DURATION, STANDARD_PROPERTY, WORKING_DAYS, TimescaleTable, start_of_count
 from engine.steps import Actor, AssignmentResolver, StepState
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class TaskPolicy:
@@ -69,6 +72,8 @@ class TaskPolicy:
         if literal is not None:
             return literal
         result = self.script_engine.evaluate(task, text)
+        if isinstance(result, str) and _ISO_DATE.match(result.strip()):
+            result = date.fromisoformat(result.strip())  # a date as ISO text, as a service result keeps it
         if isinstance(result, datetime):
             return result if result.tzinfo else result.replace(tzinfo=UTC)
         if isinstance(result, date):
@@ -78,7 +83,7 @@ class TaskPolicy:
         computed = self._literal_time(str(result).strip(), now)
         if computed is None:
             raise ValueError(
-                f"{prop} '{text}' gave {result!r}; expected an ISO 8601 duration such as P10D "
+                f"{prop} '{text}' gave {result!r}; expected an ISO 8601 duration such as P10D, a date "
                 "or a number of working days such as '5 working days'"
             )
         return computed

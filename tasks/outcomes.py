@@ -10,15 +10,19 @@ its reason, for the outcomes that lead to no supervision (the `outcome_route` de
 The custody and licence route (custody-licence.bpmn) uses the rest: `custody_timetable` and
 `licence_turn` work out its timers' dates, `release_on_licence`, `recall_to_custody` and
 `end_licence` keep the register and the timeline.
+`plan_order_end` gives the model the days of a supervised order's end: when its termination review
+opens and falls due (the lead times of the `termination_review_lead` decision table, in working days
+before the end date) and when supervision ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from casework import register, sentencing
+from engine.clock import DISPLAY_ZONE, WorkingCalendar
 from engine.errors import FieldError, InvalidData
 from engine.scripting import StepContext
 
@@ -75,14 +79,12 @@ def custody_timetable(
     pre_release_weeks: int = 0,
 ) -> Result:
     """The custody route's dates, for its timers: release, the licence's end, when pre-release planning
-    starts (`pre_release_weeks` before release) and how long it has (until the day before release);
-    and the years from sentence to release, which set the sentence plan's timescale."""
-    sentenced, release = _a_date(sentence_date), _a_date(release_date)
+    starts (`pre_release_weeks` before release) and how long it has (until the day before release)."""
+    release = _a_date(release_date)
     licence_end = _a_date(licence_end_date) if licence_end_date else None
     today = ctx.clock.now().date()
     planning_from = release - timedelta(weeks=int(pre_release_weeks or 0))
     return {
-        "years_to_release": round((release - sentenced).days / 365.25, 2),
         "release_at": _start_of(release),
         "licence_end_at": _start_of(licence_end) if licence_end else None,
         "pre_release_at": _start_of(planning_from),
@@ -144,6 +146,56 @@ def _start_of(day: date) -> str:
     return f"{day.isoformat()}T00:00:00+00:00"
 
 
+# The hour of the area's day a termination review opens.
+REVIEW_OPENS_AT = time(9)
+
+
+def plan_order_end(ctx: StepContext, *, crn: str, opens_before: int, due_before: int) -> Result:
+    """The days of the order's end, from the end date on the register.
+
+    `has_end` is false when no order end date is known (the case then ends only early, at an
+    oversight review). Otherwise: `review_opens_at` (9:00 on the day `opens_before` working days
+    before the end date, or now if that has passed), `review_due_on` (the date `due_before` working
+    days before it: the termination review's due date) and `ends_at` (the start of the end date in
+    the area: supervision ends on that day)."""
+    case = register.find_case(ctx.session, crn)
+    end = case.order_ends_on
+    if end is None:
+        return {"has_end": False, "end_date": None}
+    if opens_before < due_before or due_before < 0:
+        raise InvalidData(
+            [
+                FieldError(
+                    "termination_review_lead",
+                    f"The termination review must open ({opens_before} working days before the end) "
+                    f"no later than it is due ({due_before}): check the termination_review_lead table",
+                )
+            ]
+        )
+    calendar = WorkingCalendar()
+    opens_on = working_days_before(calendar, end, int(opens_before))
+    opens_at = datetime.combine(opens_on, REVIEW_OPENS_AT, tzinfo=DISPLAY_ZONE).astimezone(UTC)
+    ends_at = datetime.combine(end, time(), tzinfo=DISPLAY_ZONE).astimezone(UTC)
+    return {
+        "has_end": True,
+        "end_date": end.isoformat(),
+        "end_words": f"{end:%d %B %Y}",
+        "review_opens_at": max(opens_at, ctx.clock.now()).isoformat(),
+        "review_due_on": working_days_before(calendar, end, int(due_before)),
+        "ends_at": ends_at.isoformat(),
+    }
+
+
+def working_days_before(calendar: WorkingCalendar, day: date, days: int) -> date:
+    """The working day `days` working days before `day` (`day` itself for 0)."""
+    remaining = days
+    while remaining:
+        day -= timedelta(days=1)
+        if calendar.is_working_day(day):
+            remaining -= 1
+    return day
+
+
 OPERATIONS: dict[str, Callable[..., Result]] = {
     "record_sentencing_outcome": record_sentencing_outcome,
     "close_on_outcome": close_on_outcome,
@@ -152,4 +204,5 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "release_on_licence": release_on_licence,
     "recall_to_custody": recall_to_custody,
     "end_licence": end_licence,
+    "plan_order_end": plan_order_end,
 }

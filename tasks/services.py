@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from casework import register
+from casework import register, sentencing
 from casework.models import Case
 from casework.register import OwnerNotSuitable, StaffNotFound
 from casework.register_types import REGISTER_TYPES, add_months, register_type
@@ -351,14 +351,14 @@ def keep_or_end_registration(
 
 
 def close_case(ctx: StepContext, *, crn: str, termination_date: str | date, reason: str) -> Result:
-    """Close the case after its termination review: ownership, oversight plan and registrations end."""
-    words = reason.replace("_", " ").lower()
+    """Close the case when supervision ends, with the reason: ownership, oversight plan and
+    registrations end (but MAPPA, which stays for its own review)."""
     case = register.close_case(
         ctx.session,
         crn,
         at=ctx.clock.now(),
         by=ctx.actor,
-        reason=f"{words} on {_date(termination_date):%d %B %Y}",
+        reason=sentencing.end_reason_words(reason, _date(termination_date)),
     )
     return {"stage": case.stage.value}
 

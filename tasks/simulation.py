@@ -649,20 +649,26 @@ FORMS: dict[str, Form] = {
         "risk_management_plan": "Supervision, police liaison.",
         "sentence_plan": "Accredited programme.",
     },
-    "oversight_review": lambda s, p: {
-        "review_date": s.today(),
-        "rosh": p.rosh,
-        "findings": "Plan on track.",
-        "case_ends": s.ended(p),
-    },
-    "escalated_review": lambda s, p: {
-        "review_date": s.today(),
-        "action_taken": "REVIEWED_BY_ACO",
-        "rosh": p.rosh,
-        "findings": "Plan on track.",
-        "reason_missed": "SPO on leave.",
-        "case_ends": s.ended(p),
-    },
+    "oversight_review": lambda s, p: (
+        {
+            "review_date": s.today(),
+            "rosh": p.rosh,
+            "findings": "Plan on track.",
+            "case_ends": s.ended(p),
+        }
+        | ({"end_reason": "ORDER_ENDED"} if s.ended(p) else {})
+    ),
+    "escalated_review": lambda s, p: (
+        {
+            "review_date": s.today(),
+            "action_taken": "REVIEWED_BY_ACO",
+            "rosh": p.rosh,
+            "findings": "Plan on track.",
+            "reason_missed": "SPO on leave.",
+            "case_ends": s.ended(p),
+        }
+        | ({"end_reason": "ORDER_ENDED"} if s.ended(p) else {})
+    ),
     "review_registration": lambda s, p: {
         "registration_decision": "KEEP",
         "registration_notes": "Still applies.",

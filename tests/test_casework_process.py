@@ -248,7 +248,7 @@ def test_closing_the_case_closes_it_on_the_register(case: Case, clock: ManualClo
         assert (record.stage, record.closed_at) == (Stage.CLOSED, clock.now())
         assert record.active_registrations() == []
         assert register.current_ownership(session, record) is None
-        assert register.timeline(session, CRN)[-1].summary == "Case closed: completed on 14 December 2026"
+        assert register.timeline(session, CRN)[-1].summary == "Case closed: order ended on 14 December 2026"
 
 
 def test_a_transfer_moves_the_owners_open_tasks_to_the_new_owner(case: Case, clock: ManualClock) -> None:
@@ -318,6 +318,7 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "release_on_licence",
         "recall_to_custody",
         "end_licence",
+        "plan_order_end",
     } == names
 
 

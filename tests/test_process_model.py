@@ -90,7 +90,7 @@ FIRST_DETAILS = {
 
 # What each outcome needs besides its type and date, when a test gives nothing else.
 OUTCOME_NEEDS: dict[str, dict[str, Any]] = {
-    "COMMUNITY_ORDER": {"end_date": "2027-11-08"},
+    "COMMUNITY_ORDER": {"end_date": "2029-11-08"},
     "SUSPENDED_SENTENCE": {"end_date": "2028-05-08"},
     "CONDITIONAL_DISCHARGE": {"end_date": "2027-11-08"},
     "CUSTODY_UNDER_12_MONTHS": {"custody_months": 6},
@@ -301,10 +301,12 @@ class Case:
             },
         )
 
-    def review(self, rosh: str, case_ends: bool = False) -> StepResult:
+    def review(self, rosh: str, case_ends: bool = False, end_reason: str = "ORDER_ENDED") -> StepResult:
+        """The SPO's oversight review; `case_ends` records an end of supervision with `end_reason`."""
+        ending = {"case_ends": True, "end_reason": end_reason} if case_ends else {"case_ends": False}
         return self.complete(
             "oversight_review",
-            {"review_date": self.today(), "rosh": rosh, "findings": "Plan on track.", "case_ends": case_ends},
+            {"review_date": self.today(), "rosh": rosh, "findings": "Plan on track."} | ending,
         )
 
 
@@ -456,6 +458,7 @@ def test_the_policy_names_only_steps_that_exist() -> None:
         "critical_few",
         "outcome_route",
         "owner_grade",
+        "termination_review_lead",
     }
     assert steps - ids <= decisions, steps - ids - decisions
 
