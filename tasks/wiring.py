@@ -1,9 +1,9 @@
-"""Plugs the domain into the engine: roles, service operations, script functions, assignment, and
-what a deploy implies for the register (the engine calls it by name in the deploy's transaction)."""
+"""Plugs the domain into the engine: roles, service operations, script functions, assignment, what
+a deploy implies for the register and what a step implies for the case's team on the engine's rows
+(the engine calls both by name, in the deploy's or the step's own transaction)."""
 
 from __future__ import annotations
 
-import tasks.case_team  # noqa: F401  (keeps each case's team on its instances and tasks)
 from casework.critical_few import use_rule_book
 from casework.roles import TASK_ROLES
 from engine.clock import Clock
@@ -11,6 +11,7 @@ from engine.db import Database
 from engine.runtime import KEPT_WORKFLOWS, ProcessEngine
 from engine.scripting import ServiceRegistry
 from tasks.assignment import CaseAssignment
+from tasks.case_team import give_step_rows_their_case_team
 from tasks.critical_few_rule import RULE_BOOK, mark_cases_by_a_new_table
 from tasks.services import register_operations
 
@@ -41,4 +42,5 @@ def build_engine(
         known_roles=TASK_ROLES,
         kept_workflows=kept_workflows,
         on_deploy=(mark_cases_by_a_new_table,),  # re-marks the critical few when a deploy changes the rule
+        on_step=(give_step_rows_their_case_team,),  # a step's new rows take their case's team
     )
