@@ -7,39 +7,27 @@ reason, are the decision table `critical_few` in the offender management bundle
 (processes/offender-management/critical_few.dmn), so the process owner can change the rule without
 changing code. The table in force is the one in the newest deployed version of the bundle (a process
 owner's publish changes it at once); the file on disk counts only until a version with it is deployed.
-This module reads it. "Watch" is the next band down; everything else is background.
+Reading and evaluating that table needs the process engine, so it lives in tasks.critical_few_rule,
+which plugs it in here at start-up (`use_rule_book`); this module holds the shapes the rule reads and
+answers in, and keeps the register's stored mark by it. "Watch" is the next band down; everything else
+is background.
 The other registrations collapse into five lenses instead of ~200 flags.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
-from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
-from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework.models import Case, Registration
 from casework.register_types import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
-from engine.models import DefinitionFile, ProcessDefinition
-from engine.scripting import SandboxedEnvironment, ServiceRegistry, compile_sandboxed
-from engine.xmlsafe import parse_xml
-
-# The decision table that says which cases are critical and why.
-CRITICAL_FEW_TABLE = (
-    Path(__file__).resolve().parent.parent / "processes" / "offender-management" / "critical_few.dmn"
-)
-CRITICAL_FEW_DECISION = "critical_few"
-CRITICAL_FEW_FILE = CRITICAL_FEW_TABLE.name
 
 # Registrations that make a high-RoSH case critical, with the words the reason uses.
 HIGH_RISK_AGGRAVATING: dict[str, str] = {
@@ -116,7 +104,7 @@ class Assessment:
 
 
 def critical_reasons(
-    profile: RiskProfile, *, today: date | None = None, table: CriticalFewTable | None = None
+    profile: RiskProfile, *, today: date | None = None, table: CriticalFewRule | None = None
 ) -> list[str]:
     """Every reason the case is critical (from the decision table, then any override); empty if not.
 
@@ -144,7 +132,7 @@ def watch_reasons(profile: RiskProfile) -> list[str]:
 
 
 def assess(
-    profile: RiskProfile, *, today: date | None = None, table: CriticalFewTable | None = None
+    profile: RiskProfile, *, today: date | None = None, table: CriticalFewRule | None = None
 ) -> Assessment:
     """The case's band (critical, watch or background) with its reasons."""
     critical = critical_reasons(profile, today=today, table=table)
@@ -190,7 +178,7 @@ def keep_critical_flag(session: Session, case: Case) -> bool:
 
 
 def recompute_critical_flags(
-    session: Session, table: CriticalFewTable | None = None, *, chunk: int = 10_000
+    session: Session, table: CriticalFewRule | None = None, *, chunk: int = 10_000
 ) -> int:
     """Evaluate the rule again for every case on the register and store what changed (after the
     decision table is republished, or for rows written without the register); the number changed.
@@ -231,113 +219,52 @@ def recompute_critical_flags(
             changed += len(updates)
 
 
-class CriticalFewTable:
-    """The `critical_few` decision table, read once, evaluated in the same sandbox as the models."""
-
-    def __init__(
-        self,
-        path: Path = CRITICAL_FEW_TABLE,
-        decision: str = CRITICAL_FEW_DECISION,
-        *,
-        content: bytes | None = None,
-    ) -> None:
-        """The table in the file at `path`, or in `content` (a deployed version's file) when given."""
-        parser = SpiffBpmnParser()
-        if content is None:
-            content = path.read_bytes()
-        parser.add_dmn_xml(parse_xml(content, path.name), filename=path.name)
-        self._engine = DMNEngine(parser.get_engine(decision, None).decision_table)
-        self._evaluator = _SandboxEvaluator()
-
-    def reasons(self, inputs: Mapping[str, Any]) -> list[str]:
-        """The reasons of every row that matches `inputs`, in the table's order."""
-        task = SimpleNamespace(data=dict(inputs), workflow=SimpleNamespace(script_engine=self._evaluator))
-        found = self._engine.result(task).get("reason", [])
-        return [str(reason) for reason in found]
-
-
-class _SandboxEvaluator:
-    """What the DMN engine needs of a script engine: the models' sandbox, over plain inputs."""
-
-    def __init__(self) -> None:
-        self._environment = SandboxedEnvironment({}, ServiceRegistry())
-
-    def validate(self, expression: str) -> None:
-        compile_sandboxed(expression.strip(), "eval")
-
-    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
-        return self._environment.evaluate(expression, task.data, external_context)
-
-
 # ------------------------------------------------------------------- the table in force
 
 
-def deployed_table_file(session: Session, *, besides: int | None = None) -> tuple[int, bytes] | None:
-    """The critical-few file of the newest deployed version that has one, as (definition id, content),
-    leaving out version `besides` if given; None when no deployed version has one."""
-    query = select(DefinitionFile.definition_id, DefinitionFile.content).where(_IS_TABLE_FILE)
-    if besides is not None:
-        query = query.where(DefinitionFile.definition_id != besides)
-    row = session.execute(_newest_first(query).limit(1)).first()
-    return None if row is None else (row[0], bytes(row[1]))
+class CriticalFewRule(Protocol):
+    """The decision table `critical_few`, as the register asks it."""
+
+    def reasons(self, inputs: Mapping[str, Any]) -> list[str]:
+        """The reasons of every row that matches `inputs` (`table_inputs`), in the table's order."""
+        ...
 
 
-def table_in_force(session: Session) -> CriticalFewTable:
-    """The critical-few table of the newest deployed version (the file on disk before any is deployed).
+class RuleBook(Protocol):
+    """Where the table in force is found (tasks.critical_few_rule reads it from the deployed versions)."""
 
-    Each version's table is parsed once per process; asking costs one small query.
-    """
-    newest = session.execute(
-        _newest_first(
-            select(DefinitionFile.definition_id, ProcessDefinition.content_hash).where(_IS_TABLE_FILE)
-        ).limit(1)
-    ).first()
-    if newest is None:
-        table = _disk_table()
-    elif (cached := _deployed_tables.get(newest.content_hash)) is not None:
-        table = cached
-    else:
-        content = session.scalar(
-            select(DefinitionFile.content).where(
-                DefinitionFile.definition_id == newest.definition_id, _IS_TABLE_FILE
-            )
+    def in_force(self, session: Session) -> CriticalFewRule:
+        """The table in force as the database in `session` has it."""
+        ...
+
+    def last_read(self) -> CriticalFewRule:
+        """The table this process last found in force (the file on disk before any was read)."""
+        ...
+
+
+_rule_book: list[RuleBook] = []
+
+
+def use_rule_book(book: RuleBook) -> None:
+    """Plug in where the table in force is found (tasks.wiring does, before the register is used)."""
+    _rule_book[:] = [book]
+
+
+def table_in_force(session: Session) -> CriticalFewRule:
+    """The critical-few table of the newest deployed version (the file on disk before any is deployed)."""
+    return _book().in_force(session)
+
+
+def _book() -> RuleBook:
+    if not _rule_book:
+        raise LookupError(
+            "No critical-few table is plugged in: call tasks.wiring.plug_in_the_register() at start-up"
         )
-        table = _deployed_tables.setdefault(
-            newest.content_hash, CriticalFewTable(content=bytes(content or b""))
-        )
-    _last_read[:] = [table]
-    return table
+    return _rule_book[0]
 
 
-def is_table_file(path: str) -> bool:
-    """Whether a bundle's file at `path` is the critical-few table."""
-    return path == CRITICAL_FEW_FILE or path.endswith(f"/{CRITICAL_FEW_FILE}")
-
-
-_IS_TABLE_FILE = (DefinitionFile.path == CRITICAL_FEW_FILE) | DefinitionFile.path.like(
-    f"%/{CRITICAL_FEW_FILE}"
-)
-
-
-def _newest_first(query: Any) -> Any:
-    return query.join(ProcessDefinition, ProcessDefinition.id == DefinitionFile.definition_id).order_by(
-        ProcessDefinition.deployed_at.desc(), ProcessDefinition.id.desc()
-    )
-
-
-# Parsed tables by the content hash of the deployed version they came from (its files never change).
-_deployed_tables: dict[str, CriticalFewTable] = {}
-# The table this process last found in force, for callers that have no session at hand.
-_last_read: list[CriticalFewTable] = []
-
-
-@functools.cache
-def _disk_table() -> CriticalFewTable:
-    return CriticalFewTable()
-
-
-def _last_table() -> CriticalFewTable:
-    return _last_read[0] if _last_read else _disk_table()
+def _last_table() -> CriticalFewRule:
+    return _book().last_read()
 
 
 def table_inputs(profile: RiskProfile) -> dict[str, Any]:

@@ -462,9 +462,9 @@ def close_case(
 
 # The grade rules: which grade may own a case of which RoSH level, MAPPA level and tier. They are the
 # decision table `owner_grade` of the offender management bundle, which the process owner edits;
-# tasks.ownership reads the table in force and installs it here (`use_grade_rules`) when it is imported,
-# as every entry point does. The rule gives the reasons a member of staff may not own a case, in words
-# ("High RoSH", "MAPPA level 2"); none when they may.
+# tasks.ownership reads the table in force; tasks.wiring.plug_in_the_register installs it here
+# (`use_grade_rules`), as every entry point does. The rule gives the reasons a member of staff may
+# not own a case, in words ("High RoSH", "MAPPA level 2"); none when they may.
 GradeRules = Callable[[Staff, Case], list[str]]
 _grade_rules: list[GradeRules] = []
 
@@ -480,7 +480,7 @@ def owner_problem(staff: Staff, case: Case) -> str | None:
     if not staff.active:
         return f"{name} is not active on the staff list."
     if not _grade_rules:
-        raise RuntimeError("no grade rules are in use: import tasks.ownership, which reads them")
+        raise RuntimeError("no grade rules are in use: call tasks.wiring.plug_in_the_register() first")
     reasons = _grade_rules[0](staff, case)
     if not reasons:
         return None

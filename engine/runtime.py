@@ -34,7 +34,7 @@ from engine.messaging import Delivery, OutboxHandlers
 from engine.models import ProcessDefinition
 from engine.scripting import SandboxedEnvironment, SandboxedScriptEngine, ServiceRegistry, standard_functions
 from engine.state import KeptWorkflows, StateSerializer
-from engine.stepping import Stepper, StepResult
+from engine.stepping import StepHook, Stepper, StepResult
 from engine.steps import (
     SYSTEM_ACTOR,
     Actor,
@@ -53,7 +53,8 @@ KEPT_WORKFLOWS = 256
 
 class ProcessEngine:
     """The generic BPMN runtime; the domain plugs in through its registries, resolver and hooks
-    (`on_deploy`: called by name in each new version's deploy transaction)."""
+    (`on_deploy`: called by name in each new version's deploy transaction; `on_step`: at the end of
+    every step, in its transaction, once the step's rows are written)."""
 
     def __init__(
         self,
@@ -67,6 +68,7 @@ class ProcessEngine:
         known_roles: Collection[str] = (),
         kept_workflows: int = KEPT_WORKFLOWS,
         on_deploy: Sequence[DeployHook] = (),
+        on_step: Sequence[StepHook] = (),
     ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
@@ -96,6 +98,7 @@ class ProcessEngine:
             script_engine=self.script_engine,
             policy=self.policy,
             resolver=self.resolver,
+            on_step=on_step,
         )
         self.task_actions = TaskActions(
             db, self.clock, self.definitions, self.stepper, self.policy, services=self.services

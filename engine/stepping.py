@@ -11,7 +11,7 @@ the caller's `Database.transaction` does, so any exception rolls the whole step 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,8 @@ class StepResult:
 
 
 StepAction = Callable[[BpmnWorkflow, StepState], None]
+# Called by name at the end of every step, in the step's transaction, once the step's rows are written.
+StepHook = Callable[[Session, ProcessInstance], None]
 
 
 class Stepper:
@@ -66,6 +68,7 @@ class Stepper:
         script_engine: SandboxedScriptEngine,
         policy: TaskPolicy,
         resolver: AssignmentResolver,
+        on_step: Sequence[StepHook] = (),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -75,6 +78,7 @@ class Stepper:
         self.script_engine = script_engine
         self.policy = policy
         self.resolver = resolver
+        self.on_step = tuple(on_step)
 
     @retried_when_deadlocked
     def start(
@@ -193,6 +197,10 @@ class Stepper:
         session.add_all(state.audit)
         if instance.status not in (*InstanceStatus.FINISHED, InstanceStatus.ERROR):
             after_commit(session, functools.partial(self.kept.keep, instance.id, saved, workflow))
+        if self.on_step:
+            session.flush()
+            for hook in self.on_step:
+                hook(session, instance)
         if state.flush:
             session.flush()
         return StepResult(instance.id, instance.status, instance.error, ready_ids)

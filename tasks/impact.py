@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 import casework.access_log  # noqa: F401 - the access log's table joins CaseworkBase's metadata
 import casework.case_list  # noqa: F401 - and the register list's indexes
-from casework.critical_few import CRITICAL_FEW_DECISION, CriticalFewTable, RiskProfile, table_inputs
+from casework.critical_few import RiskProfile, table_inputs
 from casework.demo_area import generate_area
 from casework.models import Case, CaseworkBase
 from casework.roles import ROLE_TITLES, Role
@@ -31,6 +31,7 @@ from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import EngineBase, HumanTask
+from tasks.critical_few_rule import CRITICAL_FEW_DECISION, CriticalFewTable
 from tasks.simulation import AreaSimulation
 from tasks.wiring import build_engine
 

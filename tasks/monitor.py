@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-import tasks.case_team  # noqa: F401  (the monitor reads the team kept on each instance and task)
 from casework import register
 from casework.access import may_view
 from casework.case_list import critical_few as critical_flag
@@ -31,6 +30,7 @@ from engine.errors import EngineError, NotFound, NotPermitted
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.monitoring import Monitor, require_reason
 from tasks.assignment import move_open_tasks, responsible_for
+from tasks.case_team import pass_case_team_on
 from tasks.due_dates import end_of_week
 from tasks.open_tasks import OpenTask, open_task
 from tasks.staff_names import display_names
@@ -444,6 +444,7 @@ def move_ownership(
         role: responsible_for(record, role) for role in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER)
     }
     register.assign_owner(session, crn, owner, at=at, by=by, reason=reason)
+    pass_case_team_on(session, crn)
     moves: Mapping[str | None, str | None] = {before[role]: responsible_for(record, role) for role in before}
     return move_open_tasks(session, crn, moves, actor=by, at=at, reason=reason)
 

@@ -3,9 +3,8 @@
 The rules are the decision table `owner_grade` of the offender management bundle (`owner_grade.dmn`),
 which the process owner edits: which grade may own a case of which RoSH level, MAPPA level and tier.
 The table in force is the one in the newest deployed version (the file on disk before any is
-deployed). Importing this module makes the register check every new owner against it
-(`casework.register.use_grade_rules`), so allocation, reallocation, transfers and a manager's move all
-follow the same table.
+deployed). tasks.wiring plugs `grade_rules_in_force` into the register, which checks every new owner
+against it, so allocation, reallocation, transfers and a manager's move all follow the same table.
 
 `why_not_owner` answers "may this member of staff own this case" (None: they may; otherwise why not, in
 words); `who_may_own` answers "who in this team may", with each person's grade, experience band and
@@ -140,11 +139,10 @@ def eligible_owners(ctx: StepContext) -> Choices:
     return Choices(offered, why_not)
 
 
-def _rules_of_the_table(staff: Staff, case: Case) -> list[str]:
+def grade_rules_in_force(staff: Staff, case: Case) -> list[str]:
+    """The grade rules as the register asks them (`casework.register.use_grade_rules`): the reasons,
+    by the table in force in the case's own session, that `staff` may not own `case`."""
     session = object_session(case) or object_session(staff)
     if session is None:
         raise RuntimeError("the grade rules read the table in force: the case must be in a session")
     return grade_reasons(session, staff, case)
-
-
-register.use_grade_rules(_rules_of_the_table)

@@ -22,6 +22,7 @@ from engine.errors import FieldError, InvalidData
 from engine.scripting import ServiceRegistry, StepContext
 from tasks import outcomes, ownership
 from tasks.assignment import move_open_tasks, responsible_for
+from tasks.case_team import pass_case_team_on
 
 Result = dict[str, Any]
 
@@ -167,6 +168,7 @@ def allocate_case(ctx: StepContext, *, crn: str, owner: str, tier: int, note: st
         with ctx.session.begin_nested():
             register.record_tier(ctx.session, crn, int(tier), at=at, by=by)
             change = register.assign_owner(ctx.session, crn, owner, at=at, by=by, reason=note or "allocation")
+            pass_case_team_on(ctx.session, crn)
     except (OwnerNotSuitable, StaffNotFound) as refused:
         # Refused on the same page, as a field error: nothing is written and no new task is made.
         raise InvalidData([FieldError("owner_staff_id", str(refused))]) from refused
@@ -188,6 +190,7 @@ def transfer_case(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Res
         role: responsible_for(case, role) for role in (Role.OFFENDER_MANAGER, Role.SENIOR_PROBATION_OFFICER)
     }
     register.assign_owner(ctx.session, crn, owner, at=ctx.clock.now(), by=ctx.actor, reason=reason)
+    pass_case_team_on(ctx.session, crn)
     moves = {before[role]: responsible_for(case, role) for role in before}
     moved = move_open_tasks(ctx.session, crn, moves, actor=ctx.actor, at=ctx.clock.now(), reason=reason)
     return {"owner": owner, "tasks_moved": moved}

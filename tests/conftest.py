@@ -26,6 +26,7 @@ from engine.clock import ManualClock
 from engine.db import Database
 from engine.runtime import Actor, ProcessEngine
 from engine.scripting import ServiceRegistry, StepContext
+from tasks.wiring import plug_in_the_register
 from webui.schema import TARGET_METADATA
 
 settings.register_profile("deterministic", derandomize=True, database=None)
@@ -126,6 +127,12 @@ def copy_sqlite(source: Path, target: Path) -> None:
     finally:
         reading.close()
         writing.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _register_plugged_in() -> None:
+    """The register finds the critical-few table in force as the app, the worker and the CLI do."""
+    plug_in_the_register()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from engine.models import HumanTask, ProcessInstance
 from engine.monitoring import Monitor, reassign_task
 from engine.runtime import Actor
 from tasks import monitor as probation
+from tasks.case_team import pass_case_team_on
 
 __all__ = ["case", "om_engine"]  # fixtures shared with the process model tests
 
@@ -37,6 +38,13 @@ def rows_and_case_teams(case: Case) -> tuple[set[int | None], int | None]:
         return on_rows, session.scalar(select(CaseRecord.team_id).where(CaseRecord.crn == case.crn))
 
 
+def allocate(case: Case, owner: str) -> None:
+    """The case's first owner, as the process's allocation gives it: the register, then the rows."""
+    with case.engine.db.transaction() as session:
+        register.assign_owner(session, case.crn, owner, at=START, by="spo.north", reason="allocation")
+        pass_case_team_on(session, case.crn)
+
+
 def team_id(session: Session, code: str) -> int:
     found = session.scalar(select(Team.id).where(Team.code == code))
     assert found is not None
@@ -51,8 +59,7 @@ def staff_id(session: Session, username: str) -> int:
 
 def test_a_new_case_gives_its_team_to_its_instance_and_tasks(case: Case) -> None:
     case.start()
-    with case.engine.db.transaction() as session:
-        register.assign_owner(session, case.crn, NORTH_PO, at=START, by="spo.north", reason="allocation")
+    allocate(case, NORTH_PO)
     on_rows, team = rows_and_case_teams(case)
     with case.engine.db.transaction(write=False) as session:
         assert team == team_id(session, "NORTH")
@@ -61,8 +68,7 @@ def test_a_new_case_gives_its_team_to_its_instance_and_tasks(case: Case) -> None
 
 def test_a_task_opened_by_a_completion_carries_the_cases_team(case: Case) -> None:
     case.start()
-    with case.engine.db.transaction() as session:
-        register.assign_owner(session, case.crn, NORTH_PO, at=START, by="spo.north", reason="allocation")
+    allocate(case, NORTH_PO)
     case.screen("MEDIUM")  # completes the report; the next step opens a new task or waits for the court
     case.sentenced()
     on_rows, team = rows_and_case_teams(case)
@@ -72,8 +78,7 @@ def test_a_task_opened_by_a_completion_carries_the_cases_team(case: Case) -> Non
 
 def test_an_ownership_transfer_to_another_team_moves_the_team_on_every_row(case: Case) -> None:
     case.start()
-    with case.engine.db.transaction() as session:
-        register.assign_owner(session, case.crn, NORTH_PO, at=START, by="spo.north", reason="allocation")
+    allocate(case, NORTH_PO)
     with case.engine.db.transaction() as session:
         aco = probation.scope_for(session, staff_id(session, "aco.one"))
         probation.move_ownership(
@@ -92,8 +97,7 @@ def test_reassigning_a_task_keeps_the_cases_team_and_the_monitor_follows_the_hol
     case: Case, clock: ManualClock
 ) -> None:
     case.start()
-    with case.engine.db.transaction() as session:
-        register.assign_owner(session, case.crn, NORTH_PO, at=START, by="spo.north", reason="allocation")
+    allocate(case, NORTH_PO)
     cover = om_username("north", "PO", "N")
     with case.engine.db.transaction() as session:
         reassign_task(session, case.task("write_psr").id, cover, actor="spo.north", at=START, reason="urgent")
@@ -117,8 +121,7 @@ def test_reassigning_a_task_keeps_the_cases_team_and_the_monitor_follows_the_hol
 
 def test_claiming_and_completing_keep_the_team(case: Case) -> None:
     case.start()
-    with case.engine.db.transaction() as session:
-        register.assign_owner(session, case.crn, NORTH_PO, at=START, by="spo.north", reason="allocation")
+    allocate(case, NORTH_PO)
     task = case.task("write_psr")
     case.engine.claim(task.id, Actor(NORTH_PO, frozenset({"OM"})))
     assert case.task("write_psr").claimed_by == NORTH_PO

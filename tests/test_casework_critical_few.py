@@ -15,9 +15,7 @@ from sqlalchemy import func, select
 from casework import register
 from casework.case_record import read_case
 from casework.critical_few import (
-    CRITICAL_FEW_TABLE,
     Band,
-    CriticalFewTable,
     Override,
     RiskProfile,
     assess,
@@ -34,6 +32,7 @@ from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, ProcessDefinition
 from engine.runtime import ProcessEngine
+from tasks.critical_few_rule import CRITICAL_FEW_TABLE, CriticalFewTable
 from tasks.wiring import build_engine
 
 H, M, L, VH = RoshLevel.HIGH, RoshLevel.MEDIUM, RoshLevel.LOW, RoshLevel.VERY_HIGH

@@ -36,6 +36,7 @@ from engine.monitoring import (
 from engine.runtime import Actor
 from tasks import monitor as probation
 from tasks.assignment import covering
+from tasks.case_team import pass_case_team_on
 from tasks.staff_names import display_names
 
 __all__ = ["case", "om_engine"]  # fixtures shared with the process model tests
@@ -230,7 +231,8 @@ def _mixed_area(case: Case, clock: ManualClock) -> None:
         ):
             found = session.scalar(select(CaseRecord).where(CaseRecord.crn == crn))
             assert found is not None
-            found.team = team  # the instance and its tasks take the case's team (tasks.case_team)
+            found.team = team
+            pass_case_team_on(session, crn)  # the instance and its tasks take the case's team
     clock.set(START + 29 * DAY)  # Tuesday 1 December
 
 

@@ -27,6 +27,7 @@ from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine
+from tasks.case_team import pass_case_team_on
 from webui import riskflow
 
 __all__ = ["case", "fast_password_hashing", "om_engine"]
@@ -41,6 +42,7 @@ OM = Actor(OWNER, frozenset({"OM"}))
 def allocate(database: Database, crn: str, owner: str) -> None:
     with database.transaction() as session:
         register.assign_owner(session, crn, owner, at=START, by="spo.north", reason="allocation")
+        pass_case_team_on(session, crn)  # as the process's allocation does
 
 
 @pytest.fixture
@@ -336,6 +338,8 @@ def failed(database: Database, engine: ProcessEngine, cases: dict[str, Case]) ->
     engine.deploy(bundle("scripts"), actor="owner")
     result = engine.start("divide", business_key="X100009", data={"divisor": 0})
     assert result.status == InstanceStatus.ERROR
+    with database.transaction() as session:  # the test engine has no on_step hook: the rows take the team
+        pass_case_team_on(session, "X100009")
     return result.instance_id
 
 

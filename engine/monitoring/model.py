@@ -205,12 +205,25 @@ def model_steps(session: Session, definition_id: int) -> ModelSteps:
     steps: dict[str, Step] = {}
     message_steps: dict[str, list[str]] = {}
     message_words: dict[str, str] = {}
-    for path, content in sorted(files):
-        read_bpmn(parse_xml(content, path), steps, message_steps, message_words)
-    first = min((path for path, _ in files), default=None)
-    result = ModelSteps(definition_id, steps, message_steps, message_words, first)
+    roots = {path: parse_xml(content, path) for path, content in sorted(files)}
+    for root in roots.values():
+        read_bpmn(root, steps, message_steps, message_words)
+    result = ModelSteps(definition_id, steps, message_steps, message_words, _main_diagram(roots))
     with _steps_lock:
         return _steps_cache.setdefault(key, result)
+
+
+def _main_diagram(roots: dict[str, Any]) -> str | None:
+    """The file the monitor draws: the first (by path) holding a process no other process calls, so
+    a bundle's main process rather than a route it calls (custody-licence.bpmn beside
+    offender-management.bpmn)."""
+    called = {
+        call.get("calledElement") for root in roots.values() for call in root.iter(f"{{{_BPMN}}}callActivity")
+    }
+    for path, root in roots.items():
+        if any(p.get("id") not in called for p in root.iter(f"{{{_BPMN}}}process")):
+            return path
+    return min(roots, default=None)
 
 
 def read_bpmn(

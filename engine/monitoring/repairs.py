@@ -34,21 +34,7 @@ def reassign_task(
     old = task.claimed_by or task.assignee
     if old == to:
         raise Conflict("The task is already with that person.", code="no_change")
-    task.assignee = to
-    task.claimed_by = None
-    session.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            event="task_reassigned",
-            instance_id=task.instance_id,
-            business_key=task.business_key,
-            task_guid=task.task_guid,
-            element_id=task.element_id,
-            reason=reason,
-            detail={"task_id": task.id, "from": old, "to": to},
-        )
-    )
+    _move(session, task, old, to, actor=actor, at=at, reason=reason)
     return task
 
 
@@ -74,19 +60,37 @@ def reassign_all_tasks(
     )
     tasks = list(session.scalars(scoped(query, HumanTask, keys, None).order_by(HumanTask.id)))
     for task in tasks:
-        task.assignee = to
-        task.claimed_by = None
-        session.add(
-            AuditEvent(
-                at=at,
-                actor=actor,
-                event="task_reassigned",
-                instance_id=task.instance_id,
-                business_key=task.business_key,
-                task_guid=task.task_guid,
-                element_id=task.element_id,
-                reason=reason,
-                detail={"task_id": task.id, "from": holder, "to": to, "bulk": True},
-            )
-        )
+        _move(session, task, holder, to, actor=actor, at=at, reason=reason, bulk=True)
     return tasks
+
+
+def _move(
+    session: Session,
+    task: HumanTask,
+    old: str | None,
+    to: str | None,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str,
+    bulk: bool = False,
+) -> None:
+    """Give `task` to `to` (None: its role's pool), unclaimed, with the move on the audit trail."""
+    task.assignee = to
+    task.claimed_by = None
+    detail: dict[str, Any] = {"task_id": task.id, "from": old, "to": to}
+    if bulk:
+        detail["bulk"] = True
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            event="task_reassigned",
+            instance_id=task.instance_id,
+            business_key=task.business_key,
+            task_guid=task.task_guid,
+            element_id=task.element_id,
+            reason=reason,
+            detail=detail,
+        )
+    )

@@ -19,6 +19,7 @@ from casework.models import Staff
 from casework.vocabulary import Stage
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine
+from tasks.case_team import pass_case_team_on
 from tasks.wiring import build_engine
 
 from .area import (
@@ -157,6 +158,8 @@ def fail_an_instance(live_server: LiveServer, engine: ProcessEngine) -> int:
     engine.deploy(bundle("scripts"), actor="process.owner")
     result = engine.start("divide", business_key=FAILING, data={"divisor": 0})
     assert result.status == InstanceStatus.ERROR
+    with live_server.database.transaction() as session:  # this engine has no on_step hook: the team
+        pass_case_team_on(session, FAILING)
     return result.instance_id
 
 

@@ -1,5 +1,5 @@
 """Tasks over the API, for a person's token: the inbox lists, one task with its form, claim,
-release and complete. The rules are the inbox's (webui.inbox): a task on a case the person may not
+release and complete. The rules are the inbox's (tasks.inbox): a task on a case the person may not
 see is not there for them at all."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from casework.access_log import Purpose
 from engine.models import HumanTask, ProcessInstance
+from tasks.inbox import Filters, TaskRow, inbox_for, may_see_task
 from webui import riskflow
 from webui.api import bp
 from webui.api.callers import Caller
@@ -25,7 +26,6 @@ from webui.api.schemas import (
 )
 from webui.api.spec import operation
 from webui.auth import SignedInStaff
-from webui.inbox import Filters, TaskRow, inbox_for, may_see_task
 from webui.reads import log_read
 
 NOT_THERE = "That task is not there any more, or is not one you can work on."

@@ -52,6 +52,7 @@ def _backfill() -> None:
     of inputs (RoSH, MAPPA level, registrations in force), and mark the critical ones."""
     from casework.critical_few import RiskProfile, critical_reasons
     from casework.vocabulary import RoshLevel
+    from tasks.critical_few_rule import RULE_BOOK
 
     connection = op.get_bind()
     case = sa.table(
@@ -91,7 +92,7 @@ def _backfill() -> None:
             key = (rosh, mappa_level, frozenset(codes.get(case_id, ())))
             if key not in decided:
                 profile = RiskProfile(RoshLevel(rosh) if rosh else None, mappa_level, key[2])
-                decided[key] = bool(critical_reasons(profile))
+                decided[key] = bool(critical_reasons(profile, table=RULE_BOOK.last_read()))
             if decided[key]:
                 critical.append({"case_id": case_id})
         if critical:
