@@ -20,6 +20,7 @@ from engine.db import Database, retried_when_deadlocked
 from engine.errors import EngineError
 from engine.messaging import Delivery, OutboxHandlers, jsonable
 from engine.models import InboundMessage, MessageWait, OutboxMessage, ProcessInstance
+from engine.scripting import StepContext
 from engine.stepping import Stepper, lock_instance
 from engine.steps import SYSTEM_ACTOR, TIMED_STATUSES, Actor, StepState
 
@@ -179,6 +180,29 @@ def _outbox_dict(message: OutboxMessage) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "attempts": message.attempts,
     }
+
+
+def send_to_own_case(ctx: StepContext, name: str, payload: Mapping[str, Any]) -> int:
+    """From a service operation: a message for the case whose step is running (its business key).
+
+    It is kept like any message that arrives before its wait, in the step's transaction: if the case
+    waits for it once the step has run, the same step hands it over (so the step's own effects come
+    first); otherwise the step that starts waiting for it picks it up. Never a step within a step.
+    Returns the kept message's id.
+    """
+    _check_message(name, ctx.business_key)
+    message = InboundMessage(
+        message_name=name,
+        correlation_value=ctx.business_key,
+        payload=jsonable(dict(payload)),
+        idempotency_key=None,
+        status="stored",
+        received_at=ctx.clock.now(),
+        sender=ctx.actor,
+    )
+    ctx.session.add(message)
+    ctx.session.flush()
+    return message.id
 
 
 def _check_message(name: str, correlation_value: str) -> None:

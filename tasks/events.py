@@ -12,8 +12,10 @@ one that falls due soon (a backdated start) is reviewed on time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +29,7 @@ from engine.db import retried_when_deadlocked
 from engine.messaging import Delivery
 from engine.models import InboundMessage, MessageWait
 from engine.runtime import ProcessEngine
+from tasks.reallocation import REALLOCATION_NEEDED, owner_watched
 
 OVERSIGHT_EVENT = "oversight_event"
 TRANSFER_REQUESTED = "transfer_requested"
@@ -142,10 +145,17 @@ def end_registration(
 @retried_when_deadlocked
 def change_rosh(engine: ProcessEngine, crn: str, level: RoshLevel, *, by: str, source: str) -> Reported:
     """Record the case's new RoSH level and, when it went up and the case is under oversight, tell the
-    case's process, in one transaction (a fall in RoSH waits for the next review)."""
+    case's process, in one transaction (a fall in RoSH waits for the next review). A level the owner's
+    grade may not hold asks the SPO to reallocate the case (tasks.reallocation), in the same
+    transaction."""
     with engine.db.transaction() as session:
         before = register.find_case(session, crn).rosh
-        case = register.record_rosh(session, crn, level, at=engine.clock.now(), by=by, source=source)
+
+        def tell(payload: Mapping[str, Any]) -> Delivery:
+            return engine.deliver_message_within(session, REALLOCATION_NEEDED, crn, payload, sender=by)
+
+        with owner_watched(session, crn, tell, change=f"RoSH {level.value} reported ({source})"):
+            case = register.record_rosh(session, crn, level, at=engine.clock.now(), by=by, source=source)
         delivery = None
         if before is not None and level.rank > before.rank and under_oversight(session, crn):
             payload = {"crn": crn, "kind": "ROSH_UP", "detail": f"{before.value} to {level.value}"}

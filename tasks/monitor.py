@@ -33,6 +33,7 @@ from tasks.assignment import move_open_tasks, responsible_for
 from tasks.case_team import pass_case_team_on
 from tasks.due_dates import end_of_week
 from tasks.open_tasks import OpenTask, open_task
+from tasks.reallocation import NeedsReallocation, needs_reallocation
 from tasks.staff_names import display_names
 
 MANAGER_ROLES = frozenset({Role.SENIOR_PROBATION_OFFICER.value, Role.ASSISTANT_CHIEF_OFFICER.value})
@@ -140,11 +141,14 @@ class Overview:
     compliance: Compliance
     critical: list[CriticalCase]
     critical_total: int = 0  # open cases the register marks critical that the manager may see
+    reallocation: list[NeedsReallocation] = field(default_factory=list)
+    reallocation_total: int = 0  # watched cases with a reallocation open (policy 7)
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCalendar) -> Overview:
-    """Open cases by stage, overdue and due-this-week tasks, compliance, the critical few, errors."""
+    """Open cases by stage, overdue and due-this-week tasks, compliance, the critical few, the cases that
+    need reallocation, errors."""
     monitor = Monitor(session, now, calendar)
     people = display_names(session, [])
     errors = [
@@ -158,6 +162,7 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
         for item in monitor.errored(team_id=scope.team_id, limit=200)[0]
     ]
     by_team, by_person = task_counts(session, scope, now)
+    reallocation_total, reallocation = needs_reallocation(session, scope.staff, scope.team_id, now)
     return Overview(
         stages=stage_counts(session, scope),
         tasks_by_team=by_team,
@@ -165,6 +170,8 @@ def overview(session: Session, scope: Scope, now: datetime, calendar: WorkingCal
         compliance=oversight_compliance(session, scope, now),
         critical=critical_few(session, scope, now.date()),
         critical_total=critical_count(session, scope),
+        reallocation=reallocation,
+        reallocation_total=reallocation_total,
         errors=errors,
     )
 

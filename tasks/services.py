@@ -9,6 +9,7 @@ model keeps in its result variable. docs/modelling.md lists them for process own
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,11 +19,13 @@ from casework.register import OwnerNotSuitable, StaffNotFound
 from casework.register_types import REGISTER_TYPES, add_months, register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
+from engine.deliveries import send_to_own_case
 from engine.errors import FieldError, InvalidData
 from engine.scripting import ServiceRegistry, StepContext
 from tasks import outcomes, ownership
 from tasks.assignment import move_open_tasks, responsible_for
 from tasks.case_team import pass_case_team_on
+from tasks.reallocation import REALLOCATION_NEEDED, owner_problem_now, owner_watched
 
 Result = dict[str, Any]
 
@@ -145,15 +148,22 @@ def record_risk_meeting(
         at=at,
         by=by,
     )
-    _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="risk meeting")
+    with _owner_watched(ctx, crn, "RoSH changed at the risk meeting"):
+        _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="risk meeting")
     return {"meeting_id": meeting.id, "mappa_referral": meeting.mappa_referral}
 
 
 def record_mappa_level(ctx: StepContext, *, crn: str, mappa_category: str, mappa_level: int) -> Result:
     """The MAPPA category and level the MAPPA coordinator set."""
-    case = register.record_mappa(
-        ctx.session, crn, _mappa_category(mappa_category), int(mappa_level), at=ctx.clock.now(), by=ctx.actor
-    )
+    with _owner_watched(ctx, crn, f"MAPPA level set to {int(mappa_level)}"):
+        case = register.record_mappa(
+            ctx.session,
+            crn,
+            _mappa_category(mappa_category),
+            int(mappa_level),
+            at=ctx.clock.now(),
+            by=ctx.actor,
+        )
     return {"mappa_category": mappa_category, "mappa_level": case.mappa_level or 0}
 
 
@@ -207,15 +217,46 @@ def transfer_if_suitable(ctx: StepContext, *, crn: str, owner: str, reason: str)
     return {"transferred": True, "problem": "", **moved}
 
 
+def owner_fits_case(ctx: StepContext, *, crn: str) -> Result:
+    """Whether the grade rules in force still allow the case's owner to hold it (policy 7). A case
+    without an owner, or closed, fits: there is nothing to reallocate."""
+    case = register.find_case(ctx.session, crn)
+    problem = owner_problem_now(ctx.session, case)
+    return {
+        "fits": problem is None,
+        "problem": problem or "",
+        "owner": case.owner.username if case.owner else None,
+    }
+
+
+def reallocate_case(ctx: StepContext, *, crn: str, owner: str, reason: str) -> Result:
+    """The SPO's reallocation: the case moves to `owner` (the old ownership kept on its history) with
+    the old owner's open tasks on it. An owner the register refuses goes back to the SPO as an error
+    on the chosen field, and nothing changes."""
+    try:
+        with ctx.session.begin_nested():
+            moved = transfer_case(ctx, crn=crn, owner=owner, reason=reason)
+    except (OwnerNotSuitable, StaffNotFound) as refused:
+        raise InvalidData([FieldError("new_owner_staff_id", str(refused))]) from refused
+    return {"reallocated": True, **moved}
+
+
 def record_oasys_assessment(
     ctx: StepContext, *, crn: str, rosh: str, risk_to: Iterable[str] = (), registrations: Iterable[str] = ()
 ) -> Result:
     """The full OASys assessment's RoSH level (used from now on), who is at risk, and new registrations."""
     level = RoshLevel(rosh)
     groups = {RiskGroup(g): level for g in risk_to if g in RiskGroup.__members__}
-    register.record_rosh(
-        ctx.session, crn, level, at=ctx.clock.now(), by=ctx.actor, source="OASys assessment", to_whom=groups
-    )
+    with _owner_watched(ctx, crn, f"RoSH {level.value} in the OASys assessment"):
+        register.record_rosh(
+            ctx.session,
+            crn,
+            level,
+            at=ctx.clock.now(),
+            by=ctx.actor,
+            source="OASys assessment",
+            to_whom=groups,
+        )
     added = _register_missing(ctx, crn, registrations)
     return {"rosh": rosh, "registrations_added": added}
 
@@ -263,7 +304,8 @@ def record_oversight_review(
         findings=findings,
         escalated=bool(escalated),
     )
-    _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="oversight review")
+    with _owner_watched(ctx, crn, f"RoSH {rosh} at the oversight review"):
+        _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="oversight review")
     return {"review_id": review.id, "on_time": review.on_time}
 
 
@@ -376,6 +418,8 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "allocate_case": allocate_case,
     "transfer_case": transfer_case,
     "transfer_if_suitable": transfer_if_suitable,
+    "owner_fits_case": owner_fits_case,
+    "reallocate_case": reallocate_case,
     "record_oasys_assessment": record_oasys_assessment,
     "set_oversight_plan": set_oversight_plan,
     "record_oversight_review": record_oversight_review,
@@ -416,6 +460,13 @@ def _record_rosh_if_changed(ctx: StepContext, crn: str, level: RoshLevel, *, sou
     if case.rosh == level:
         return case
     return register.record_rosh(ctx.session, crn, level, at=ctx.clock.now(), by=ctx.actor, source=source)
+
+
+def _owner_watched(ctx: StepContext, crn: str, change: str) -> AbstractContextManager[None]:
+    """Watch a change of risk made in this step: an owner it makes unfit is reported to this case."""
+    return owner_watched(
+        ctx.session, crn, lambda payload: send_to_own_case(ctx, REALLOCATION_NEEDED, payload), change=change
+    )
 
 
 def _mappa_category(value: str | None) -> MappaCategory | None:

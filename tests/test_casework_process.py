@@ -302,6 +302,8 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "allocate_case",
         "transfer_case",
         "transfer_if_suitable",
+        "owner_fits_case",
+        "reallocate_case",
         "record_oasys_assessment",
         "set_oversight_plan",
         "record_oversight_review",

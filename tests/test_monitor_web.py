@@ -15,7 +15,7 @@ from conftest import START, bundle
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from test_process_model import Case, case, om_engine
+from test_process_model import Case, case, om_engine, under_oversight
 from test_webui import table_rows
 from webui_client import fast_password_hashing, give_passwords, sign_in, text_of, web_app
 
@@ -27,6 +27,7 @@ from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance
 from engine.runtime import Actor, InstanceStatus, ProcessEngine
+from tasks import events
 from tasks.case_team import pass_case_team_on
 from webui import riskflow
 
@@ -263,7 +264,7 @@ def test_the_stuck_list_filters_by_step_team_and_reason(app: Flask, clock: Manua
 
 def test_every_overview_list_downloads_as_csv(app: Flask) -> None:
     client = signed_in(app, "aco.one")
-    for name in ["stages", "teams", "people", "compliance", "critical", "errors"]:
+    for name in ["stages", "teams", "people", "compliance", "critical", "reallocation", "errors"]:
         response = client.get(f"/monitor/?format=csv&list={name}")
         assert response.status_code == 200 and response.mimetype == "text/csv", name
     assert client.get("/monitor/?format=csv&list=nothing").status_code == 404
@@ -586,3 +587,28 @@ def test_monitor_pages_have_unique_ids_and_every_label_names_a_field(
         for target in re.findall(r'<label[^>]*\sfor="([^"]+)"', html):
             assert target in ids, (path, target)
         assert html.count("<h1") == 1, path
+
+
+def test_a_case_that_needs_reallocation_is_on_its_spos_overview_until_it_is_reallocated(
+    app: Flask, cases: dict[str, Case]
+) -> None:
+    pso = om_username("north", "PSO", "E")
+    risen = Case(cases["north"].engine, "X100004")
+    under_oversight(risen, "MEDIUM", "E", grade="PSO")
+    events.change_rosh(risen.engine, risen.crn, RoshLevel.HIGH, by=pso, source="OASys review")
+    client = signed_in(app, "spo.north")
+    page = client.get("/monitor/").text
+    assert "1 case whose Offender Manager's grade no longer fits the risk (policy 7)" in page
+    task = risen.task("choose_new_owner")
+    [row] = section(page, "reallocation")
+    assert row[:3] == [
+        "Rowan Testbrook X100004",
+        "OM North PSO E, North Case Management",
+        "OM North PSO E (Probation Services Officer) cannot own a case with High RoSH: the grade rules "
+        "(policy 7) do not allow a Probation Services Officer to hold it.",
+    ]
+    assert row[3].startswith("Reallocate the case, held by SPO North, due ")
+    assert f'href="/tasks/{task.id}"' in page
+    assert "0 cases whose" in signed_in(app, "spo.south").get("/monitor/").text  # not their team's
+    risen.complete("choose_new_owner", {"new_owner_staff_id": OWNER})
+    assert "No case needs reallocation." in client.get("/monitor/").text

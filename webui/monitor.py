@@ -96,7 +96,11 @@ def overview() -> str | Response:
         scope = _scope(session)
         view = probation.overview(session, scope, now, shared.engine.calendar)
         log_read(
-            session, Purpose.MONITOR_LIST, [c.crn for c in view.critical] + [e["crn"] for e in view.errors]
+            session,
+            Purpose.MONITOR_LIST,
+            [c.crn for c in view.critical]
+            + [c.crn for c in view.reallocation]
+            + [e["crn"] for e in view.errors],
         )
         label = scope.label()
     wanted = request.args.get("list")
@@ -118,6 +122,21 @@ def overview() -> str | Response:
             "critical": (
                 ["CRN", "Name", "Owner", "Team", "Reasons"],
                 [[c.crn, c.name, c.owner, c.team, "; ".join(c.reasons)] for c in view.critical],
+            ),
+            "reallocation": (
+                ["CRN", "Name", "Owner", "Team", "Why", "Due", "Held by"],
+                [
+                    [
+                        c.crn,
+                        c.name,
+                        c.owner,
+                        c.team,
+                        c.why,
+                        c.due_at.isoformat() if c.due_at else "",
+                        c.held_by,
+                    ]
+                    for c in view.reallocation
+                ],
             ),
             "errors": (
                 ["Instance", "CRN", "Step", "Reason"],
