@@ -530,6 +530,7 @@ STAGE_BY_TASK = {
     "assess_oasys": "induction and assessment",
     "countersign_spo": "induction and assessment",
     "countersign_aco": "induction and assessment",
+    "revise_oasys": "induction and assessment",
     "write_plans": "induction and assessment",
     "accept_transfer": "transfer",
     "termination_review": "termination",
