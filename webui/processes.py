@@ -37,6 +37,7 @@ from engine.bundle import LANES_FILE, read_lanes
 from engine.catalogue import DeployedVersion, deployed_versions
 from engine.checks import decision_cell_problems, form_schema_problems
 from engine.compare import compare_files, decision_tables, steps_of
+from engine.diagrams import diagram_with_marks
 from engine.dmn_edit import Row, rewrite_rules
 from engine.errors import Conflict, DefinitionError, EngineError, FieldError, InvalidData, NotFound
 from engine.models import (
@@ -141,7 +142,8 @@ def compare(name: str) -> str:
         new_definition = _definition(session, name, newer)
         new_files = _files(session, new_definition.id)
         comparison = compare_files(_files(session, old_definition.id), new_files)
-    diagram = next(iter(sorted(p for p in new_files if p.endswith(".bpmn"))), None)
+    marks = {kind: comparison.element_ids(kind) for kind in ("added", "changed")}
+    diagram = diagram_with_marks(new_files, {*marks["added"], *marks["changed"]})
     allow_diagram_styles()
     return render_template(
         "processes/compare.html",
@@ -151,7 +153,7 @@ def compare(name: str) -> str:
         new=new_definition,
         comparison=comparison,
         diagram=diagram,
-        marks={kind: comparison.element_ids(kind) for kind in ("added", "changed")},
+        marks=marks,
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import WorkingCalendar
+from engine.diagrams import diagrams_main_first
 from engine.errors import NotFound
 from engine.models import DefinitionFile, ProcessDefinition
 from engine.xmlsafe import parse_xml
@@ -208,22 +209,11 @@ def model_steps(session: Session, definition_id: int) -> ModelSteps:
     roots = {path: parse_xml(content, path) for path, content in sorted(files)}
     for root in roots.values():
         read_bpmn(root, steps, message_steps, message_words)
-    result = ModelSteps(definition_id, steps, message_steps, message_words, _main_diagram(roots))
+    result = ModelSteps(
+        definition_id, steps, message_steps, message_words, next(iter(diagrams_main_first(roots)), None)
+    )
     with _steps_lock:
         return _steps_cache.setdefault(key, result)
-
-
-def _main_diagram(roots: dict[str, Any]) -> str | None:
-    """The file the monitor draws: the first (by path) holding a process no other process calls, so
-    a bundle's main process rather than a route it calls (custody-licence.bpmn beside
-    offender-management.bpmn)."""
-    called = {
-        call.get("calledElement") for root in roots.values() for call in root.iter(f"{{{_BPMN}}}callActivity")
-    }
-    for path, root in roots.items():
-        if any(p.get("id") not in called for p in root.iter(f"{{{_BPMN}}}process")):
-            return path
-    return min(roots, default=None)
 
 
 def read_bpmn(

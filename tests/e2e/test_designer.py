@@ -55,7 +55,7 @@ def test_a_process_owner_changes_a_steps_due_time_form_and_lane_grade_and_the_dr
     sign_in: Callable[..., Page], live_server: LiveServer
 ) -> None:
     page = start_draft(sign_in)
-    page.get_by_role("link", name="Edit the diagram").click()
+    page.get_by_role("link", name="Edit the diagram (offender-management.bpmn)").click()
     expect(page.locator("#modeler-status")).to_have_text("Opened.")
     open_step(page, STEP)
     settings = page.locator("#riskflow-settings")

@@ -79,7 +79,7 @@ def test_the_diagram_editor_keeps_the_model_intact_and_marks_a_failing_step(
     sign_in: Callable[..., Page],
 ) -> None:
     page = start_draft(sign_in)
-    page.get_by_role("link", name="Edit the diagram").click()
+    page.get_by_role("link", name="Edit the diagram (offender-management.bpmn)").click()
     expect(page.locator("#modeler-status")).to_have_text("Opened.")
     expect(page.locator(".bjs-powered-by")).to_be_visible()  # the bpmn.io watermark, as its licence asks
 
@@ -117,7 +117,7 @@ def test_the_diagram_editor_keeps_the_model_intact_and_marks_a_failing_step(
     expect(page.get_by_text("Failed")).to_be_visible()
     expect(page.get_by_role("button", name="Publish as the next version")).to_be_disabled()
 
-    page.get_by_role("link", name="Edit the diagram").click()
+    page.get_by_role("link", name="Edit the diagram (offender-management.bpmn)").click()
     expect(page.locator("#modeler-status")).to_have_text("Opened.")
     expect(page.locator(".djs-element.riskflow-problem")).not_to_have_count(0)
     expect(page.locator(".riskflow-problem-badge").first).to_be_visible()
@@ -140,7 +140,7 @@ def test_a_published_change_is_marked_on_the_diagram_when_comparing_versions(
     sign_in: Callable[..., Page],
 ) -> None:
     page = start_draft(sign_in)
-    page.get_by_role("link", name="Edit the diagram").click()
+    page.get_by_role("link", name="Edit the diagram (offender-management.bpmn)").click()
     expect(page.locator("#modeler-status")).to_have_text("Opened.")
     page.evaluate(
         "id => { const m = window.riskflowModeler; m.get('canvas').zoom(1); "
