@@ -29,15 +29,6 @@ from casework.models import Case, Registration
 from casework.register_types import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
 
-# Registrations that make a high-RoSH case critical, with the words the reason uses.
-HIGH_RISK_AGGRAVATING: dict[str, str] = {
-    "RCPR": "child protection",
-    "RCHD": "risk to children",
-    "ADVP": "domestic abuse perpetrator",
-    "IMAR": "MARAC",
-    "AV2S": "risk to staff",
-    "WEAP": "weapons",
-}
 # Registrations that put a medium-RoSH case on the watch list.
 MEDIUM_RISK_WATCH: dict[str, str] = {
     "RCPR": "child protection",

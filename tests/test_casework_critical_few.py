@@ -129,6 +129,36 @@ def test_the_rule_reads_a_case_on_the_register_by_its_active_registrations(datab
         assert assess(RiskProfile.of(case)).band is Band.WATCH
 
 
+@pytest.mark.parametrize(
+    ("rosh", "mappa_level", "codes", "counted"),
+    [
+        (VH, 2, ("RCPR", "ALSH"), {"RVHR", "MAPP"}),  # Very High RoSH is a reason on its own
+        (H, 2, ("RCPR", "ALSH"), {"MAPP", "RCPR"}),  # High RoSH is the band, not a reason alone
+        (H, 1, ("WEAP", "RCCO"), {"WEAP"}),  # only what the table reads with High RoSH
+        (M, 3, ("RCPR",), {"MAPP"}),
+        (L, None, ("RPIR", "ALSH"), {"RPIR"}),
+        (H, None, ("ALSH",), set()),  # watched, not critical: no registration makes it critical
+    ],
+)
+def test_the_case_record_names_the_registrations_the_table_makes_critical(
+    database: Database,
+    rosh: RoshLevel,
+    mappa_level: int | None,
+    codes: tuple[str, ...],
+    counted: set[str],
+) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", rosh, at=START, by="om", source="OASys")
+        if mappa_level:
+            register.record_mappa(session, "X100001", MappaCategory.CAT2, mappa_level, at=START, by="om")
+        for code in codes:
+            register.add_registration(session, "X100001", code, at=START, by="om")
+        record = read_case(session, register.find_case(session, "X100001"), now=START, today=START.date())
+        assert {line.registration.code for line in record.critical_registrations} == counted
+
+
 def test_the_rule_is_the_decision_table_the_process_owner_can_change(tmp_path: Path) -> None:
     inputs = {"rosh": "HIGH", "mappa_level": 0, "registrations": ["WEAP"], "open_recall_or_breach": False}
     assert CriticalFewTable().reasons(inputs) == ["High RoSH + weapons"]
@@ -301,6 +331,8 @@ def test_publishing_a_changed_critical_few_table_changes_which_cases_are_critica
         ) == ["Life sentence"]
         record = read_case(session, register.find_case(session, "X100002"), now=START, today=START.date())
         assert record.assessment.reasons == ["Life sentence"]
+        # The case record shows the registration the published row reads as the one that makes it critical.
+        assert [line.registration.code for line in record.critical_registrations] == ["INLL"]
 
     # A publish that leaves the table alone re-marks nothing.
     publish_change(engine, "policy.md", "# Area risk policy", "# Area risk policy (2027)", "Policy title")
