@@ -13,14 +13,13 @@ from conftest import START
 from sqlalchemy import func, select
 
 from casework import register
-from casework.case_record import read_case
+from casework.case_record import OTHER_REGISTRATIONS, read_case
 from casework.critical_few import (
     Band,
     Override,
     RiskProfile,
     assess,
     critical_reasons,
-    lenses,
     recompute_critical_flags,
     table_in_force,
 )
@@ -105,14 +104,23 @@ def test_an_override_makes_a_case_critical_until_it_expires() -> None:
     assert assess(case, today=date(2027, 2, 1)).band is Band.BACKGROUND
 
 
-def test_the_flags_collapse_into_five_lenses() -> None:
-    gathered = lenses(["RHRH", "MAPP", "RCPR", "RCCO", "ADVP", "REG30", "WEAP", "AV2S", "AMHL", "INLL"])
+def test_the_flags_collapse_into_five_lenses(database: Database) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", M, at=START, by="om", source="OASys")
+        register.record_mappa(session, "X100001", MappaCategory.CAT2, 1, at=START, by="om")
+        for code in ("RCPR", "RCCO", "ADVP", "REG30", "WEAP", "AV2S", "AMHL", "INLL"):
+            register.add_registration(session, "X100001", code, at=START, by="om")
+        record = read_case(session, register.find_case(session, "X100001"), now=START, today=START.date())
+        gathered = {lens: [line.registration.code for line in lines] for lens, lines in record.lenses}
     assert gathered == {
-        Lens.ROSH: ["RHRH"],
-        Lens.MAPPA: ["MAPP"],
-        Lens.CHILDREN_SAFEGUARDING: ["RCCO", "RCPR"],
-        Lens.DOMESTIC_ABUSE: ["ADVP", "REG30"],
-        Lens.STAFF_WEAPONS: ["AV2S", "WEAP"],
+        Lens.ROSH.value: ["RMRH"],
+        Lens.MAPPA.value: ["MAPP"],
+        Lens.CHILDREN_SAFEGUARDING.value: ["RCCO", "RCPR"],
+        Lens.DOMESTIC_ABUSE.value: ["ADVP", "REG30"],
+        Lens.STAFF_WEAPONS.value: ["AV2S", "WEAP"],
+        OTHER_REGISTRATIONS: ["AMHL", "INLL"],
     }
 
 
