@@ -8,17 +8,23 @@ elsewhere (casework.access); this module only reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from casework.critical_few import HIGH_RISK_AGGRAVATING, Assessment, RiskProfile, assess, table_in_force
+from casework.critical_few import (
+    Assessment,
+    CriticalFewRule,
+    RiskProfile,
+    assess,
+    table_in_force,
+    table_inputs,
+)
 from casework.models import Case, CaseEvent, OversightPlan, OwnershipChange, Registration, Staff
 from casework.register import current_oversight_plan, current_ownership
 from casework.register_types import MAPPA_REGISTER, REGISTER_TYPES, ROSH_REGISTERS, Lens, RegisterType
-from casework.vocabulary import HIGH_ROSH, RoshLevel
 
 TIMELINE_LIMIT = 200
 OTHER_REGISTRATIONS = "Other registrations"
@@ -70,7 +76,8 @@ def read_case(session: Session, case: Case, *, now: datetime, today: date) -> Ca
         )
     )
     plan = current_oversight_plan(session, case)
-    assessment = assess(RiskProfile.of(case), today=today, table=table_in_force(session))
+    table = table_in_force(session)
+    assessment = assess(RiskProfile.of(case), today=today, table=table)
     lines = [
         RegistrationLine(
             r,
@@ -79,7 +86,7 @@ def read_case(session: Session, case: Case, *, now: datetime, today: date) -> Ca
         )
         for r in sorted(case.active_registrations(), key=lambda r: (r.code, r.id))
     ]
-    critical_codes = critical_registration_codes(case)
+    critical_codes = critical_registration_codes(case, table)
     events = list(
         session.scalars(
             select(CaseEvent)
@@ -102,18 +109,30 @@ def read_case(session: Session, case: Case, *, now: datetime, today: date) -> Ca
     )
 
 
-def critical_registration_codes(case: Case) -> set[str]:
-    """The registrations in force that make this case one of the critical few (critical_few's rule)."""
-    codes = {r.code for r in case.active_registrations()}
-    high = case.rosh in HIGH_ROSH
-    wanted: set[str] = {"RPIR"}
-    if case.rosh is RoshLevel.VERY_HIGH:
-        wanted.add(ROSH_REGISTERS[RoshLevel.VERY_HIGH.value])
-    if case.mappa_level == 3 or (case.mappa_level == 2 and high):
-        wanted.add(MAPPA_REGISTER)
-    if case.rosh is RoshLevel.HIGH:
-        wanted |= set(HIGH_RISK_AGGRAVATING)
-    return codes & wanted
+def critical_registration_codes(case: Case, table: CriticalFewRule) -> set[str]:
+    """The registrations in force that make this case one of the critical few, as the decision table
+    in force says: a registration counts when, without it, the table would give the case fewer
+    reasons. The MAPPA register stands for the MAPPA level and counts the same way. RoSH is what every
+    case is banded by (High RoSH alone is the watch band), so the RoSH register counts only when the
+    table makes the RoSH level a reason on its own (Very High RoSH)."""
+    profile = RiskProfile.of(case)
+    reasons = set(table.reasons(table_inputs(profile)))
+    if not reasons:
+        return set()
+
+    def fewer(without: RiskProfile) -> bool:
+        return not reasons <= set(table.reasons(table_inputs(without)))
+
+    counted = {
+        code
+        for code in profile.registrations
+        if fewer(replace(profile, registrations=profile.registrations - {code}))
+    }
+    if case.mappa_level and fewer(replace(profile, mappa_level=None)):
+        counted.add(MAPPA_REGISTER)
+    if case.rosh is not None and table.reasons(table_inputs(RiskProfile(case.rosh))):
+        counted.add(ROSH_REGISTERS[case.rosh.value])
+    return counted & profile.registrations
 
 
 def _by_lens(lines: list[RegistrationLine]) -> list[tuple[str, list[RegistrationLine]]]:

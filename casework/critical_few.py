@@ -16,7 +16,7 @@ The other registrations collapse into five lenses instead of ~200 flags.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -26,18 +26,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from casework.models import Case, Registration
-from casework.register_types import REGISTER_TYPES, Lens
 from casework.vocabulary import RoshLevel
 
-# Registrations that make a high-RoSH case critical, with the words the reason uses.
-HIGH_RISK_AGGRAVATING: dict[str, str] = {
-    "RCPR": "child protection",
-    "RCHD": "risk to children",
-    "ADVP": "domestic abuse perpetrator",
-    "IMAR": "MARAC",
-    "AV2S": "risk to staff",
-    "WEAP": "weapons",
-}
 # Registrations that put a medium-RoSH case on the watch list.
 MEDIUM_RISK_WATCH: dict[str, str] = {
     "RCPR": "child protection",
@@ -142,16 +132,6 @@ def assess(
     if watch:
         return Assessment(Band.WATCH, watch)
     return Assessment(Band.BACKGROUND)
-
-
-def lenses(codes: Collection[str]) -> dict[Lens, list[str]]:
-    """The case's registrations gathered under the five lenses (codes with no lens are left out)."""
-    gathered: dict[Lens, list[str]] = {lens: [] for lens in Lens}
-    for code in sorted(codes):
-        kind = REGISTER_TYPES.get(code)
-        if kind is not None and kind.lens is not None:
-            gathered[kind.lens].append(code)
-    return gathered
 
 
 # ------------------------------------------------------------------- the stored critical-few flag

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,10 @@ from zoneinfo import ZoneInfo
 import holidays
 
 DISPLAY_ZONE = ZoneInfo("Europe/London")
+# The forms a span of time takes (a step's `dueIn`, a standard's timescale, a step's expected time):
+# a number of working days, or an ISO 8601 duration.
+WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)
+ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 
 def area_date(moment: datetime) -> date:

@@ -17,10 +17,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine.clock import WorkingCalendar
+from engine.clock import ISO_DURATION, WORKING_DAYS, WorkingCalendar
 from engine.errors import NotPermitted
 from engine.models import AuditEvent, HumanTask
-from engine.standards import ISO_DURATION, STANDARD_PROPERTY, WORKING_DAYS, TimescaleTable, start_of_count
+from engine.standards import STANDARD_PROPERTY, TimescaleTable, start_of_count
 from engine.steps import Actor, AssignmentResolver, StepState
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

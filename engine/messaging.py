@@ -26,11 +26,6 @@ class Delivery:
     message_id: int
     instance_id: int | None = None
 
-    @property
-    def accepted(self) -> bool:
-        """Every outcome but a failure is an acknowledgement: the sender need not send again."""
-        return True
-
 
 def wait_key(event: Waiting, business_key: str) -> tuple[str, str]:
     """(message name, correlation value): the business key when the model sets no correlation."""

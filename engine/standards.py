@@ -26,7 +26,7 @@ from typing import Any
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 
-from engine.clock import DISPLAY_ZONE
+from engine.clock import DISPLAY_ZONE, ISO_DURATION, WORKING_DAYS
 from engine.xmlsafe import parse_xml
 
 STANDARD_PROPERTY = "dueByStandard"
@@ -35,9 +35,6 @@ STANDARD_INPUT = "standard"  # the input expression that names the standard aske
 OUTPUTS = ("timescale", "counted_from", "wording")
 END_OF_DAY = time(17)  # a standard's last day ends at close of business, UK time
 
-# The forms a due time takes (here and in `dueIn`): working days, or an ISO 8601 duration.
-WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)
-ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 _WEEKS_OR_DAYS = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?$")
 
 

@@ -22,7 +22,6 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import StandardLoopTask
-from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
@@ -183,13 +182,6 @@ def archive_finished_subprocesses(workflow: BpmnWorkflow) -> list[FinishedSubpro
         workflow.delete_subprocess(task)
     _drop_finished_loop_turns(workflow)
     return finished
-
-
-def _task_or_none(workflow: BpmnWorkflow, task_id: UUID) -> Any:
-    try:
-        return workflow.get_task_from_id(task_id)
-    except TaskNotFoundException:
-        return None
 
 
 def _drop_finished_loop_turns(workflow: BpmnWorkflow) -> None:

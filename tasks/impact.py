@@ -31,7 +31,7 @@ from engine.bundle import Bundle
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import EngineBase, HumanTask
-from tasks.critical_few_rule import CRITICAL_FEW_DECISION, CriticalFewTable
+from tasks.critical_few_rule import CriticalFewTable, is_table_file
 from tasks.simulation import AreaSimulation
 from tasks.wiring import build_engine
 
@@ -39,7 +39,6 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday: the simulated period
 AREA_SEED = 2008
 AREA_SCALE = 0.05  # the demo area's staff list
 OVERSIGHT_STEPS = frozenset({"oversight_review", "escalated_review"})
-CRITICAL_FEW_FILE = "critical_few.dmn"
 PICKUP = 0.5  # the chance a person gets to a given task on a working day (the rest is other work)
 # The tables a simulated area works on: the engine's and the register's (the sign-in and API tables
 # of the web front end play no part in it).
@@ -95,7 +94,7 @@ def measure_impact(
                 cases=summary.cases, engine_steps=summary.engine_steps, seconds=round(summary.seconds, 1)
             )
             _count_tasks(db, clock.now(), figures)
-            _count_critical_few(db, files, Path(folder), figures)
+            _count_critical_few(db, files, figures)
             return figures
         finally:
             db.dispose()
@@ -124,16 +123,12 @@ def _count_tasks(db: Database, now: datetime, figures: ImpactFigures) -> None:
     figures.tasks_by_grade = dict(sorted(by_grade.items()))
 
 
-def _count_critical_few(
-    db: Database, files: Mapping[str, bytes], folder: Path, figures: ImpactFigures
-) -> None:
+def _count_critical_few(db: Database, files: Mapping[str, bytes], figures: ImpactFigures) -> None:
     """The critical few among the open cases, by the decision table of the version being measured."""
-    table_file = next((path for path in files if path.endswith(CRITICAL_FEW_FILE)), None)
+    table_file = next((path for path in files if is_table_file(path)), None)
     if table_file is None:
         return
-    written = folder / CRITICAL_FEW_FILE
-    written.write_bytes(files[table_file])
-    table = CriticalFewTable(written, CRITICAL_FEW_DECISION)
+    table = CriticalFewTable(content=files[table_file])
     with db.transaction(write=False) as session:
         open_cases = session.scalars(
             select(Case).where(Case.closed_at.is_(None)).options(selectinload(Case.registrations))

@@ -13,14 +13,13 @@ from conftest import START
 from sqlalchemy import func, select
 
 from casework import register
-from casework.case_record import read_case
+from casework.case_record import OTHER_REGISTRATIONS, read_case
 from casework.critical_few import (
     Band,
     Override,
     RiskProfile,
     assess,
     critical_reasons,
-    lenses,
     recompute_critical_flags,
     table_in_force,
 )
@@ -105,14 +104,23 @@ def test_an_override_makes_a_case_critical_until_it_expires() -> None:
     assert assess(case, today=date(2027, 2, 1)).band is Band.BACKGROUND
 
 
-def test_the_flags_collapse_into_five_lenses() -> None:
-    gathered = lenses(["RHRH", "MAPP", "RCPR", "RCCO", "ADVP", "REG30", "WEAP", "AV2S", "AMHL", "INLL"])
+def test_the_flags_collapse_into_five_lenses(database: Database) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", M, at=START, by="om", source="OASys")
+        register.record_mappa(session, "X100001", MappaCategory.CAT2, 1, at=START, by="om")
+        for code in ("RCPR", "RCCO", "ADVP", "REG30", "WEAP", "AV2S", "AMHL", "INLL"):
+            register.add_registration(session, "X100001", code, at=START, by="om")
+        record = read_case(session, register.find_case(session, "X100001"), now=START, today=START.date())
+        gathered = {lens: [line.registration.code for line in lines] for lens, lines in record.lenses}
     assert gathered == {
-        Lens.ROSH: ["RHRH"],
-        Lens.MAPPA: ["MAPP"],
-        Lens.CHILDREN_SAFEGUARDING: ["RCCO", "RCPR"],
-        Lens.DOMESTIC_ABUSE: ["ADVP", "REG30"],
-        Lens.STAFF_WEAPONS: ["AV2S", "WEAP"],
+        Lens.ROSH.value: ["RMRH"],
+        Lens.MAPPA.value: ["MAPP"],
+        Lens.CHILDREN_SAFEGUARDING.value: ["RCCO", "RCPR"],
+        Lens.DOMESTIC_ABUSE.value: ["ADVP", "REG30"],
+        Lens.STAFF_WEAPONS.value: ["AV2S", "WEAP"],
+        OTHER_REGISTRATIONS: ["AMHL", "INLL"],
     }
 
 
@@ -127,6 +135,36 @@ def test_the_rule_reads_a_case_on_the_register_by_its_active_registrations(datab
         assert assess(RiskProfile.of(case)).reasons == ["High RoSH + child protection"]
         register.deregister(session, child.id, at=START, by="spo", notes="plan ended")
         assert assess(RiskProfile.of(case)).band is Band.WATCH
+
+
+@pytest.mark.parametrize(
+    ("rosh", "mappa_level", "codes", "counted"),
+    [
+        (VH, 2, ("RCPR", "ALSH"), {"RVHR", "MAPP"}),  # Very High RoSH is a reason on its own
+        (H, 2, ("RCPR", "ALSH"), {"MAPP", "RCPR"}),  # High RoSH is the band, not a reason alone
+        (H, 1, ("WEAP", "RCCO"), {"WEAP"}),  # only what the table reads with High RoSH
+        (M, 3, ("RCPR",), {"MAPP"}),
+        (L, None, ("RPIR", "ALSH"), {"RPIR"}),
+        (H, None, ("ALSH",), set()),  # watched, not critical: no registration makes it critical
+    ],
+)
+def test_the_case_record_names_the_registrations_the_table_makes_critical(
+    database: Database,
+    rosh: RoshLevel,
+    mappa_level: int | None,
+    codes: tuple[str, ...],
+    counted: set[str],
+) -> None:
+    with database.transaction() as session:
+        small_area(session)
+        register.identify_case(session, "X100001", at=START, by="admin")
+        register.record_rosh(session, "X100001", rosh, at=START, by="om", source="OASys")
+        if mappa_level:
+            register.record_mappa(session, "X100001", MappaCategory.CAT2, mappa_level, at=START, by="om")
+        for code in codes:
+            register.add_registration(session, "X100001", code, at=START, by="om")
+        record = read_case(session, register.find_case(session, "X100001"), now=START, today=START.date())
+        assert {line.registration.code for line in record.critical_registrations} == counted
 
 
 def test_the_rule_is_the_decision_table_the_process_owner_can_change(tmp_path: Path) -> None:
@@ -301,6 +339,8 @@ def test_publishing_a_changed_critical_few_table_changes_which_cases_are_critica
         ) == ["Life sentence"]
         record = read_case(session, register.find_case(session, "X100002"), now=START, today=START.date())
         assert record.assessment.reasons == ["Life sentence"]
+        # The case record shows the registration the published row reads as the one that makes it critical.
+        assert [line.registration.code for line in record.critical_registrations] == ["INLL"]
 
     # A publish that leaves the table alone re-marks nothing.
     publish_change(engine, "policy.md", "# Area risk policy", "# Area risk policy (2027)", "Policy title")

@@ -12,7 +12,6 @@ reason goes with each view into the log.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,16 +42,11 @@ from casework.case_list import (
     SortKey,
     register_page,
 )
-from casework.case_record import TIMELINE_LIMIT, read_case
 from casework.models import AccessLimitation, Case, Staff, Team
 from casework.register_types import FOLLOWS_A_LEVEL
 from casework.vocabulary import CASE_HOLDING_GRADES, RoshLevel, Stage
-from engine.clock import DISPLAY_ZONE
-from engine.models import AuditEvent, HumanTask
 from tasks import intake
-from tasks.handoffs import completion_answers
-from tasks.open_tasks import open_tasks_on_case
-from tasks.staff_names import staff_names
+from tasks.case_page import case_page
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.forms_render import answer_text
@@ -66,37 +60,6 @@ REASON_TEXT_LIMIT = 500
 # A reason given for a case covers the rest of the working day (the length of a signed-in session).
 REASON_LASTS = timedelta(hours=8)
 MAPPA_CHOICES = {"eligible": "Any MAPPA level", "1": "Level 1", "2": "Level 2", "3": "Level 3"}
-# Engine events that belong on a case's timeline, in words (drafts are not history).
-TASK_EVENTS = {
-    "instance_started": "Process started",
-    "instance_completed": "Process finished",
-    "instance_suspended": "Process suspended",
-    "instance_resumed": "Process resumed",
-    "instance_terminated": "Process stopped",
-    "instance_errored": "Process stopped on an error",
-    "step_retried": "Failed step retried",
-    "step_skipped": "Failed step skipped",
-    "task_created": "Task opened",
-    "task_claimed": "Task claimed",
-    "task_released": "Task released",
-    "task_reassigned": "Task reassigned",
-    "task_cancelled": "Task cancelled",
-    "task_completed": "Task completed",
-    "timer_fired": "Timer fired",
-    "message_delivered": "Message received",
-}
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One line of the case's timeline, from the register or from the process."""
-
-    at: datetime
-    title: str
-    detail: str
-    by: str
-    code: str | None = None
-    recorded: list[tuple[str, str]] = field(default_factory=list)  # a completed task's answers, in words
 
 
 # ------------------------------------------------------------------------------- the list
@@ -273,20 +236,20 @@ def record(crn: str) -> str | tuple[str, int]:
                 "cases/reason.html", crn=crn, why=why, choices=JUSTIFICATION_TITLES, errors={}, form={}
             )
         log_read(session, Purpose.CASE_RECORD, [case], basis=decision.reason, **_given_reason(given))
-        whole = read_case(session, case, now=now, today=now.astimezone(DISPLAY_ZONE).date())
+        shown = case_page(session, shared.engine, case, now, answer_words=answer_text)
         return render_template(
             "cases/record.html",
-            record=whole,
+            record=shown.record,
             basis=decision.reason,
             reason=given,
             reason_title=_reason_title(given),
             stage_name=stage_name,
-            tasks=open_tasks_on_case(session, case, now),
+            tasks=shown.tasks,
             can_change=case.is_open and bool(may_change(staff, case)),
             can_manage_access=bool(may_manage_access_lists(staff, case)),
             not_by_hand=FOLLOWS_A_LEVEL,
-            timeline=_timeline(session, whole.timeline, crn),
-            timeline_capped=whole.timeline_total > TIMELINE_LIMIT,
+            timeline=shown.timeline,
+            timeline_capped=shown.timeline_capped,
             now=now,
         )
 
@@ -389,43 +352,3 @@ def _reason_title(given: CaseAccess | None) -> str | None:
     if given is None or given.justification is None:
         return None
     return Justification(given.justification).display_name
-
-
-def _timeline(session: Session, events: list[Any], crn: str) -> list[TimelineEntry]:
-    """The register's events and the process's, newest first, at most TIMELINE_LIMIT."""
-    audit = session.execute(
-        select(AuditEvent, HumanTask)
-        .outerjoin(HumanTask, HumanTask.task_guid == AuditEvent.task_guid)
-        .where(AuditEvent.business_key == crn, AuditEvent.event.in_(sorted(TASK_EVENTS)))
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(TIMELINE_LIMIT)
-    ).all()
-    names = staff_names(session, [e.actor for e in events] + [a.actor for a, _ in audit])
-    entries = [
-        TimelineEntry(at=e.at, title=e.summary, detail="", by=names.get(e.actor, e.actor), code=e.code)
-        for e in events
-    ]
-    engine = riskflow().engine
-
-    definitions: dict[int, int | None] = {}
-
-    def form_of(definition_id: int, form_file: str) -> dict[str, Any]:
-        return engine.form_schema(session, definition_id, form_file)
-
-    entries += [
-        TimelineEntry(
-            at=a.at,
-            title=f"{TASK_EVENTS[a.event]}: {task.title}" if task else TASK_EVENTS[a.event],
-            detail=a.reason or "",
-            by=names.get(a.actor, a.actor),
-            recorded=[
-                (answer.label, answer_text(answer.prop, answer.value))
-                for answer in completion_answers(session, a, task, form_of, definitions)
-            ]
-            if a.event == "task_completed"
-            else [],
-        )
-        for a, task in audit
-    ]
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return entries[:TIMELINE_LIMIT]

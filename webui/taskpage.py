@@ -11,34 +11,21 @@ the same case, else back to the inbox. Every view of the page is written to the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.wrappers import Response
 
-from casework.access import may_view
 from casework.access_log import Purpose
-from casework.critical_few import RiskProfile, assess, table_in_force
-from casework.models import AccessLimitation, Case, Staff
-from casework.register import current_oversight_plan
-from casework.register_types import REGISTER_TYPES
-from casework.roles import Role
 from engine.clock import area_date
 from engine.errors import Conflict, FieldError, InvalidData, NotFound, NotPermitted
-from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.runtime import ElementDetails
 from tasks import handoffs
-from tasks.due_dates import due_status
 from tasks.handoffs import NextStep, Record
-from tasks.open_tasks import OpenTask, open_tasks_on_case
-from tasks.staff_names import staff_names
+from tasks.task_page import Shown, TaskView, next_task_id, shown_records, task_view
 from webui import riskflow
 from webui.auth import SignedInStaff
 from webui.display import local_time
@@ -56,175 +43,8 @@ from webui.inbox import with_display_names
 from webui.reads import log_read
 
 bp = Blueprint("task", __name__)
-CHANGE_NOTICE = timedelta(days=28)  # how long staff are told that a step has changed
 
 _instructions = SandboxedEnvironment(autoescape=False)  # the page escapes the result
-
-
-@dataclass(frozen=True)
-class CaseEssentials:
-    """What the person needs to know about the case beside the form."""
-
-    crn: str
-    name: str | None  # None when the register has no name for the person yet
-    owner: str
-    team: str | None
-    rosh: str
-    mappa: str
-    band: str  # critical, watch or background
-    reasons: list[str]
-    flags: list[str]
-    oversight_due: datetime | None
-    open_tasks: list[OpenTask]
-
-
-@dataclass(frozen=True)
-class StepChange:
-    """A recent change to this step of the process, with the process owner's note."""
-
-    version: int
-    published_at: datetime
-    note: str
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """Everything the task page shows, read in one transaction."""
-
-    id: int
-    title: str
-    element_id: str
-    instance_id: int
-    definition_id: int
-    process_id: str
-    form_file: str | None
-    due_at: datetime | None
-    due: str
-    due_standard: str | None  # the standard the due date keeps, in words; None: the step's own time
-    mode: str  # "act": the form; "claim": a pool task to take first; "read": read-only with `reason`
-    reason: str | None
-    draft: dict[str, Any] | None
-    case: CaseEssentials
-    details: ElementDetails
-    change: StepChange | None = None  # shown for CHANGE_NOTICE after a version changes this step
-
-
-def task_view(session: Session, user: SignedInStaff, task_id: int, now: datetime) -> TaskView | None:
-    """The task page's content, or None when the task is not there or its case is not the person's to see."""
-    row = session.get(HumanTask, task_id)
-    staff = session.get(Staff, user.staff_id)
-    if row is None or staff is None:
-        return None
-    case = session.scalar(
-        select(Case)
-        .where(Case.crn == row.business_key)
-        .options(
-            joinedload(Case.owner),
-            joinedload(Case.team),
-            joinedload(Case.access_limitation).selectinload(AccessLimitation.entries),
-            selectinload(Case.registrations),
-        )
-    )
-    if case is None or not may_view(staff, case):
-        return None
-    instance = session.get(ProcessInstance, row.instance_id)
-    if instance is None:
-        return None
-    shared = riskflow()
-    mode, reason = standing(session, row, user)
-    return TaskView(
-        id=row.id,
-        title=row.title,
-        element_id=row.element_id,
-        instance_id=row.instance_id,
-        definition_id=instance.definition_id,
-        process_id=row.process_id,
-        form_file=row.form_file,
-        due_at=row.due_at,
-        due=due_status(row.due_at, now) if row.state == "open" else "",
-        due_standard=row.due_standard,
-        mode=mode,
-        reason=reason,
-        draft=row.draft,
-        case=essentials(session, case, now, row.id),
-        details=shared.engine.element_details(
-            session, instance.definition_id, row.process_id, row.element_id
-        ),
-        change=recent_change(session, instance.definition_id, row.element_id, now),
-    )
-
-
-def recent_change(session: Session, definition_id: int, element_id: str, now: datetime) -> StepChange | None:
-    """The change note of the version this task runs on, if that version changed this step and
-    was published less than CHANGE_NOTICE ago: staff whose steps changed are told what and why."""
-    definition = session.get(ProcessDefinition, definition_id)
-    if definition is None or not definition.note or element_id not in (definition.changed_steps or []):
-        return None
-    if now - definition.deployed_at > CHANGE_NOTICE:
-        return None
-    return StepChange(definition.version, definition.deployed_at, definition.note)
-
-
-def standing(session: Session, row: HumanTask, user: SignedInStaff) -> tuple[str, str | None]:
-    """Whether `user` may act on the task ("act"), must claim it first ("claim"), or only read it."""
-    names = staff_names(session, [row.completed_by, row.claimed_by, row.assignee])
-    if row.state == "completed":
-        who = names.get(row.completed_by or "", row.completed_by)
-        return "read", f"This task was completed by {who} on {local_time(row.completed_at)}."
-    if row.state != "open":
-        return (
-            "read",
-            "The process withdrew this task (for example, a deadline passed), so it needs nothing more.",
-        )
-    try:
-        riskflow().engine.policy.check_may_complete(row, user.actor)
-    except NotPermitted as err:
-        if err.code == "wrong_role" and row.candidate_role:
-            role = _role_title(row.candidate_role)
-            return "read", f"This task is for a {role}, and you do not hold that role."
-        holder = row.claimed_by or row.assignee or ""
-        return "read", f"This task is held by {names.get(holder, holder)}; only they can work on it."
-    if row.claimed_by is None and row.assignee is None:
-        return "claim", None
-    return "act", None
-
-
-def essentials(session: Session, case: Case, now: datetime, task_id: int) -> CaseEssentials:
-    """The case panel: owner, RoSH, MAPPA, the critical-few band and why, flags, oversight and open work."""
-    assessment = assess(RiskProfile.of(case), today=now.date(), table=table_in_force(session))
-    plan = current_oversight_plan(session, case)
-    open_tasks = open_tasks_on_case(session, case, now, besides=task_id)
-    flags = [
-        f"{REGISTER_TYPES[r.code].name} ({r.code})" if r.code in REGISTER_TYPES else r.code
-        for r in sorted(case.active_registrations(), key=lambda r: r.code)
-    ]
-    return CaseEssentials(
-        crn=case.crn,
-        name=case.name if (case.forename or case.surname) else None,
-        owner=case.owner.display_name if case.owner else "Unallocated",
-        team=case.team.name if case.team else None,
-        rosh=case.rosh.display_name if case.rosh else "Not assessed",
-        mappa=_mappa(case),
-        band=assessment.band.value,
-        reasons=assessment.reasons,
-        flags=flags,
-        oversight_due=plan.next_review_due if plan else None,
-        open_tasks=open_tasks,
-    )
-
-
-def _mappa(case: Case) -> str:
-    if case.mappa_category is None:
-        return "Not a MAPPA case"
-    category = f"Category {case.mappa_category.value.removeprefix('CAT')}"
-    return f"{category}, level {case.mappa_level}" if case.mappa_level else category
-
-
-def _role_title(code: str) -> str:
-    try:
-        return Role(code).display_name
-    except ValueError:
-        return code
 
 
 def instructions(details: ElementDetails, data: dict[str, Any]) -> str:
@@ -235,20 +55,6 @@ def instructions(details: ElementDetails, data: dict[str, Any]) -> str:
         return _instructions.from_string(details.instructions).render(**data)
     except TemplateError:
         return details.instructions
-
-
-def next_task_id(session: Session, user: SignedInStaff, crn: str) -> int | None:
-    """The person's next open task on the case (assigned to or claimed by them), soonest due first."""
-    return session.scalar(
-        select(HumanTask.id)
-        .where(
-            HumanTask.business_key == crn,
-            HumanTask.state == "open",
-            or_(HumanTask.assignee == user.username, HumanTask.claimed_by == user.username),
-        )
-        .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
-        .limit(1)
-    )
 
 
 def case_url(crn: str) -> str:
@@ -320,29 +126,13 @@ def completion_banner(title: str, crn: str, steps: list[NextStep], *, still_sees
     return words
 
 
-@dataclass(frozen=True)
-class Shown:
-    """The case's data as the task sees it, and what earlier steps recorded that the form `shows`."""
-
-    data: dict[str, Any]
-    records: list[Record]
-
-
 def records(task_id: int, schema: dict[str, Any], instructions_text: str) -> tuple[Shown, Record | None]:
     """What the step's form shows from earlier steps, and (once done) what the task itself recorded.
     Called only for a task the person may see (after `_load`)."""
     shared = riskflow()
     data = shared.engine.task_data(task_id) if instructions_text or schema.get(handoffs.SHOWS) else {}
     with shared.db.transaction(write=False) as session:
-
-        def form_of(definition_id: int, form_file: str) -> dict[str, Any]:
-            return shared.engine.form_schema(session, definition_id, form_file)
-
-        row = session.get(HumanTask, task_id)
-        if row is None:
-            return Shown(data, []), None
-        shown = handoffs.shown_records(session, row, schema, data, form_of)
-        return Shown(data, shown), handoffs.own_record(session, row, form_of)
+        return shown_records(session, shared.engine, task_id, schema, data)
 
 
 def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None]:
@@ -350,7 +140,7 @@ def _load(task_id: int, *, audit: bool) -> tuple[TaskView, dict[str, Any] | None
     shared = riskflow()
     user: SignedInStaff = current_user
     with shared.db.transaction(write=audit) as session:
-        view = task_view(session, user, task_id, shared.clock.now())
+        view = task_view(session, shared.engine, user, task_id, shared.clock.now(), show_time=local_time)
         if view is None:
             abort(404)
         # The form as drawn now: a field whose choices come from a source lists what it offers today.

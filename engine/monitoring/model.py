@@ -7,7 +7,6 @@ P10D, or "5 working days"; DEFAULT_EXPECTED for steps that set none.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.clock import WorkingCalendar
+from engine.clock import ISO_DURATION, WORKING_DAYS, WorkingCalendar
 from engine.diagrams import diagrams_main_first
 from engine.errors import NotFound
 from engine.models import DefinitionFile, ProcessDefinition
@@ -28,8 +27,6 @@ DEFAULT_EXPECTED = "10 working days"
 
 _BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-_WORKING_DAYS = re.compile(r"^(\d+)\s*(working|business)\s+days?$", re.IGNORECASE)
 _STEP_TAGS = frozenset(
     {
         "userTask",
@@ -70,10 +67,10 @@ class Expected:
     def parse(cls, text: str) -> Expected:
         """An `expectedDuration` value; a bad value is refused with the forms that are allowed."""
         value = text.strip()
-        found = _WORKING_DAYS.match(value)
+        found = WORKING_DAYS.match(value)
         if found:
             return cls(value, working_days=int(found.group(1)))
-        if _ISO_DURATION.match(value):
+        if ISO_DURATION.match(value):
             parsed = TimerEventDefinition.parse_iso_duration(value)
             start = datetime(2000, 1, 1, tzinfo=UTC)
             return cls(value, duration=TimerEventDefinition.get_timedelta_from_start(parsed, start))
