@@ -321,6 +321,10 @@ class OversightReview(CaseworkBase):
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     rosh: Mapped[RoshLevel | None]
     findings: Mapped[str] = mapped_column(Text, default="")
+    # The case's steps due by a National Standard that missed their date, as the first review saw
+    # them ("Hold the induction: due 16 Nov 2026, done 18 Nov 2026"); empty when all met theirs,
+    # NULL on reviews recorded before reviews checked the standards.
+    late_standards: Mapped[list[str] | None] = mapped_column(JSON, default=list)
 
 
 class RiskMeeting(CaseworkBase):

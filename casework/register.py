@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from casework.critical_few import keep_critical_flag
@@ -680,13 +680,19 @@ def set_oversight_plan(
     at: datetime,
     by: str,
     sampled: bool = False,
+    under_supervision: bool = True,
 ) -> OversightPlan:
-    """Set the case's management oversight plan; an unchanged plan is kept, a changed one replaces it."""
+    """Set the case's management oversight plan; an unchanged plan is kept, a changed one replaces it.
+
+    `under_supervision`: the plans are written, so the case is now supervised; false for the plan
+    set at allocation, while the induction, the assessment and the plans are under way."""
     if interval_weeks < 1:
         raise RegisterError(
             f"An oversight interval of {interval_weeks} weeks is not possible.", hint="Give 1 week or more."
         )
     case = _open_case(session, crn)
+    if under_supervision and case.stage in (Stage.SENTENCED, Stage.ALLOCATED):
+        case.stage = Stage.SUPERVISED
     current = current_oversight_plan(session, case)
     terms = (interval_weeks, reviewer_grade, reason, sampled)
     if (
@@ -703,13 +709,11 @@ def set_oversight_plan(
         reviewer_grade=reviewer_grade,
         reason=reason,
         sampled=sampled,
-        next_review_due=at + timedelta(weeks=interval_weeks),
+        next_review_due=_oversight_counted_from(session, case, at) + timedelta(weeks=interval_weeks),
         set_at=at,
         set_by=by,
     )
     session.add(plan)
-    if case.stage in (Stage.SENTENCED, Stage.ALLOCATED):
-        case.stage = Stage.SUPERVISED
     session.flush()
     every = "fortnightly" if interval_weeks == 2 else f"every {interval_weeks} weeks"
     sample = ", 10% sample" if sampled else ""
@@ -730,6 +734,21 @@ def set_oversight_plan(
     return plan
 
 
+def _oversight_counted_from(session: Session, case: Case, at: datetime) -> datetime:
+    """When a new plan's interval counts from: the case's last oversight review, or, with none yet,
+    the first plan (set at allocation), so that a plan changed before the first review (the OASys
+    found a different RoSH) keeps that review due from allocation; `at` for the case's first plan."""
+    last_review = session.scalar(
+        select(func.max(OversightReview.done_at)).where(OversightReview.case_id == case.id)
+    )
+    if last_review is not None:
+        return last_review
+    first_plan = session.scalar(
+        select(func.min(OversightPlan.set_at)).where(OversightPlan.case_id == case.id)
+    )
+    return first_plan if first_plan is not None else at
+
+
 def record_oversight_review(
     session: Session,
     crn: str,
@@ -740,8 +759,10 @@ def record_oversight_review(
     rosh: RoshLevel | None = None,
     findings: str = "",
     escalated: bool = False,
+    late_standards: Collection[str] = (),
 ) -> OversightReview:
-    """Record an oversight review against the plan in force; its next review falls due an interval on."""
+    """Record an oversight review against the plan in force; its next review falls due an interval on.
+    `late_standards`: the steps due by a National Standard the review found late (the first review)."""
     case = _open_case(session, crn)
     plan = current_oversight_plan(session, case)
     due = plan.next_review_due if plan else None
@@ -757,17 +778,19 @@ def record_oversight_review(
         escalated=escalated,
         rosh=rosh,
         findings=findings,
+        late_standards=list(late_standards),
     )
     session.add(review)
     if plan is not None:
         plan.next_review_due = at + timedelta(weeks=plan.interval_weeks)
     session.flush()
     late = "" if on_time else (" after escalation to the ACO" if escalated else " late")
+    missed = f" Late against the standard: {'; '.join(late_standards)}." if late_standards else ""
     _event(
         session,
         case,
         "oversight_review",
-        f"Oversight review recorded{late}" + (f": {findings}" if findings else ""),
+        f"Oversight review recorded{late}" + (f": {findings}" if findings else "") + missed,
         code=None,
         at=at,
         by=by,
@@ -775,6 +798,7 @@ def record_oversight_review(
         due_at=due.isoformat() if due else None,
         on_time=on_time,
         escalated=escalated,
+        late_standards=list(late_standards),
     )
     return review
 

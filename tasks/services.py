@@ -13,14 +13,18 @@ from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from casework import register, sentencing
 from casework.models import Case
 from casework.register import OwnerNotSuitable, StaffNotFound
 from casework.register_types import REGISTER_TYPES, add_months, register_type
 from casework.roles import Role
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
+from engine.clock import area_date
 from engine.deliveries import send_to_own_case
 from engine.errors import FieldError, InvalidData
+from engine.models import HumanTask
 from engine.scripting import ServiceRegistry, StepContext
 from tasks import outcomes, ownership
 from tasks.assignment import move_open_tasks, responsible_for
@@ -269,8 +273,10 @@ def set_oversight_plan(
     reviewer_grade: str,
     reason: str,
     sampled: bool = False,
+    under_supervision: bool = True,
 ) -> Result:
-    """The management oversight plan the decision table chose; an unchanged plan is kept as it is."""
+    """The management oversight plan the decision table chose; an unchanged plan is kept as it is.
+    `under_supervision` false: the plan set at allocation, before the plans make the case supervised."""
     plan = register.set_oversight_plan(
         ctx.session,
         crn,
@@ -278,10 +284,46 @@ def set_oversight_plan(
         reviewer_grade=Grade(reviewer_grade),
         reason=reason,
         sampled=bool(sampled),
+        under_supervision=bool(under_supervision),
         at=ctx.clock.now(),
         by=ctx.actor,
     )
-    return {"plan_id": plan.id, "next_review_due": plan.next_review_due.isoformat()}
+    return {"plan_id": plan.id, "next_review_due": _utc(plan.next_review_due).isoformat()}
+
+
+def standard_dates(ctx: StepContext, *, crn: str) -> Result:
+    """The case's steps due by a National Standard so far (the induction, the OASys assessment, the
+    plans), each with its due date and whether it was done by it: what the first oversight review
+    checks. A step still open after its date is late too; a step withdrawn is left out.
+
+    `late` and `met` are lists of lines in words ("Hold the induction: due 16 November 2026, done
+    18 November 2026"); `summary` says it in one sentence for the reviewer."""
+    now = ctx.clock.now()
+    steps = ctx.session.scalars(
+        select(HumanTask)
+        .where(
+            HumanTask.business_key == crn,
+            HumanTask.due_standard.is_not(None),
+            HumanTask.due_at.is_not(None),
+            HumanTask.state.in_(("open", "completed")),
+        )
+        .order_by(HumanTask.created_at, HumanTask.id)
+    ).all()
+    late: list[str] = []
+    met: list[str] = []
+    for step in steps:
+        due = _utc(step.due_at) if step.due_at is not None else now  # the query keeps only dated steps
+        done = _utc(step.completed_at) if step.completed_at is not None else None
+        when = f"done {area_date(done):%d %B %Y}" if done is not None else "not done yet"
+        line = f"{step.title}: due {area_date(due):%d %B %Y} ({step.due_standard}), {when}"
+        (late if (done or now) > due else met).append(line)
+    if not steps:
+        summary = "No step due by a National Standard has opened yet."
+    elif late:
+        summary = f"Late against the standard: {'; '.join(late)}."
+    else:
+        summary = "Every step due by a National Standard so far met its date."
+    return {"late": late, "met": met, "summary": summary}
 
 
 def record_oversight_review(
@@ -292,8 +334,10 @@ def record_oversight_review(
     rosh: str,
     findings: str = "",
     escalated: bool = False,
+    late_standards: Iterable[str] = (),
 ) -> Result:
-    """An oversight review, on time or not; a change of RoSH found at review is recorded too."""
+    """An oversight review, on time or not; a change of RoSH found at review is recorded too, and
+    the steps the first review found late against their National Standard."""
     review = register.record_oversight_review(
         ctx.session,
         crn,
@@ -303,6 +347,7 @@ def record_oversight_review(
         rosh=RoshLevel(rosh),
         findings=findings,
         escalated=bool(escalated),
+        late_standards=[str(line) for line in late_standards],
     )
     with _owner_watched(ctx, crn, f"RoSH {rosh} at the oversight review"):
         _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="oversight review")
@@ -425,6 +470,7 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "record_oversight_review": record_oversight_review,
     "close_case": close_case,
     "case_risk": case_risk,
+    "standard_dates": standard_dates,
     "bring_oversight_forward": bring_oversight_forward,
     "note_oversight_event": note_oversight_event,
     "registration_review_due": registration_review_due,
@@ -471,6 +517,11 @@ def _owner_watched(ctx: StepContext, crn: str, change: str) -> AbstractContextMa
 
 def _mappa_category(value: str | None) -> MappaCategory | None:
     return None if value in (None, "", "NOT_ELIGIBLE") else MappaCategory(value)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A moment from the database as UTC (SQLite gives it back without its zone)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _date(value: str | date) -> date:

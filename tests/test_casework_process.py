@@ -112,7 +112,9 @@ def test_allocation_gives_the_case_its_owner_on_the_register(case: Case) -> None
         )
         [change] = session.scalars(select(OwnershipChange)).all()
         assert (change.to_staff.username, change.changed_by, change.ended_at) == (OWNER, "spo.one", None)
-        assert codes(session)[-2:] == ["ETCH", "ROC"]
+        # Tier and owner, then the oversight plan, which starts at allocation (no register code).
+        assert codes(session)[-3:] == ["ETCH", "ROC", None]
+        assert register.current_oversight_plan(session, record) is not None
     # The owner's grade and band come from the staff list, for countersigning and oversight.
     data = case.data()
     assert (data["owner_grade"], data["om_experience"]) == ("PO", "E")
@@ -311,6 +313,7 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "case_risk",
         "bring_oversight_forward",
         "note_oversight_event",
+        "standard_dates",
         "registration_review_due",
         "keep_or_end_registration",
         "record_sentencing_outcome",
