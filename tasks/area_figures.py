@@ -53,6 +53,8 @@ ROUTE_WORDS = {
     "CLOSE_NOW": "Closed at once",
 }
 AWAITING_OUTCOME = "Awaiting the court's outcome"
+# A case as the figures read it: id, stage, closed at, order ends on, closure reason.
+CaseRow = tuple[int, Stage, datetime | None, date | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,12 @@ def area_figures(engine: ProcessEngine, session: Session, *, now: datetime) -> A
     """The area's figures as the register holds them at `now`."""
     today = _local_date(now)
     figures = AreaFigures(today=today)
-    cases = session.execute(
-        select(Case.id, Case.stage, Case.closed_at, Case.order_ends_on, Case.closure_reason)
-    ).all()
+    cases: list[CaseRow] = [
+        (row[0], row[1], row[2], row[3], row[4])
+        for row in session.execute(
+            select(Case.id, Case.stage, Case.closed_at, Case.order_ends_on, Case.closure_reason)
+        )
+    ]
     figures.cases = len(cases)
     outcomes: dict[int, list[CourtOutcome]] = {}
     for row in session.scalars(select(CourtOutcome).order_by(CourtOutcome.case_id, CourtOutcome.id)):
@@ -152,7 +157,7 @@ def area_figures(engine: ProcessEngine, session: Session, *, now: datetime) -> A
 
 
 def _custody_and_licence(
-    session: Session, figures: AreaFigures, cases: list, case_route: dict[int, str]
+    session: Session, figures: AreaFigures, cases: list[CaseRow], case_route: dict[int, str]
 ) -> None:
     last_turn: dict[int, str] = {}
     released: set[int] = set()
@@ -222,7 +227,9 @@ def _sentence_plans(engine: ProcessEngine, session: Session, now: datetime) -> P
     return PlanTimeliness(on_time, late, open_overdue, not_yet_due)
 
 
-def _closures(cases: list, outcomes: dict[int, list[CourtOutcome]], today: date) -> ClosureTimeliness:
+def _closures(
+    cases: list[CaseRow], outcomes: dict[int, list[CourtOutcome]], today: date
+) -> ClosureTimeliness:
     on_the_date = early = late = open_past_end = running = 0
     for case_id, _, closed_at, order_ends_on, _ in cases:
         end = order_ends_on or _licence_end(outcomes.get(case_id, []))

@@ -641,6 +641,10 @@ STAGE_BY_TASK = {
     "countersign_spo": "induction and assessment",
     "countersign_aco": "induction and assessment",
     "write_plans": "induction and assessment",
+    "write_custody_sentence_plan": "in custody",
+    "plan_for_release": "in custody",
+    "record_parole_decision": "in custody",
+    "record_rerelease": "in custody",  # recalled, waiting for the re-release
     "accept_transfer": "transfer",
     "termination_review": "termination",
 }
@@ -659,7 +663,10 @@ def process_stages(session: Session) -> Counter[str]:
     """How many cases stand at each stage of the process: by the furthest open task on the case,
     else by the register's stage (a supervised case between reviews, a closed case)."""
     order = {stage: i for i, stage in enumerate(PROCESS_STAGES)}
-    stages = {crn: STAGE_BY_REGISTER[stage] for crn, stage in session.execute(select(Case.crn, Case.stage))}
+    stages = {
+        crn: "in custody" if _in_custody(stage, outcome) else STAGE_BY_REGISTER[stage]
+        for crn, stage, outcome in session.execute(select(Case.crn, Case.stage, Case.sentence_outcome))
+    }
     by_task: dict[str, str] = {}
     for crn, element_id in session.execute(
         select(HumanTask.business_key, HumanTask.element_id).where(HumanTask.state == "open")
@@ -671,6 +678,12 @@ def process_stages(session: Session) -> Counter[str]:
         if crn in stages and stages[crn] != "closed":
             stages[crn] = stage
     return Counter(stages.values())
+
+
+def _in_custody(stage: Stage, outcome: SentenceOutcome | None) -> bool:
+    """A custodial sentence with a licence, allocated but not yet released (the register's stage
+    becomes SUPERVISED on release)."""
+    return outcome in sentencing.WITH_LICENCE and stage in (Stage.SENTENCED, Stage.ALLOCATED)
 
 
 def _qualified(person: Staff) -> bool:
