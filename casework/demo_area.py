@@ -76,12 +76,13 @@ TIER_BY_ROSH = {
     RoshLevel.VERY_HIGH: {4: 100},
 }
 # Outcomes of the cases that reach court with a pre-sentence report, per 100 [A: assumed; domain.md
-# gives only the community part of the caseload (community order 63%, SSO 17%)]: most get a community
-# order, a suspended sentence or custody; some are fined or discharged, adjourned or deferred first,
-# or acquitted. The simulated court (tasks.simulation) gives these.
+# gives only the community part of the caseload (community order 63%, SSO 17%), so community orders and
+# suspended sentence orders are given in that ratio, about 3.7 to 1]: most get a community order, a
+# suspended sentence or custody; some are fined or discharged, adjourned or deferred first, or
+# acquitted. The simulated court (tasks.simulation) gives these.
 OUTCOME_MIX = {
-    SentenceOutcome.COMMUNITY_ORDER: 40,
-    SentenceOutcome.SUSPENDED_SENTENCE: 14,
+    SentenceOutcome.COMMUNITY_ORDER: 43,
+    SentenceOutcome.SUSPENDED_SENTENCE: 11,
     SentenceOutcome.CUSTODY_12_MONTHS_OR_MORE: 12,
     SentenceOutcome.CUSTODY_UNDER_12_MONTHS: 10,
     SentenceOutcome.CUSTODY_EXTENDED: 1,
@@ -95,6 +96,76 @@ OUTCOME_MIX = {
     SentenceOutcome.DISMISSED: 1,
     SentenceOutcome.WITHDRAWN: 1,
 }
+# How long each outcome runs, in months, per 100 of that outcome [A: assumed; domain.md gives no
+# lengths]: within the period's legal limits (casework.sentencing). A community order runs 6 months to
+# 3 years, a suspended sentence order's supervision 6 months to 2 years, a conditional discharge up to
+# 3 years; custody under 12 months has no licence; custody of 12 months or more is released at the
+# halfway point on licence to the end of the sentence (so a 12- or 18-month sentence given in the
+# demo's first months is released, and its licence may end, while the demo's clock runs).
+ORDER_MONTHS: dict[SentenceOutcome, dict[int, int]] = {
+    SentenceOutcome.COMMUNITY_ORDER: {6: 10, 12: 45, 18: 20, 24: 20, 36: 5},
+    SentenceOutcome.SUSPENDED_SENTENCE: {6: 10, 12: 50, 18: 15, 24: 25},
+    SentenceOutcome.CONDITIONAL_DISCHARGE: {6: 10, 12: 50, 24: 30, 36: 10},
+    SentenceOutcome.CUSTODY_UNDER_12_MONTHS: {2: 15, 3: 20, 4: 20, 6: 25, 8: 10, 10: 10},
+    SentenceOutcome.CUSTODY_12_MONTHS_OR_MORE: {12: 25, 18: 20, 24: 20, 30: 10, 36: 10, 48: 10, 72: 5},
+    # The custodial term of an extended sentence; its licence runs on for the extension period.
+    SentenceOutcome.CUSTODY_EXTENDED: {24: 30, 36: 30, 48: 25, 72: 15},
+    # The minimum term (tariff) of a life sentence or IPP, to the first parole review.
+    SentenceOutcome.CUSTODY_INDETERMINATE: {18: 15, 24: 25, 36: 25, 48: 20, 72: 15},
+}
+EXTENSION_MONTHS_MIX = {12: 30, 24: 30, 36: 25, 60: 15}  # [A] an extended sentence's extension period
+# The main offence at the first hearing, per 100 cases [A: assumed; domain.md gives no offence
+# figures: shares in the spirit of the period's statistics of people starting court orders, led by
+# theft, motoring, violence, drugs and criminal damage].
+OFFENCE_MIX = {
+    "Theft from a shop": 12,
+    "Theft, or handling stolen goods": 8,
+    "Burglary of a dwelling": 4,
+    "Burglary other than of a dwelling": 3,
+    "Fraud or forgery": 4,
+    "Criminal damage": 5,
+    "Possession of a controlled drug": 4,
+    "Possession of a controlled drug with intent to supply": 4,
+    "Assault occasioning actual bodily harm": 8,
+    "Common assault": 6,
+    "Wounding or inflicting grievous bodily harm (s.20)": 2,
+    "Affray": 2,
+    "Possession of a bladed article in a public place": 2,
+    "Harassment": 2,
+    "Threatening behaviour (Public Order Act s.4)": 4,
+    "Driving with excess alcohol": 10,
+    "Driving while disqualified": 5,
+    "Dangerous driving": 2,
+    "Breach of a court order": 4,
+    "Other offence": 9,
+}
+# The offences behind an extended or indeterminate sentence (a specified violent or sexual offence,
+# CJA 2003 Sch.15) and behind MAPPA category 2; MAPPA category 1 is a registered sex offender
+# [A: the shares within each list].
+VIOLENT_OFFENCES = {
+    "Wounding with intent to cause grievous bodily harm (s.18)": 25,
+    "Wounding or inflicting grievous bodily harm (s.20)": 25,
+    "Assault occasioning actual bodily harm": 30,
+    "Robbery": 20,
+}
+SEXUAL_OFFENCES = {"Sexual assault": 45, "Making indecent images of children": 35, "Rape": 20}
+SPECIFIED_OFFENCES = frozenset({*VIOLENT_OFFENCES, *SEXUAL_OFFENCES})
+
+
+def offence_for(rng: random.Random, outcome: SentenceOutcome, mappa_category: str) -> str:
+    """A case's main offence as the court list gives it: a sexual offence for MAPPA category 1, a
+    specified violent or sexual offence for category 2 and for an extended or indeterminate sentence,
+    else one of the area's mix."""
+    if mappa_category == "CAT1":
+        return pick(rng, SEXUAL_OFFENCES)
+    if mappa_category == "CAT2" or outcome in (
+        SentenceOutcome.CUSTODY_EXTENDED,
+        SentenceOutcome.CUSTODY_INDETERMINATE,
+    ):
+        return pick(rng, VIOLENT_OFFENCES if rng.random() < 0.8 else SEXUAL_OFFENCES)
+    return pick(rng, OFFENCE_MIX)
+
+
 # The cases already under supervision in the generated area were sentenced to what is supervised
 # [A: in the proportions above].
 SUPERVISED_OUTCOME_MIX = {

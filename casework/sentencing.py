@@ -287,9 +287,11 @@ ADJOURNMENT_DAYS = 14  # [A] a typical adjournment, for the demonstration area
 DEFERMENT_DAYS = 91  # [A] about three months
 
 
-def needs_of(outcome: SentenceOutcome, on: date, *, months: int) -> dict[str, Any]:
+def needs_of(outcome: SentenceOutcome, on: date, *, months: int, extension_months: int = 0) -> dict[str, Any]:
     """A complete outcome of this type given on `on`, of about `months` (an order's or a custodial
-    sentence's length), as the court would send it: for the demonstration area and its simulation."""
+    sentence's length, an indeterminate sentence's minimum term), as the court would send it: for the
+    demonstration area and its simulation. An extended sentence's licence runs `extension_months`
+    beyond its custodial term."""
     given: dict[str, Any] = {"outcome": outcome.value, "sentence_date": on.isoformat()}
     if outcome in WITH_END_DATE:
         given["end_date"] = add_months(on, min(months, WITH_END_DATE[outcome])).isoformat()
@@ -300,9 +302,10 @@ def needs_of(outcome: SentenceOutcome, on: date, *, months: int) -> dict[str, An
         # Automatic release at the halfway point, on licence to the end of the sentence (CJA 2003).
         given["release_date"] = add_months(on, length // 2).isoformat()
         given["release_type"] = "AUTOMATIC"
-        given["licence_end_date"] = add_months(on, length).isoformat()
+        extension = min(extension_months, EXTENSION_MONTHS) if outcome == Out.CUSTODY_EXTENDED else 0
+        given["licence_end_date"] = add_months(on, length + extension).isoformat()
     elif outcome == Out.CUSTODY_INDETERMINATE:
-        given["release_date"] = add_months(on, max(months, 24)).isoformat()
+        given["release_date"] = add_months(on, max(months, 12)).isoformat()
         given["release_type"] = "PAROLE_ELIGIBLE"
     elif outcome in TO_A_LATER_HEARING:
         days = ADJOURNMENT_DAYS if outcome == Out.ADJOURNED else DEFERMENT_DAYS

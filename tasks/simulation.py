@@ -21,9 +21,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casework import sentencing
-from casework.demo_area import FORENAMES, OUTCOME_MIX, ROSH_MIX, SURNAMES, TIER_BY_ROSH, pick
+from casework.demo_area import (
+    EXTENSION_MONTHS_MIX,
+    FORENAMES,
+    ORDER_MONTHS,
+    OUTCOME_MIX,
+    ROSH_MIX,
+    SPECIFIED_OFFENCES,
+    SURNAMES,
+    TIER_BY_ROSH,
+    offence_for,
+    pick,
+)
 from casework.demo_area import REGISTER_PREVALENCE as AREA_REGISTER_PREVALENCE
 from casework.models import Case, Staff
+from casework.register_types import add_months
 from casework.roles import Role
 from casework.vocabulary import (
     CASE_HOLDING_GRADES,
@@ -77,8 +89,26 @@ WORK_DAYS = {
     "write_plans": (0, 3),
     "accept_transfer": (1, 5),
     "termination_review": (0, 5),
+    # The custody and licence route (custody-licence.bpmn) [A]: the sentence plan in custody within its
+    # 8 or 16 weeks, mostly; pre-release planning within the weeks before release; a licence review
+    # within the week; a recall approved the same or the next day; a fixed-term recall of 28 days
+    # served before the re-release is recorded.
+    "write_custody_sentence_plan": (10, 45),
+    "plan_for_release": (5, 25),
+    "record_parole_decision": (0, 3),
+    "review_licence": (0, 5),
+    "approve_recall_spo": (0, 1),
+    "approve_recall_aco": (0, 1),
+    "record_rerelease": (28, 28),
 }
 TRANSFER_SHARE = 0.06  # cases that move to another Offender Manager during the order
+# Supervised orders that end before their end date, at an oversight review [A: assumed; domain.md gives
+# no figures]: revoked by the court (a breach or a new offence) or ended early for good progress.
+EARLY_END_SHARES = (("REVOKED", 0.10), ("EARLY_TERMINATION", 0.03))
+LICENCE_RECALL_SHARE = 0.05  # [A] licence reviews at which the Offender Manager asks for a recall
+PAROLE_RELEASE_SHARE = 0.4  # [A] Parole Board reviews that direct release
+PAROLE_RELEASE_AFTER_DAYS = 28  # [A] release follows the Board's direction by about four weeks
+PAROLE_NEXT_REVIEW_MONTHS = 12  # [A] not released: the next review a year on
 CASE_TEAM_NAME = "Case Management"
 RECENT_DAYS = 28  # "recent" arrivals: the last four weeks
 COURTS = ("Carlisle Crown Court", "Workington Magistrates' Court", "Kendal Magistrates' Court")
@@ -97,6 +127,11 @@ class CaseProfile:
     order_months: int
     sentenced_after_days: int
     outcome: str = "COMMUNITY_ORDER"
+    offence: str = "Assault occasioning actual bodily harm"
+    extension_months: int = 0  # an extended sentence's extension period
+    # An order that ends before its end date, at an oversight review: why, and from when (area mode).
+    early_end: str | None = None
+    early_end_from: datetime | None = None
     tier: int = 3
     report_type: str = "FAST"
     # The fewest days each kind of task waits for this case (area mode; others: none).
@@ -131,17 +166,29 @@ class SimulationSummary:
 
 
 # At the new hearing after an adjournment or a deferment the court sentences: the same mix, less
-# another adjournment [A].
+# another adjournment [A], and less an extended or indeterminate sentence unless the offence is a
+# specified violent or sexual one.
 SENTENCE_AT_NEW_HEARING = {
     outcome: share
     for outcome, share in OUTCOME_MIX.items()
     if outcome not in (SentenceOutcome.ADJOURNED, SentenceOutcome.DEFERRED)
 }
+DANGEROUS_OFFENDER_SENTENCES = (SentenceOutcome.CUSTODY_EXTENDED, SentenceOutcome.CUSTODY_INDETERMINATE)
+ORDINARY_SENTENCE_AT_NEW_HEARING = {
+    outcome: share
+    for outcome, share in SENTENCE_AT_NEW_HEARING.items()
+    if outcome not in DANGEROUS_OFFENDER_SENTENCES
+}
 
 
 def outcome_given(profile: CaseProfile, on: date) -> dict[str, Any]:
     """The case's outcome as the court gives it on `on`, with what it needs (end date, length, date)."""
-    return sentencing.needs_of(SentenceOutcome(profile.outcome), on, months=profile.order_months)
+    return sentencing.needs_of(
+        SentenceOutcome(profile.outcome),
+        on,
+        months=profile.order_months,
+        extension_months=profile.extension_months,
+    )
 
 
 class AreaSimulation:
@@ -274,6 +321,7 @@ class AreaSimulation:
         if rng.random() < LATE_REGISTER_REVIEW_SHARE:
             work["review_registration"] = rng.randint(10, 30)
         tier = 4 if level >= 2 else pick(rng, TIER_BY_ROSH[RoshLevel(rosh)])
+        outcome = pick(rng, OUTCOME_MIX)
         return CaseProfile(
             crn=crn,
             arrives=arrives,
@@ -281,9 +329,11 @@ class AreaSimulation:
             mappa_category=category,
             mappa_level=level,
             registrations=registrations,
-            order_months=rng.choice((6, 12, 12, 18, 24)),
+            order_months=_months_for(rng, outcome),
             sentenced_after_days=hearing,
-            outcome=pick(rng, OUTCOME_MIX).value,
+            outcome=outcome.value,
+            offence=offence_for(rng, outcome, category),
+            extension_months=pick(rng, EXTENSION_MONTHS_MIX),
             tier=tier,
             report_type=report,
             work_days=work,
@@ -321,10 +371,37 @@ class AreaSimulation:
             on = date.fromisoformat(next_hearing)
             hearing = datetime(on.year, on.month, on.day, 10, tzinfo=UTC)
             profile.psr_written = hearing - timedelta(days=profile.sentenced_after_days)
-            profile.outcome = pick(self.rng, SENTENCE_AT_NEW_HEARING).value
+            specified = profile.offence in SPECIFIED_OFFENCES
+            outcome = pick(
+                self.rng, SENTENCE_AT_NEW_HEARING if specified else ORDINARY_SENTENCE_AT_NEW_HEARING
+            )
+            profile.outcome = outcome.value
+            if self.area:
+                profile.order_months = _months_for(self.rng, outcome)
             self._awaiting_sentence[profile.crn] = profile
             return
-        profile.ends = self.clock.now() + timedelta(days=30 * profile.order_months)
+        # The order or the licence ends on the date the court gave (the process ends it then).
+        end = given.get("end_date") or given.get("licence_end_date")
+        if end:
+            on = date.fromisoformat(end)
+            profile.ends = datetime(on.year, on.month, on.day, tzinfo=UTC)
+        else:
+            profile.ends = self.clock.now() + timedelta(days=30 * profile.order_months)
+        if self.area and SentenceOutcome(profile.outcome) in sentencing.SUPERVISED_ORDERS:
+            self._plan_an_early_end(profile)
+
+    def _plan_an_early_end(self, profile: CaseProfile) -> None:
+        """Whether the order ends before its end date, and from when the SPO may record it."""
+        roll, total = self.rng.random(), 0.0
+        for reason, share in EARLY_END_SHARES:
+            total += share
+            if roll < total and profile.ends is not None:
+                days = max(30, (profile.ends - self.clock.now()).days - 30)
+                # Revoked at any time; ended early for good progress only after half the order.
+                low = 30 if reason == "REVOKED" else days // 2
+                profile.early_end = reason
+                profile.early_end_from = self.clock.now() + timedelta(days=self.rng.randint(low, days))
+                return
 
     def _request_transfers(self, today: datetime) -> None:
         """Ask for a supervised case to move to another Offender Manager (the case's owner asks,
@@ -514,6 +591,39 @@ class AreaSimulation:
         """Whether the order has run its course."""
         return profile.ends is not None and self.clock.now() >= profile.ends
 
+    def ends_early(self, profile: CaseProfile) -> bool:
+        """Whether the SPO records, at this oversight review, that the order ends before its end date
+        (revoked, or ended early for good progress). An order that reaches its end date ends on it by
+        itself: nobody ticks "case ends" for that."""
+        start = profile.early_end_from
+        return profile.early_end is not None and start is not None and self.clock.now() >= start
+
+    def parole_decision(self, profile: CaseProfile) -> dict[str, Any]:
+        """The Parole Board's decision at a review: release directed (with its date) or not released
+        (with the next review's date)."""
+        today = self.clock.now().date()
+        if self.rng.random() < PAROLE_RELEASE_SHARE:
+            released = today + timedelta(days=PAROLE_RELEASE_AFTER_DAYS)
+            return {"parole_decision": "RELEASE_DIRECTED", "parole_release_date": released.isoformat()}
+        next_review = add_months(today, PAROLE_NEXT_REVIEW_MONTHS)
+        return {
+            "parole_decision": "NOT_RELEASED",
+            "next_review_date": next_review.isoformat(),
+            "decision_note": "Risk not yet reduced enough for release.",
+        }
+
+    def licence_review(self, profile: CaseProfile) -> dict[str, Any]:
+        """A licence review: compliance noted, and now and then a recall asked for."""
+        review = {"review_date": self.today(), "compliance": "Reporting as directed; conditions kept."}
+        if self.area and self.rng.random() < LICENCE_RECALL_SHARE:
+            return {
+                **review,
+                "compliance": "Third missed appointment in twelve months.",
+                "recall_requested": True,
+                "recall_reason": "Failed to keep in touch: third missed appointment (Standard 2f.4).",
+            }
+        return {**review, "recall_requested": False}
+
 
 # Where a case stands in the process, by the work open on it (the register's stage says less: a case
 # at its risk meeting and one waiting for allocation are both SENTENCED).
@@ -532,6 +642,10 @@ STAGE_BY_TASK = {
     "countersign_aco": "induction and assessment",
     "revise_oasys": "induction and assessment",
     "write_plans": "induction and assessment",
+    "write_custody_sentence_plan": "in custody",
+    "plan_for_release": "in custody",
+    "record_parole_decision": "in custody",
+    "record_rerelease": "in custody",  # recalled, waiting for the re-release
     "accept_transfer": "transfer",
     "termination_review": "termination",
 }
@@ -550,7 +664,10 @@ def process_stages(session: Session) -> Counter[str]:
     """How many cases stand at each stage of the process: by the furthest open task on the case,
     else by the register's stage (a supervised case between reviews, a closed case)."""
     order = {stage: i for i, stage in enumerate(PROCESS_STAGES)}
-    stages = {crn: STAGE_BY_REGISTER[stage] for crn, stage in session.execute(select(Case.crn, Case.stage))}
+    stages = {
+        crn: "in custody" if _in_custody(stage, outcome) else STAGE_BY_REGISTER[stage]
+        for crn, stage, outcome in session.execute(select(Case.crn, Case.stage, Case.sentence_outcome))
+    }
     by_task: dict[str, str] = {}
     for crn, element_id in session.execute(
         select(HumanTask.business_key, HumanTask.element_id).where(HumanTask.state == "open")
@@ -564,10 +681,22 @@ def process_stages(session: Session) -> Counter[str]:
     return Counter(stages.values())
 
 
+def _in_custody(stage: Stage, outcome: SentenceOutcome | None) -> bool:
+    """A custodial sentence with a licence, allocated but not yet released (the register's stage
+    becomes SUPERVISED on release)."""
+    return outcome in sentencing.WITH_LICENCE and stage in (Stage.SENTENCED, Stage.ALLOCATED)
+
+
 def _qualified(person: Staff) -> bool:
     """An experienced or senior qualified officer (who may hold high risk and MAPPA 2-3 cases)."""
     newly_qualified = person.experience is ExperienceBand.NEWLY_QUALIFIED
     return person.grade in QUALIFIED_OFFICER_GRADES and not newly_qualified
+
+
+def _months_for(rng: random.Random, outcome: SentenceOutcome) -> int:
+    """How long the outcome runs (casework.demo_area.ORDER_MONTHS); 12 months for any other."""
+    lengths = ORDER_MONTHS.get(outcome)
+    return pick(rng, lengths) if lengths else 12
 
 
 def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:
@@ -597,7 +726,7 @@ FORMS: dict[str, Form] = {
         **_person(p.crn, s.today()),
         "court_name": COURTS[int(p.crn[1:]) % len(COURTS)],
         "hearing_date": s.today(),
-        "offence": "Assault occasioning actual bodily harm",
+        "offence": p.offence,
         "report_type": p.report_type,
         "remanded_in_custody": False,
     },
@@ -655,9 +784,9 @@ FORMS: dict[str, Form] = {
             "review_date": s.today(),
             "rosh": p.rosh,
             "findings": "Plan on track.",
-            "case_ends": s.ended(p),
+            "case_ends": s.ends_early(p),
         }
-        | ({"end_reason": "ORDER_ENDED"} if s.ended(p) else {})
+        | ({"end_reason": p.early_end} if s.ends_early(p) else {})
     ),
     "escalated_review": lambda s, p: (
         {
@@ -666,15 +795,31 @@ FORMS: dict[str, Form] = {
             "rosh": p.rosh,
             "findings": "Plan on track.",
             "reason_missed": "SPO on leave.",
-            "case_ends": s.ended(p),
+            "case_ends": s.ends_early(p),
         }
-        | ({"end_reason": "ORDER_ENDED"} if s.ended(p) else {})
+        | ({"end_reason": p.early_end} if s.ends_early(p) else {})
     ),
     "review_registration": lambda s, p: {
         "registration_decision": "KEEP",
         "registration_notes": "Still applies.",
     },
     "accept_transfer": lambda s, p: {"transfer_decision": "ACCEPT"},
+    "write_custody_sentence_plan": lambda s, p: {
+        "plan_date": s.today(),
+        "sentence_plan": "Offending behaviour work in custody; education.",
+        "risk_management_plan": "Liaison with the prison; victim contact.",
+    },
+    "plan_for_release": lambda s, p: {
+        "plan_date": s.today(),
+        "licence_conditions": "Reside as approved; no contact with the victim.",
+        "accommodation": "Approved premises for the first weeks, then a tenancy.",
+        "risk_management_plan": "Weekly reporting; police liaison.",
+    },
+    "record_parole_decision": lambda s, p: s.parole_decision(p),
+    "review_licence": lambda s, p: s.licence_review(p),
+    "approve_recall_spo": lambda s, p: {"recall_decision": "APPROVED", "recall_note": "Recall justified."},
+    "approve_recall_aco": lambda s, p: {"recall_decision": "APPROVED", "recall_note": "Recall approved."},
+    "record_rerelease": lambda s, p: {"rerelease_note": "Fixed-term recall served; re-released on licence."},
     "termination_review": lambda s, p: {
         "termination_date": s.today(),
         "termination_reason": "COMPLETED",

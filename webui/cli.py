@@ -807,6 +807,20 @@ def demo_load(cases: int | None) -> None:
         click.echo(f"  {user.grade.display_name:<28} {user.username:<24} {user.password}{note}")
 
 
+@cli.command("figures")
+def figures() -> None:
+    """Print the area's figures from the register: cases on each route the outcome chose, the main
+    offences, sentence plans on time against the National Standard, closures on time against the
+    order's or licence's end date, and open cases by stage."""
+    from tasks.area_figures import area_figures, figures_lines
+
+    settings = load_settings()
+    with open_engine(settings) as engine, engine.db.transaction(write=False) as session:
+        lines = figures_lines(area_figures(engine, session, now=engine.clock.now()))
+    for line in lines:
+        click.echo(line)
+
+
 # --------------------------------------------------------------------------------------- helpers
 
 
