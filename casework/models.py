@@ -297,6 +297,8 @@ class OversightPlan(CaseworkBase):
     reviewer_grade: Mapped[Grade]
     reason: Mapped[str] = mapped_column(Text)
     sampled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sample's rate in per cent (the table's sample_rate) for a sampled plan; NULL otherwise.
+    sample_rate: Mapped[int | None] = mapped_column(Integer)
     next_review_due: Mapped[datetime]
     set_at: Mapped[datetime]
     set_by: Mapped[str] = mapped_column(String(100))
@@ -325,6 +327,34 @@ class OversightReview(CaseworkBase):
     # them ("Hold the induction: due 16 Nov 2026, done 18 Nov 2026"); empty when all met theirs,
     # NULL on reviews recorded before reviews checked the standards.
     late_standards: Mapped[list[str] | None] = mapped_column(JSON, default=list)
+    # The ACO's sign-off of an SPO's review of a very high RoSH or MAPPA level 3 case (policy 11).
+    signed_off_at: Mapped[datetime | None]
+    signed_off_by: Mapped[str | None] = mapped_column(String(100))
+    sign_off_actions: Mapped[str | None] = mapped_column(Text)
+
+
+class OversightSampleDraw(CaseworkBase):
+    """One draw of the low-risk sample: a sampled case's review period, picked for review or not.
+
+    `draw` and the threshold are in hundredths (casework.oversight_sample): picked when the draw is
+    below `rate` per cent. The seed is kept so that anyone can make the same draw again."""
+
+    __tablename__ = "oversight_sample_draw"
+    __table_args__ = (
+        UniqueConstraint("case_id", "period", name="uq_oversight_sample_draw_period"),
+        Index("ix_oversight_sample_draw_drawn", "drawn_at", "picked"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("oversight_plan.id"))
+    period: Mapped[date]
+    seed: Mapped[str] = mapped_column(String(100))
+    rate: Mapped[int] = mapped_column(Integer)
+    draw: Mapped[int] = mapped_column(Integer)
+    picked: Mapped[bool] = mapped_column(Boolean)
+    drawn_at: Mapped[datetime]
+    drawn_by: Mapped[str] = mapped_column(String(100))
 
 
 class RiskMeeting(CaseworkBase):

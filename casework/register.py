@@ -25,11 +25,13 @@ from casework.models import (
     CaseEvent,
     OversightPlan,
     OversightReview,
+    OversightSampleDraw,
     OwnershipChange,
     Registration,
     RiskMeeting,
     Staff,
 )
+from casework.oversight_sample import SAMPLE_SEED, in_words, is_picked, sample_draw
 from casework.register_types import MAPPA_REGISTER, ROSH_REGISTERS, register_type
 from casework.vocabulary import (
     AccessList,
@@ -680,9 +682,13 @@ def set_oversight_plan(
     at: datetime,
     by: str,
     sampled: bool = False,
+    sample_rate: int | None = None,
     under_supervision: bool = True,
 ) -> OversightPlan:
     """Set the case's management oversight plan; an unchanged plan is kept, a changed one replaces it.
+
+    `sample_rate`: for a sampled plan, the per cent of its review periods picked for review (none
+    given: the plan keeps the rate it has, or 100 for a new one).
 
     `under_supervision`: the plans are written, so the case is now supervised; false for the plan
     set at allocation, while the induction, the assessment and the plans are under way."""
@@ -693,11 +699,25 @@ def set_oversight_plan(
     case = _open_case(session, crn)
     if under_supervision and case.stage in (Stage.SENTENCED, Stage.ALLOCATED):
         case.stage = Stage.SUPERVISED
+    if sample_rate is not None and not 0 <= sample_rate <= 100:
+        raise RegisterError(
+            f"A sample of {sample_rate}% is not possible.", hint="Give a rate from 0 to 100 per cent."
+        )
     current = current_oversight_plan(session, case)
-    terms = (interval_weeks, reviewer_grade, reason, sampled)
+    if sample_rate is None:
+        sample_rate = current.sample_rate if current is not None and current.sample_rate is not None else 100
+    rate = sample_rate if sampled else None
+    terms = (interval_weeks, reviewer_grade, reason, sampled, rate)
     if (
         current is not None
-        and (current.interval_weeks, current.reviewer_grade, current.reason, current.sampled) == terms
+        and (
+            current.interval_weeks,
+            current.reviewer_grade,
+            current.reason,
+            current.sampled,
+            current.sample_rate,
+        )
+        == terms
     ):
         return current
     if current is not None:
@@ -709,6 +729,7 @@ def set_oversight_plan(
         reviewer_grade=reviewer_grade,
         reason=reason,
         sampled=sampled,
+        sample_rate=rate,
         next_review_due=_oversight_counted_from(session, case, at) + timedelta(weeks=interval_weeks),
         set_at=at,
         set_by=by,
@@ -716,7 +737,7 @@ def set_oversight_plan(
     session.add(plan)
     session.flush()
     every = "fortnightly" if interval_weeks == 2 else f"every {interval_weeks} weeks"
-    sample = ", 10% sample" if sampled else ""
+    sample = f", {rate}% sample" if sampled else ""
     _event(
         session,
         case,
@@ -729,9 +750,83 @@ def set_oversight_plan(
         interval_weeks=interval_weeks,
         reviewer_grade=reviewer_grade.value,
         sampled=sampled,
+        sample_rate=rate,
         next_review_due=plan.next_review_due.isoformat(),
     )
     return plan
+
+
+def sample_draw_for(crn: str, plan: OversightPlan, period: date) -> tuple[int, bool]:
+    """The draw for a sampled plan's review period and whether it is picked (every period of a plan
+    that is not sampled is reviewed)."""
+    draw = sample_draw(crn, period, SAMPLE_SEED)
+    if not plan.sampled or plan.sample_rate is None:
+        return draw, True
+    return draw, is_picked(draw, plan.sample_rate)
+
+
+def record_sample_draw(
+    session: Session, crn: str, *, period: date, at: datetime, by: str
+) -> OversightSampleDraw:
+    """Keep the draw for the sampled plan's review period falling due now, picked or not. A period not
+    picked is passed over: no review, and the plan's next review falls due an interval on (the next
+    period). The same period drawn again gives back the draw already kept."""
+    case = _open_case(session, crn)
+    plan = current_oversight_plan(session, case)
+    if plan is None or not plan.sampled or plan.sample_rate is None:
+        raise RegisterError(
+            f"{crn} has no sampled oversight plan to draw for.",
+            hint="Only a sampled plan's periods are drawn.",
+        )
+    kept = session.scalar(
+        select(OversightSampleDraw).where(
+            OversightSampleDraw.case_id == case.id, OversightSampleDraw.period == period
+        )
+    )
+    if kept is not None:
+        return kept
+    draw, picked = sample_draw_for(case.crn, plan, period)
+    row = OversightSampleDraw(
+        case_id=case.id,
+        plan_id=plan.id,
+        period=period,
+        seed=SAMPLE_SEED,
+        rate=plan.sample_rate,
+        draw=draw,
+        picked=picked,
+        drawn_at=at,
+        drawn_by=by,
+    )
+    session.add(row)
+    if not picked:
+        plan.next_review_due = plan.next_review_due + timedelta(weeks=plan.interval_weeks)
+    session.flush()
+    why = f"draw {in_words(draw)}, picked below {in_words(plan.sample_rate * 100)}"
+    if picked:
+        summary = (
+            f"Picked in the {plan.sample_rate}% oversight sample for the review due {period:%d %B %Y} ({why})"
+        )
+    else:
+        summary = (
+            f"Not picked in the {plan.sample_rate}% oversight sample for the review due {period:%d %B %Y}"
+            f" ({why}): no review this period; the next falls due {plan.next_review_due:%d %B %Y}"
+        )
+    _event(
+        session,
+        case,
+        "oversight_sample_draw",
+        summary,
+        code=None,
+        at=at,
+        by=by,
+        plan_id=plan.id,
+        period=period.isoformat(),
+        seed=SAMPLE_SEED,
+        rate=plan.sample_rate,
+        draw=draw,
+        picked=picked,
+    )
+    return row
 
 
 def _oversight_counted_from(session: Session, case: Case, at: datetime) -> datetime:
@@ -799,6 +894,33 @@ def record_oversight_review(
         on_time=on_time,
         escalated=escalated,
         late_standards=list(late_standards),
+    )
+    return review
+
+
+def sign_off_oversight_review(
+    session: Session, crn: str, *, review_id: int, at: datetime, by: str, actions: str = ""
+) -> OversightReview:
+    """The ACO signs off an SPO's oversight review (very high RoSH or MAPPA level 3), with any actions."""
+    case = _open_case(session, crn)
+    review = session.get(OversightReview, review_id)
+    if review is None or review.case_id != case.id:
+        raise RegisterError(
+            f"{crn} has no oversight review {review_id}.", hint="Sign off a review of this case."
+        )
+    review.signed_off_at = at
+    review.signed_off_by = by
+    review.sign_off_actions = actions or None
+    session.flush()
+    _event(
+        session,
+        case,
+        "oversight_review_signed_off",
+        "Oversight review signed off by the ACO" + (f": {actions}" if actions else ""),
+        code=None,
+        at=at,
+        by=by,
+        review_id=review.id,
     )
     return review
 

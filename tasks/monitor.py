@@ -22,7 +22,15 @@ from casework.access import may_view
 from casework.case_list import critical_few as critical_flag
 from casework.case_list import visible_to
 from casework.critical_few import RiskProfile, assess, table_in_force
-from casework.models import AccessLimitation, Case, OutOfOffice, OversightReview, Staff, Team
+from casework.models import (
+    AccessLimitation,
+    Case,
+    OutOfOffice,
+    OversightReview,
+    OversightSampleDraw,
+    Staff,
+    Team,
+)
 from casework.roles import Role
 from casework.vocabulary import Stage
 from engine.clock import DISPLAY_ZONE, WorkingCalendar
@@ -118,6 +126,9 @@ class Compliance:
     by_team: list[tuple[str, int, int]]  # (team, on time, done)
     by_spo: list[tuple[str, int, int]]
     trend: list[tuple[str, int, int]]  # (month, on time, done), oldest first
+    # The low-risk sample this month: review periods drawn, and how many the draw picked.
+    sample_drawn: int = 0
+    sample_picked: int = 0
 
 
 @dataclass(frozen=True)
@@ -264,7 +275,22 @@ def oversight_compliance(session: Session, scope: Scope, now: datetime) -> Compl
         (f"{first:%b %Y}", ok, n)
         for (first, _after), (ok, n) in zip(months, _monthly(session, scope, months), strict=True)
     ]
-    return Compliance(by_team, by_spo, trend)
+    drawn, picked = _sample_size(session, scope, month_start)
+    return Compliance(by_team, by_spo, trend, drawn, picked)
+
+
+def _sample_size(session: Session, scope: Scope, since: datetime) -> tuple[int, int]:
+    """The low-risk sample's draws since `since`, and how many picked a review (in scope)."""
+    query = (
+        select(func.count(), func.count(case((OversightSampleDraw.picked.is_(True), 1))))
+        .select_from(OversightSampleDraw)
+        .join(Case, Case.id == OversightSampleDraw.case_id)
+        .where(OversightSampleDraw.drawn_at >= since)
+    )
+    if not scope.area:
+        query = query.where(Case.team_id == scope.team_id)
+    drawn, picked = session.execute(query).one()
+    return int(drawn), int(picked or 0)
 
 
 def _monthly(

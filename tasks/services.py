@@ -273,10 +273,12 @@ def set_oversight_plan(
     reviewer_grade: str,
     reason: str,
     sampled: bool = False,
+    sample_rate: int | None = None,
     under_supervision: bool = True,
 ) -> Result:
     """The management oversight plan the decision table chose; an unchanged plan is kept as it is.
-    `under_supervision` false: the plan set at allocation, before the plans make the case supervised."""
+    `under_supervision` false: the plan set at allocation, before the plans make the case supervised.
+    `sample_rate`: the table's per cent of a sampled plan's review periods that are reviewed."""
     plan = register.set_oversight_plan(
         ctx.session,
         crn,
@@ -284,11 +286,48 @@ def set_oversight_plan(
         reviewer_grade=Grade(reviewer_grade),
         reason=reason,
         sampled=bool(sampled),
+        sample_rate=None if sample_rate is None else int(sample_rate),
         under_supervision=bool(under_supervision),
         at=ctx.clock.now(),
         by=ctx.actor,
     )
-    return {"plan_id": plan.id, "next_review_due": _utc(plan.next_review_due).isoformat()}
+    return _plan_result(ctx, crn, plan)
+
+
+def pass_over_sampled_review(ctx: StepContext, *, crn: str) -> Result:
+    """A sampled review period not picked: its draw is kept and the plan waits for the next period."""
+    case = register.find_case(ctx.session, crn)
+    plan = register.current_oversight_plan(ctx.session, case)
+    if plan is None:
+        raise InvalidData([FieldError("crn", f"{crn} has no oversight plan to pass a period over.")])
+    register.record_sample_draw(
+        ctx.session, crn, period=area_date(_utc(plan.next_review_due)), at=ctx.clock.now(), by=ctx.actor
+    )
+    return _plan_result(ctx, crn, plan)
+
+
+def review_falls_due(
+    ctx: StepContext, *, crn: str, brought_forward: bool = False, first_review: bool = False
+) -> Result:
+    """A review falls due: the steps due by a National Standard so far (as `standard_dates`), and, for
+    a sampled plan's period at its interval (not the first review, not one brought forward by an
+    event), the draw that picked it, kept on the register."""
+    result = standard_dates(ctx, crn=crn)
+    case = register.find_case(ctx.session, crn)
+    plan = register.current_oversight_plan(ctx.session, case)
+    result["sample_draw"] = None
+    if (
+        plan is not None
+        and plan.sampled
+        and plan.sample_rate is not None
+        and not brought_forward
+        and not first_review
+    ):
+        row = register.record_sample_draw(
+            ctx.session, crn, period=area_date(_utc(plan.next_review_due)), at=ctx.clock.now(), by=ctx.actor
+        )
+        result["sample_draw"] = {"draw": row.draw / 100, "threshold": row.rate, "picked": row.picked}
+    return result
 
 
 def standard_dates(ctx: StepContext, *, crn: str) -> Result:
@@ -352,6 +391,20 @@ def record_oversight_review(
     with _owner_watched(ctx, crn, f"RoSH {rosh} at the oversight review"):
         _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="oversight review")
     return {"review_id": review.id, "on_time": review.on_time}
+
+
+def sign_off_oversight_review(
+    ctx: StepContext, *, crn: str, review_id: int, decision: str, actions: str = ""
+) -> Result:
+    """The ACO's sign-off of the SPO's review, kept on the review for the ACO's monthly list."""
+    if decision not in ("SIGNED_OFF", "SIGNED_OFF_WITH_ACTIONS"):
+        raise InvalidData(
+            [FieldError("decision", f"A sign-off decision of {decision!r} is not one the form offers.")]
+        )
+    review = register.sign_off_oversight_review(
+        ctx.session, crn, review_id=int(review_id), at=ctx.clock.now(), by=ctx.actor, actions=actions
+    )
+    return {"review_id": review.id, "signed_off_by": review.signed_off_by}
 
 
 def case_risk(ctx: StepContext, *, crn: str) -> Result:
@@ -471,6 +524,9 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "close_case": close_case,
     "case_risk": case_risk,
     "standard_dates": standard_dates,
+    "review_falls_due": review_falls_due,
+    "pass_over_sampled_review": pass_over_sampled_review,
+    "sign_off_oversight_review": sign_off_oversight_review,
     "bring_oversight_forward": bring_oversight_forward,
     "note_oversight_event": note_oversight_event,
     "registration_review_due": registration_review_due,
@@ -488,6 +544,21 @@ def register_operations(registry: ServiceRegistry) -> ServiceRegistry:
 
 
 # --------------------------------------------------------------------------------- internals
+
+
+def _plan_result(ctx: StepContext, crn: str, plan: Any) -> Result:
+    """What the model keeps of an oversight plan: when its next review falls due, and, for a sampled
+    plan, whether that period is picked in the sample (the draw, and the threshold it is set against)."""
+    due = _utc(plan.next_review_due)
+    draw, picked = register.sample_draw_for(crn, plan, area_date(due))
+    return {
+        "plan_id": plan.id,
+        "next_review_due": due.isoformat(),
+        "sampled": bool(plan.sampled),
+        "picked": picked,
+        "draw": draw / 100,
+        "threshold": plan.sample_rate if plan.sampled else 100,
+    }
 
 
 def _register_missing(ctx: StepContext, crn: str, codes: Iterable[str]) -> list[str]:

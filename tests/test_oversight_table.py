@@ -156,6 +156,7 @@ def test_every_case_reaches_some_row_of_the_oversight_table() -> None:
 ACO_LIST = "ACO"  # very high RoSH and MAPPA level 3: on the ACO's monthly list
 SPO = "SPO"
 SAMPLED = "sampled"
+POLICY_SAMPLE_RATE = 10  # policy 11: "10% sample"; every other band's periods are all reviewed
 
 # Risk band -> (weeks for N, E, S), the accountable grade, and which bands are only sampled.
 # Written from the area's Management Oversight Plan matrix, not from the decision table.
@@ -227,6 +228,7 @@ def test_the_oversight_table_agrees_with_the_areas_oversight_matrix(
     assert decided == {
         "oversight_weeks": weeks,
         "sampled": sampled == SAMPLED,
+        "sample_rate": POLICY_SAMPLE_RATE if sampled == SAMPLED else 100,
         "reviewer_grade": row["grade"],
         "oversight_band": band,
     }

@@ -302,12 +302,25 @@ class Case:
         )
 
     def review(self, rosh: str, case_ends: bool = False, end_reason: str = "ORDER_ENDED") -> StepResult:
-        """The SPO's oversight review; `case_ends` records an end of supervision with `end_reason`."""
+        """The SPO's oversight review; `case_ends` records an end of supervision with `end_reason`.
+        A review the ACO must sign off (very high RoSH, MAPPA level 3) is signed off as well."""
         ending = {"case_ends": True, "end_reason": end_reason} if case_ends else {"case_ends": False}
-        return self.complete(
+        result = self.complete(
             "oversight_review",
             {"review_date": self.today(), "rosh": rosh, "findings": "Plan on track."} | ending,
         )
+        if "sign_off_review" in self.open_elements():
+            result = self.sign_off()
+        return result
+
+    def sign_off(self, actions: str = "") -> StepResult:
+        """The ACO signs off the SPO's review (with actions, when given)."""
+        decision = (
+            {"decision": "SIGNED_OFF_WITH_ACTIONS", "actions": actions}
+            if actions
+            else {"decision": "SIGNED_OFF"}
+        )
+        return self.complete("sign_off_review", {"sign_off_date": self.today()} | decision)
 
 
 def fire_at(engine: ProcessEngine, clock: ManualClock, when: Any) -> None:
