@@ -354,6 +354,11 @@ class _Generator:
             line_manager=manager,
             experience=band,
             started_on=started,
+            # Qualified officers joined qualified; a senior practitioner's post began 3 years in.
+            qualified_on=started if grade in (Grade.PO, Grade.SENIOR_PRACTITIONER) else None,
+            senior_practitioner_since=started + timedelta(days=3 * 365)
+            if band == ExperienceBand.SENIOR and grade in (Grade.PO, Grade.SENIOR_PRACTITIONER)
+            else None,
             active=True,
             extra_roles=[],
         )

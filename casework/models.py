@@ -131,8 +131,16 @@ class Staff(CaseworkBase):
     extra_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
     line_manager_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # The band recorded by hand before qualification dates were kept: used only when the record's
+    # dates cannot decide it (casework.staff_record.band_on), and kept up to date as the band today.
     experience: Mapped[ExperienceBand | None]
     started_on: Mapped[date]
+    # The day a probation officer qualified, and the day their senior-practitioner post began: the
+    # experience band derives from them (casework.staff_record).
+    qualified_on: Mapped[date | None]
+    senior_practitioner_since: Mapped[date | None]
+    # The last working day of a leaver, once known (ahead of it, or the day they were deactivated).
+    leaving_on: Mapped[date | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id])
@@ -466,6 +474,27 @@ class OutOfOffice(CaseworkBase):
 
     staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
     cover: Mapped[Staff] = relationship(foreign_keys=[cover_id])
+
+
+class StaffAbsence(CaseworkBase):
+    """A member of staff away from work (leave, sickness or training), from one day to another."""
+
+    __tablename__ = "staff_absence"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(100))
+
+    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
+
+    @property
+    def days(self) -> int:
+        """How many calendar days it lasts, both ends counted."""
+        return (self.ends_on - self.starts_on).days + 1
 
 
 class CourtOutcome(CaseworkBase):

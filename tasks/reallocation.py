@@ -10,6 +10,10 @@ the owner again when it hears it (a message kept from before the case was under 
 out of date by then), opens "Reallocate the case" for the SPO, and moves the case and the old owner's
 open tasks to the officer chosen from the team's eligible list.
 
+A member of staff who leaves, or is away longer than the long-absence threshold
+(LONG_ABSENCE_DAYS, shown on the staff pages), makes each open case they own ask the same way
+(tasks.staff_admin): the check then finds the owner not there to hold the case.
+
 Until the SPO has done it, the case is on the monitor's list of cases that need reallocation
 (`needs_reallocation`): the open reallocation tasks of the cases the manager watches.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,7 +31,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from casework import register
 from casework.case_list import visible_to
-from casework.models import Case, Staff
+from casework.models import Case, Staff, StaffAbsence
+from casework.staff_record import not_there_to_hold
+from engine.clock import area_date
 from engine.models import HumanTask
 from tasks.due_dates import due_status
 from tasks.ownership import why_not_owner
@@ -36,16 +42,35 @@ from tasks.staff_names import display_names
 REALLOCATION_NEEDED = "reallocation_needed"
 REALLOCATE_STEP = "choose_new_owner"  # the model's user task: its open rows are the lens
 LIST_LIMIT = 100
+# An absence longer than this many days (4 weeks) asks the SPO to reallocate each case the person owns;
+# a shorter one is covered in the team (out of office) and the cases stay theirs.
+LONG_ABSENCE_DAYS = 28
 
 Tell = Callable[[Mapping[str, Any]], object]
 
 
-def owner_problem_now(session: Session, case: Case) -> str | None:
-    """Why the case's owner may no longer own it, by the grade rules in force; None if they may, or
-    if the case has no owner or is closed (nothing to reallocate)."""
+def owner_problem_now(session: Session, case: Case, on: date | None = None) -> str | None:
+    """Why the case's owner may no longer own it, by the grade rules in force and, given the day `on`,
+    by their staff record (left, leaving, a long absence not yet ended); None if they may, or if the
+    case has no owner or is closed (nothing to reallocate)."""
     if case.owner is None or case.closed_at is not None:
         return None
+    if on is not None:
+        away = not_there_to_hold(case.owner, absences_of(session, case.owner), on, LONG_ABSENCE_DAYS)
+        if away is not None:
+            return away
     return why_not_owner(session, case.owner, case)
+
+
+def absences_of(session: Session, staff: Staff) -> list[StaffAbsence]:
+    """Every absence recorded for `staff`, latest first."""
+    return list(
+        session.scalars(
+            select(StaffAbsence)
+            .where(StaffAbsence.staff_id == staff.id)
+            .order_by(StaffAbsence.starts_on.desc(), StaffAbsence.id.desc())
+        )
+    )
 
 
 @contextmanager
@@ -117,7 +142,7 @@ def needs_reallocation(
                 name=record.name,
                 owner=record.owner.display_name if record.owner else "Unallocated",
                 team=record.team.name if record.team else "",
-                why=owner_problem_now(session, record)
+                why=owner_problem_now(session, record, area_date(now))
                 or "The owner now fits the case: reallocation may close.",
                 task_id=task.id,
                 due_at=task.due_at,

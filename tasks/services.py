@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import select
 
 from casework import register, sentencing
-from casework.models import Case
+from casework.models import Case, Staff
 from casework.register import OwnerNotSuitable, StaffNotFound
 from casework.register_types import REGISTER_TYPES, add_months, register_type
 from casework.roles import Role
+from casework.staff_record import band_on
 from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
 from engine.clock import area_date
 from engine.deliveries import send_to_own_case
@@ -192,7 +193,7 @@ def allocate_case(ctx: StepContext, *, crn: str, owner: str, tier: int, note: st
         "problem": "",
         "owner": staff.username,
         "grade": staff.grade.value,
-        "experience": staff.experience.value if staff.experience else "E",
+        "experience": _band(staff, area_date(at)),
         "team": staff.team.code if staff.team else None,
     }
 
@@ -225,7 +226,7 @@ def owner_fits_case(ctx: StepContext, *, crn: str) -> Result:
     """Whether the grade rules in force still allow the case's owner to hold it (policy 7). A case
     without an owner, or closed, fits: there is nothing to reallocate."""
     case = register.find_case(ctx.session, crn)
-    problem = owner_problem_now(ctx.session, case)
+    problem = owner_problem_now(ctx.session, case, area_date(ctx.clock.now()))
     return {
         "fits": problem is None,
         "problem": problem or "",
@@ -376,7 +377,10 @@ def record_oversight_review(
     late_standards: Iterable[str] = (),
 ) -> Result:
     """An oversight review, on time or not; a change of RoSH found at review is recorded too, and
-    the steps the first review found late against their National Standard."""
+    the steps the first review found late against their National Standard.
+
+    The result carries the owner's experience band on the review's date, from their staff record, for
+    the next interval (an officer who has become experienced since allocation gets the E interval)."""
     review = register.record_oversight_review(
         ctx.session,
         crn,
@@ -390,7 +394,12 @@ def record_oversight_review(
     )
     with _owner_watched(ctx, crn, f"RoSH {rosh} at the oversight review"):
         _record_rosh_if_changed(ctx, crn, RoshLevel(rosh), source="oversight review")
-    return {"review_id": review.id, "on_time": review.on_time}
+    owner = register.find_case(ctx.session, crn).owner
+    return {
+        "review_id": review.id,
+        "on_time": review.on_time,
+        "experience": _band(owner, _date(review_date)),
+    }
 
 
 def sign_off_oversight_review(
@@ -408,10 +417,10 @@ def sign_off_oversight_review(
 
 
 def case_risk(ctx: StepContext, *, crn: str) -> Result:
-    """The case's risk as the register has it now: what the oversight decision tables read."""
+    """The case's risk as the register has it now, and the owner's experience band today from their
+    staff record: what the oversight decision tables read."""
     case = register.find_case(ctx.session, crn)
     codes = {r.code for r in case.active_registrations()}
-    experience = case.owner.experience if case.owner is not None else None
     return {
         "rosh": case.rosh.value if case.rosh else "LOW",
         "mappa_level": case.mappa_level or 0,
@@ -419,7 +428,7 @@ def case_risk(ctx: StepContext, *, crn: str) -> Result:
         "child_or_da_registration": bool(codes & CHILD_OR_DOMESTIC_ABUSE),
         "registrations": sorted(codes),
         "owner": case.owner.username if case.owner else None,
-        "experience": experience.value if experience else "E",
+        "experience": _band(case.owner, area_date(ctx.clock.now())),
     }
 
 
@@ -584,6 +593,13 @@ def _owner_watched(ctx: StepContext, crn: str, change: str) -> AbstractContextMa
     return owner_watched(
         ctx.session, crn, lambda payload: send_to_own_case(ctx, REALLOCATION_NEEDED, payload), change=change
     )
+
+
+def _band(owner: Staff | None, day: date) -> str:
+    """The owner's experience band on `day` from their staff record; E (the matrix's middle column)
+    for a case without an owner or an owner who holds no band."""
+    band = band_on(owner, day) if owner is not None else None
+    return band.value if band is not None else "E"
 
 
 def _mappa_category(value: str | None) -> MappaCategory | None:

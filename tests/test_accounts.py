@@ -278,7 +278,7 @@ def test_an_administrator_adds_an_offender_manager_who_signs_in_after_a_reset(
     add_team(upgraded)
     result = run(
         riskflow, "staff", "add", "sam.okoro", "--name", "Sam Okoro", "--grade", "PO", "--team", "N1",
-        "--experience", "E", "--by", "aco.one",
+        "--qualified", "2015-09-01", "--by", "aco.one",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     added = staff_named(upgraded, "sam.okoro")
@@ -296,10 +296,17 @@ def test_an_administrator_adds_an_offender_manager_who_signs_in_after_a_reset(
         (["aco.one", "--name", "Someone", "--grade", "ACO"], "already a member of staff with username"),
         (["sam.okoro", "--name", "Sam", "--grade", "CHIEF"], "'CHIEF' is not a grade: use one of PO"),
         (["sam.okoro", "--name", "Sam", "--grade", "PO", "--team", "ZZ"], "no team with code 'ZZ'"),
-        (["sam.okoro", "--name", "Sam", "--grade", "PO"], "An Offender Manager needs an experience band"),
         (
-            ["sam.okoro", "--name", "Sam", "--grade", "SPO", "--experience", "E"],
-            "only Offender Managers have one",
+            ["sam.okoro", "--name", "Sam", "--grade", "PO"],
+            "Enter the date they qualified as a probation officer",
+        ),
+        (
+            ["sam.okoro", "--name", "Sam", "--grade", "PO", "--qualified", "1.9.2015"],
+            "--qualified '1.9.2015' is not a date",
+        ),
+        (
+            ["sam.okoro", "--name", "Sam", "--grade", "SPO", "--qualified", "2015-09-01"],
+            "only probation officers and senior practitioners have one",
         ),
         (["sam.okoro", "--name", "  ", "--grade", "ACO"], "Enter the person's name"),
         (["sam.okoro", "--name", "Sam", "--grade", "ACO", "--started", "01/04/2024"], "is not a date"),
@@ -385,11 +392,14 @@ def test_an_administrator_changes_a_team_line_manager_and_grade_from_the_command
     add_team(upgraded, "S1")
     added = run(
         riskflow, "staff", "add", "sam.okoro", "--name", "Sam Okoro", "--grade", "PO", "--team", "N1",
-        "--experience", "E", "--line-manager", "aco.one",
+        "--qualified", "2015-09-01", "--line-manager", "aco.one",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
 
-    moved = run(riskflow, "staff", "set", "sam.okoro", "--team", "S1", "--experience", "S", "--by", "aco.one")
+    moved = run(
+        riskflow, "staff", "set", "sam.okoro", "--team", "S1", "--senior-practitioner-since", "2024-04-01",
+        "--by", "aco.one",
+    )  # fmt: skip
     assert moved.exit_code == 0, moved.output
     staff = staff_named(upgraded, "sam.okoro")
     assert (
@@ -399,12 +409,13 @@ def test_an_administrator_changes_a_team_line_manager_and_grade_from_the_command
     assert event.actor == "aco.one" and event.detail is not None
     assert event.detail["changes"]["team"] == {"before": "N1", "after": "S1"}
 
-    # Promoted to SPO: the experience band goes with the Offender Manager's grade.
+    # Promoted to SPO: the band and the dates it came from go with the Offender Manager's grade.
     assert (
         run(riskflow, "staff", "set", "sam.okoro", "--grade", "SPO", "--line-manager", "none").exit_code == 0
     )
     staff = staff_named(upgraded, "sam.okoro")
     assert staff is not None and staff.grade is Grade.SPO and staff.experience is None
+    assert staff.qualified_on is None and staff.senior_practitioner_since is None
     assert staff.line_manager_id is None
 
 
@@ -414,7 +425,7 @@ def test_an_administrator_changes_a_team_line_manager_and_grade_from_the_command
         (["--line-manager", "sam.okoro"], "Nobody can be their own line manager"),
         (["--line-manager", "no.body"], "'no.body' cannot be a line manager"),
         (["--team", "ZZ"], "There is no team with code 'ZZ'"),
-        (["--experience", "X"], "'X' is not an experience band"),
+        (["--qualified", "2015-09-01"], "Leave the qualification date empty"),
         ([], "say what to change"),
     ],
 )
@@ -423,8 +434,6 @@ def test_changing_staff_with_bad_input_says_what_to_fix_and_changes_nothing(
 ) -> None:
     add_team(upgraded)
     run(riskflow, "staff", "add", "sam.okoro", "--name", "Sam Okoro", "--grade", "SPO", "--team", "N1")
-    if arguments[:1] == ["--experience"]:
-        run(riskflow, "staff", "set", "sam.okoro", "--grade", "PO", "--experience", "E")
     before = staff_named(upgraded, "sam.okoro")
     changes = len(events(upgraded, "staff_changed"))
 

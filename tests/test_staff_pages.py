@@ -41,7 +41,9 @@ NEW_STARTER = {
     "grade": "PO",
     "team": "NORTH",
     "line_manager": "spo.north",
-    "experience": "N",
+    "qualified_on-day": "14",
+    "qualified_on-month": "7",
+    "qualified_on-year": "2026",
     "started-day": "1",
     "started-month": "12",
     "started-year": "2026",
@@ -205,8 +207,16 @@ def test_adding_someone_shows_their_temporary_password_once_and_they_must_change
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"experience": ""}, "An Offender Manager needs an experience band"),
-        ({"grade": "SPO"}, "Leave the experience band empty: only Offender Managers have one"),
+        ({"qualified_on-day": ""}, "The qualification date must be a real date"),
+        (
+            {"qualified_on-day": "", "qualified_on-month": "", "qualified_on-year": ""},
+            "Enter the date they qualified as a probation officer",
+        ),
+        ({"qualified_on-year": "2027"}, "The qualification date cannot be in the future"),
+        (
+            {"grade": "SPO"},
+            "Leave the qualification date empty: only probation officers and senior practitioners",
+        ),
         ({"line_manager": COLLEAGUE}, "cannot be a line manager: choose an active Senior Probation Officer"),
         (
             {"team": "EAST"},
@@ -233,8 +243,11 @@ def test_adding_with_bad_input_says_what_to_fix_and_adds_nobody(
 
 
 def test_every_problem_is_listed_at_once(app: Flask) -> None:
-    refused = signed_in(app).post("/staff/new", data={**NEW_STARTER, "team": "EAST", "experience": ""})
-    assert "There is no team with code" in refused.text and "needs an experience band" in refused.text
+    refused = signed_in(app).post("/staff/new", data={**NEW_STARTER, "team": "EAST", "qualified_on-year": ""})
+    assert (
+        "There is no team with code" in refused.text
+        and "qualification date must be a real date" in refused.text
+    )
 
 
 # ---------------------------------------------------------------------------------- change a record
@@ -243,7 +256,7 @@ def test_every_problem_is_listed_at_once(app: Flask) -> None:
 def test_a_record_changes_and_each_change_is_audited(app: Flask, database: Database) -> None:
     client = signed_in(app)
     form = client.get(f"/staff/{COLLEAGUE}/edit").text
-    assert 'value="E" checked' in form and '<option value="spo.north" selected>' in form
+    assert '<option value="spo.north" selected>' in form
 
     changed = client.post(
         f"/staff/{COLLEAGUE}/edit",
@@ -251,7 +264,8 @@ def test_a_record_changes_and_each_change_is_audited(app: Flask, database: Datab
             "grade": "SENIOR_PRACTITIONER",
             "team": "SOUTH",
             "line_manager": "spo.south",
-            "experience": "S",
+            **date_fields("qualified_on", date(2015, 9, 1)),
+            **date_fields("senior_practitioner_since", date(2024, 4, 1)),
             "extra_roles": ["PROCESS_OWNER"],
         },
     )
@@ -269,19 +283,29 @@ def test_a_record_changes_and_each_change_is_audited(app: Flask, database: Datab
     assert event.actor == "aco.one" and event.detail is not None
     assert event.detail["changes"]["team"] == {"before": "NORTH", "after": "SOUTH"}
     assert event.detail["changes"]["experience"] == {"before": "E", "after": "S"}
+    assert event.detail["changes"]["qualified_on"] == {"before": None, "after": "2015-09-01"}
     assert [e.actor for e in audited(database, "staff_roles_set")] == ["aco.one"]
 
 
+def date_fields(name: str, day: date) -> dict[str, str]:
+    return {f"{name}-day": str(day.day), f"{name}-month": str(day.month), f"{name}-year": str(day.year)}
+
+
 def edit(client: FlaskClient, username: str, **changes: Any) -> Any:
-    data = {"grade": "PSO", "team": "NORTH", "line_manager": "spo.north", "experience": "E", **changes}
+    data = {"grade": "PSO", "team": "NORTH", "line_manager": "spo.north", **changes}
     return client.post(f"/staff/{username}/edit", data=data)
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"grade": "SPO"}, "Leave the experience band empty: only Offender Managers have one"),
-        ({"experience": ""}, "An Offender Manager needs an experience band"),
+        ({"grade": "PO"}, "Enter the date they qualified as a probation officer"),
+        (
+            {"grade": "SENIOR_PRACTITIONER", **date_fields("qualified_on", date(2020, 1, 6))},
+            "Enter the date their senior-practitioner post began",
+        ),
+        ({"qualified_on-month": "13"}, "The qualification date must be a real date"),
+        ({**date_fields("qualified_on", date(2020, 1, 6))}, "Leave the qualification date empty"),
         ({"team": "EAST"}, "There is no team with code"),
         ({"line_manager": OWNER}, "cannot be a line manager"),
         ({"line_manager": "no.body"}, "cannot be a line manager"),
@@ -381,7 +405,7 @@ def test_deactivating_a_leaver_says_what_they_hold_ends_a_copied_session_and_ret
     before = client.get(f"/staff/{OWNER}/deactivate").text
     assert "1 open case</strong>" in before and "2 open tasks</strong>" in before
     assert "The 1 case they own stays theirs until an SPO reallocates it" in before
-    assert "Ask SPO North to reallocate them from the monitor" in before
+    assert "Each case asks its team's SPO to reallocate it" in before
 
     done = client.post(f"/staff/{OWNER}/deactivate", follow_redirects=True)
 
@@ -401,7 +425,12 @@ def test_deactivating_a_leaver_says_what_they_hold_ends_a_copied_session_and_ret
         reasons = session.scalars(select(AuditEvent.reason).where(AuditEvent.event == "task_reassigned"))
         assert list(reasons) == ["no longer active on the staff list"] * 2
     (event,) = audited(database, "staff_deactivated")
-    assert event.actor == "aco.one" and event.detail == {"username": OWNER, "sessions": 1, "tasks_moved": 2}
+    assert event.actor == "aco.one" and event.detail == {
+        "username": OWNER,
+        "sessions": 1,
+        "tasks_moved": 2,
+        "cases_to_reallocate": 1,
+    }
 
     back = client.post(f"/staff/{OWNER}/reactivate", follow_redirects=True)
     assert "Reactivated" in back.text

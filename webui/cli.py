@@ -473,8 +473,9 @@ def token_revoke(name: str, actor: str | None) -> None:
 
 @cli.group()
 def staff() -> None:
-    """The staff list and sign-in: add staff, change their grade, team, line manager, experience
-    and roles, deactivate a leaver and reactivate them, reset a password, end a member of staff's
+    """The staff list and sign-in: add staff, change their grade, team, line manager, qualification
+    date (the experience band follows from it) and roles, deactivate a leaver (and leavers whose
+    leaving date has passed) and reactivate them, reset a password, end a member of staff's
     sessions. Each change is audited with --by (the staff pages at /staff do the same)."""
 
 
@@ -484,7 +485,12 @@ def staff() -> None:
 @click.option("--grade", required=True, help="Their grade: PO, PSO, TRAINEE_PO, SPO, ACO, CASE_ADMIN, ...")
 @click.option("--team", "team_code", default=None, help="Their team's code (see the register's teams).")
 @click.option("--line-manager", default=None, help="Their line manager's username (an active SPO or ACO).")
-@click.option("--experience", default=None, help="An Offender Manager's experience band: N, E or S.")
+@click.option(
+    "--qualified", "qualified_on", default=None, help="A probation officer's qualification day: YYYY-MM-DD."
+)
+@click.option(
+    "--senior-practitioner-since", default=None, help="The day a senior-practitioner post began: YYYY-MM-DD."
+)
 @click.option("--started", "started_on", help="The day they started: YYYY-MM-DD (today if not given).")
 @click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
 def staff_add(  # noqa: PLR0917 - click passes one argument per option
@@ -493,7 +499,8 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
     grade: str,
     team_code: str | None,
     line_manager: str | None,
-    experience: str | None,
+    qualified_on: str | None,
+    senior_practitioner_since: str | None,
     started_on: str | None,
     actor: str | None,
 ) -> None:
@@ -501,11 +508,8 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
     a temporary password."""
     from tasks.staff_admin import add_staff
 
-    try:
-        started = date.fromisoformat(started_on) if started_on else None
-    except ValueError:
-        raise click.ClickException(f"--started {started_on!r} is not a date: use YYYY-MM-DD") from None
-    with _accounts() as (session, now, by, _):
+    started = _day_option("--started", started_on)
+    with _accounts() as (session, now, by, _, _engine):
         added = add_staff(
             session,
             username,
@@ -513,7 +517,8 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
             grade=grade,
             team_code=team_code,
             line_manager=line_manager,
-            experience=experience,
+            qualified_on=_day_option("--qualified", qualified_on),
+            senior_practitioner_since=_day_option("--senior-practitioner-since", senior_practitioner_since),
             started_on=started or now.astimezone(DISPLAY_ZONE).date(),
             by=actor or by,
             now=now,
@@ -528,29 +533,42 @@ def staff_add(  # noqa: PLR0917 - click passes one argument per option
 @click.option("--grade", default=None, help="Their new grade: PO, PSO, TRAINEE_PO, SPO, ACO, ...")
 @click.option("--team", "team_code", default=None, help="Their new team's code, or `none` for no team.")
 @click.option("--line-manager", default=None, help="Their line manager's username, or `none`.")
-@click.option("--experience", default=None, help="An Offender Manager's experience band: N, E or S.")
+@click.option(
+    "--qualified", "qualified_on", default=None, help="The qualification day (YYYY-MM-DD), or `none`."
+)
+@click.option(
+    "--senior-practitioner-since", default=None, help="The post's first day (YYYY-MM-DD), or `none`."
+)
 @click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
 def staff_set(  # noqa: PLR0917 - click passes one argument per option
     username: str,
     grade: str | None,
     team_code: str | None,
     line_manager: str | None,
-    experience: str | None,
+    qualified_on: str | None,
+    senior_practitioner_since: str | None,
     actor: str | None,
 ) -> None:
-    """Change USERNAME's grade, team, line manager or experience band (what is not given stays)."""
+    """Change USERNAME's grade, team, line manager, qualification date or senior-practitioner post (what
+    is not given stays); the experience band follows from the dates."""
     from tasks.staff_admin import KEEP, change_staff
 
-    if grade is None and team_code is None and line_manager is None and experience is None:
-        raise click.ClickException("say what to change: --grade, --team, --line-manager or --experience")
-    with _accounts() as (session, now, by, _):
+    given = (grade, team_code, line_manager, qualified_on, senior_practitioner_since)
+    if all(value is None for value in given):
+        raise click.ClickException(
+            "say what to change: --grade, --team, --line-manager, --qualified or --senior-practitioner-since"
+        )
+    with _accounts() as (session, now, by, _, _engine):
         changed = change_staff(
             session,
             username,
             grade=KEEP if grade is None else grade,
             team_code=KEEP if team_code is None else _or_none(team_code),
             line_manager=KEEP if line_manager is None else _or_none(line_manager),
-            experience=KEEP if experience is None else _or_none(experience),
+            qualified_on=KEEP if qualified_on is None else _day_option("--qualified", _or_none(qualified_on)),
+            senior_practitioner_since=KEEP
+            if senior_practitioner_since is None
+            else _day_option("--senior-practitioner-since", _or_none(senior_practitioner_since)),
             by=actor or by,
             now=now,
         )
@@ -562,6 +580,13 @@ def staff_set(  # noqa: PLR0917 - click passes one argument per option
 
 def _or_none(value: str) -> str | None:
     return None if value.lower() == "none" else value
+
+
+def _day_option(option: str, value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise click.ClickException(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
 @staff.command("reset-password")
@@ -576,7 +601,7 @@ def staff_reset_password(username: str, from_stdin: bool, actor: str | None) -> 
     temporary = None
     if from_stdin:
         temporary = sys.stdin.readline().rstrip("\r\n")
-    with _accounts() as (session, now, by, sign_in):
+    with _accounts() as (session, now, by, sign_in, _engine):
         password = reset_password(session, username, sign_in, by=actor or by, now=now, temporary=temporary)
     click.echo(f"reset the password of {username}: they must choose their own when they next sign in")
     if not from_stdin:
@@ -594,7 +619,7 @@ def staff_set_roles(username: str, roles: tuple[str, ...], no_roles: bool, actor
 
     if bool(roles) == no_roles:
         raise click.ClickException("give the roles to hold (for example PROCESS_OWNER), or --none for none")
-    with _accounts() as (session, now, by, _):
+    with _accounts() as (session, now, by, _, _engine):
         changed = change_staff(session, username, extra_roles=roles, by=actor or by, now=now)
         held = ", ".join(changed.extra_roles) or "none"
     click.echo(f"{username} now holds, beyond their grade's roles: {held}")
@@ -606,16 +631,28 @@ def staff_set_roles(username: str, roles: tuple[str, ...], no_roles: bool, actor
 def staff_deactivate(username: str, actor: str | None) -> None:
     """Make USERNAME inactive (a leaver): they can no longer sign in, every session of theirs ends now,
     and the open tasks they hold go back to their pools (or their team's SPO). The cases they own stay
-    theirs until their SPO reallocates them."""
+    theirs until their SPO reallocates them: each case asks for it."""
     from tasks.staff_admin import deactivate
 
-    with _accounts() as (session, now, by, sign_in):
-        done = deactivate(session, username, sign_in, by=actor or by, now=now)
+    with _accounts() as (session, now, by, sign_in, engine):
+        done = deactivate(session, username, sign_in, by=actor or by, now=now, cases=engine)
     ended, moved = done.sessions_ended, done.tasks_moved
     click.echo(
         f"made {username} inactive and ended {ended} signed-in session{'s' if ended != 1 else ''}; "
-        f"{moved} open task{'s' if moved != 1 else ''} taken back from them"
+        f"{moved} open task{'s' if moved != 1 else ''} taken back from them; "
+        f"{done.cases_to_reallocate} open case(s) asked to be reallocated"
     )
+
+
+@staff.command("leavers")
+@click.option("--by", "actor", default=None, help="Who does it (recorded; default: your login name).")
+def staff_leavers(actor: str | None) -> None:
+    """Deactivate everyone whose leaving date has passed (run daily, as a scheduled job)."""
+    from tasks.staff_admin import deactivate_leavers
+
+    with _accounts() as (session, now, by, sign_in, engine):
+        gone = deactivate_leavers(session, sign_in, by=actor or by, now=now, cases=engine)
+    click.echo(f"deactivated {len(gone)} leaver(s){': ' + ', '.join(gone) if gone else ''}")
 
 
 @staff.command("reactivate")
@@ -625,7 +662,7 @@ def staff_reactivate(username: str, actor: str | None) -> None:
     """Make USERNAME active again."""
     from tasks.staff_admin import reactivate
 
-    with _accounts() as (session, now, by, _):
+    with _accounts() as (session, now, by, _, _engine):
         reactivate(session, username, by=actor or by, now=now)
     click.echo(f"made {username} active again")
 
@@ -651,17 +688,17 @@ def staff_list(everyone: bool) -> None:
 
 
 @contextmanager
-def _accounts() -> Iterator[tuple[Any, datetime, str, Any]]:
-    """A write transaction for a change to the staff list, its time, the default actor and the
-    passwords and sessions (timed on real time, as sign-ins are); a refusal becomes one clear line
-    and changes nothing."""
+def _accounts() -> Iterator[tuple[Any, datetime, str, Any, ProcessEngine]]:
+    """A write transaction for a change to the staff list, its time, the default actor, the
+    passwords and sessions (timed on real time, as sign-ins are) and the engine (to tell cases); a
+    refusal becomes one clear line and changes nothing."""
     from tasks.staff_admin import StaffAdminRefused
     from webui.accounts import SignInRecords
 
     with open_engine(load_settings()) as engine:
         try:
             with engine.db.transaction() as session:
-                yield session, engine.clock.now(), _login_name(), SignInRecords(SystemClock())
+                yield session, engine.clock.now(), _login_name(), SignInRecords(SystemClock()), engine
         except StaffAdminRefused as err:
             raise click.ClickException(err.message) from None
 
@@ -676,7 +713,7 @@ def staff_sign_out_everywhere(username: str, actor: str | None) -> None:
     """
     from tasks.staff_admin import sign_out_everywhere
 
-    with _accounts() as (session, now, by, sign_in):
+    with _accounts() as (session, now, by, sign_in, _engine):
         ended = sign_out_everywhere(session, username, sign_in, by=actor or by, now=now)
     click.echo(f"ended {ended} signed-in session{'s' if ended != 1 else ''} of {username}")
 

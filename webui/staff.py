@@ -2,8 +2,11 @@
 
 /staff lists the staff (filtered by team, grade and whether they are active or have left, by name,
 a page at a time); /staff/new adds someone and shows their temporary password once; /staff/<username>
-is a person's record, with their details to change, a new temporary password, signing them out
-everywhere, and deactivation (a leaver) or reactivation.
+is a person's record, with their details to change (the experience band follows from the
+qualification date and senior-practitioner post), their absences and leaving date, a new temporary
+password, signing them out everywhere, deactivation (a leaver) or reactivation, and the record's
+history (who changed what, when, before and after). A leaver, a leaving date and a long absence ask
+for each case the person owns to be reallocated: the engine is handed to tasks.staff_admin for that.
 
 Only staff administrators (tasks.staff_admin.may_administer_staff: the ACOs) reach these pages;
 anyone else gets 403. The views only read the forms and show the result: tasks.staff_admin decides,
@@ -28,9 +31,11 @@ from werkzeug.wrappers import Response
 
 from casework.models import Staff, Team
 from casework.roles import Role
+from casework.staff_record import ABSENCE_REASONS, how_band_derives
 from casework.vocabulary import CASE_HOLDING_GRADES, ExperienceBand, Grade
 from engine.clock import DISPLAY_ZONE
 from tasks import staff_admin
+from tasks.reallocation import LONG_ABSENCE_DAYS
 from tasks.staff_admin import StaffAdminRefused
 from webui import riskflow
 from webui.accounts import SignInRecords, sign_in_state
@@ -39,15 +44,33 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 PAGE_SIZE = 50
 STATUSES = {"active": True, "left": False, "all": None}
-DETAIL_FIELDS = ("grade", "team", "line_manager", "experience")
+DETAIL_FIELDS = ("grade", "team", "line_manager")
 ADD_FIELDS = ("username", "display_name", *DETAIL_FIELDS)
+DATE_FIELDS = ("qualified_on", "senior_practitioner_since")
+DATE_WORDS = {
+    "started": "The start date",
+    "qualified_on": "The qualification date",
+    "senior_practitioner_since": "The senior-practitioner post's start",
+    "starts_on": "The absence's first day",
+    "ends_on": "The absence's last day",
+    "leaving_on": "The leaving date",
+}
 BAND_NAMES = {
     ExperienceBand.NEWLY_QUALIFIED: "Newly qualified, or a trainee (N)",
     ExperienceBand.EXPERIENCED: "Experienced (E)",
     ExperienceBand.SENIOR: "Senior practitioner (S)",
 }
 # Where the error summary's link for each problem goes on the page.
-ANCHORS = {"experience": "experience", "started": "started-day", "extra_roles": "extra_roles"}
+ANCHORS = {
+    "started": "started-day",
+    "qualified_on": "qualified_on-day",
+    "senior_practitioner_since": "senior_practitioner_since-day",
+    "starts_on": "starts_on-day",
+    "ends_on": "ends_on-day",
+    "leaving_on": "leaving_on-day",
+    "extra_roles": "extra_roles",
+    "reason": "reason",
+}
 
 
 @bp.before_request
@@ -103,9 +126,11 @@ def index() -> str:
             limit=PAGE_SIZE,
         )
         pages = max(1, -(-found.total // PAGE_SIZE))
+        now = riskflow().clock.now()
         return render_template(
             "staff/index.html",
             people=found.people,
+            bands={p.id: staff_admin.band_today(p, now) for p in found.people},
             total=found.total,
             pages=pages,
             filters=filters,
@@ -119,12 +144,12 @@ def new() -> str | tuple[str, int]:
     """Add a member of staff; on success, their temporary password, shown this once."""
     shared = riskflow()
     form: dict[str, Any] = {name: request.form.get(name, "").strip() for name in ADD_FIELDS}
-    form["started"] = {p: request.form.get(f"started-{p}", "").strip() for p in ("day", "month", "year")}
+    for name in ("started", *DATE_FIELDS):
+        form[name] = _date_parts(name)
     if request.method == "GET":
         with shared.db.transaction(write=False) as session:
             return render_template("staff/form.html", **_form_page(session, None, form, {}))
-    started, problem = _date_from(form["started"])
-    errors = {"started": problem} if problem else {}
+    dates, errors = _dates_from(form, ("started", *DATE_FIELDS))
     try:
         with shared.db.transaction() as session:
             now = shared.clock.now()
@@ -135,8 +160,9 @@ def new() -> str | tuple[str, int]:
                 grade=form["grade"],
                 team_code=form["team"] or None,
                 line_manager=form["line_manager"] or None,
-                experience=form["experience"] or None,
-                started_on=started or now.astimezone(DISPLAY_ZONE).date(),
+                qualified_on=dates["qualified_on"],
+                senior_practitioner_since=dates["senior_practitioner_since"],
+                started_on=dates["started"] or now.astimezone(DISPLAY_ZONE).date(),
                 by=current_user.username,
                 now=now,
             )
@@ -155,11 +181,31 @@ def new() -> str | tuple[str, int]:
 @bp.get("/<username>")
 def record(username: str) -> str:
     """A member of staff's record: their details, how they sign in, what they hold, and the actions."""
-    with riskflow().db.transaction(write=False) as session:
+    return _record_page(username)
+
+
+def _record_page(
+    username: str, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> str:
+    shared = riskflow()
+    with shared.db.transaction(write=False) as session:
         staff = _staff_or_404(session, username)
+        now = shared.clock.now()
+        band = staff_admin.band_today(staff, now)
         return render_template(
             "staff/record.html",
             staff=staff,
+            band=BAND_NAMES[band] if band else "None: not an Offender Manager",
+            band_from=how_band_derives(staff),
+            absences=staff_admin.absences(session, staff),
+            away=staff_admin.availability(session, staff, now),
+            history=staff_admin.history(session, staff.username),
+            reasons=ABSENCE_REASONS,
+            long_absence_days=LONG_ABSENCE_DAYS,
+            today=now.astimezone(DISPLAY_ZONE).date(),
+            form=form or {},
+            errors=errors or {},
+            anchors=ANCHORS,
             sign_in=sign_in_state(session, staff),
             holdings=staff_admin.holdings(session, staff),
             yourself=staff.username == current_user.username,
@@ -177,6 +223,9 @@ def edit(username: str) -> str | Response | tuple[str, int]:
             return render_template("staff/form.html", **_form_page(session, staff, _form_of(staff), {}))
     form: dict[str, Any] = {name: request.form.get(name, "").strip() for name in DETAIL_FIELDS}
     form["extra_roles"] = request.form.getlist("extra_roles")
+    for name in DATE_FIELDS:
+        form[name] = _date_parts(name)
+    dates, errors = _dates_from(form, DATE_FIELDS)
     try:
         with shared.db.transaction() as session:
             _staff_or_404(session, username)
@@ -186,12 +235,16 @@ def edit(username: str) -> str | Response | tuple[str, int]:
                 grade=form["grade"],
                 team_code=form["team"] or None,
                 line_manager=form["line_manager"] or None,
-                experience=form["experience"] or None,
+                qualified_on=dates["qualified_on"],
+                senior_practitioner_since=dates["senior_practitioner_since"],
                 extra_roles=form["extra_roles"],
                 by=current_user.username,
                 now=shared.clock.now(),
             )
+            if errors:  # a date was wrong: report it with every other problem, change nothing
+                raise StaffAdminRefused(errors)
     except StaffAdminRefused as refused:
+        refused.problems.update(errors)
         with shared.db.transaction(write=False) as session:
             staff = _staff_or_404(session, username)
             return render_template(
@@ -249,6 +302,7 @@ def deactivate(username: str) -> str | Response | tuple[str, int]:
                     _sign_in(),
                     by=current_user.username,
                     now=shared.clock.now(),
+                    cases=shared.engine,
                 )
         except StaffAdminRefused as refused:
             error = refused.message
@@ -257,7 +311,8 @@ def deactivate(username: str) -> str | Response | tuple[str, int]:
             flash(
                 f"Deactivated: they can no longer sign in, {done.sessions_ended} signed-in "
                 f"session{'s' if done.sessions_ended != 1 else ''} ended and {moved} open "
-                f"task{'s' if moved != 1 else ''} taken back from them.",
+                f"task{'s' if moved != 1 else ''} taken back from them; {_cases(done.cases_to_reallocate)} "
+                "asked to be reallocated by their SPO.",
                 "success",
             )
             return redirect(url_for("staff.record", username=username))
@@ -286,6 +341,94 @@ def reactivate(username: str) -> Response | tuple[str, int]:
         return redirect(url_for("staff.record", username=username))
     flash("Reactivated: they can sign in again with their password, or a new temporary one.", "success")
     return redirect(url_for("staff.record", username=username))
+
+
+@bp.post("/<username>/absences")
+def record_absence(username: str) -> Response | tuple[str, int]:
+    """Record an absence; a long one asks for each case the person owns to be reallocated."""
+    shared = riskflow()
+    form: dict[str, Any] = {"reason": request.form.get("reason", "").strip()}
+    for name in ("starts_on", "ends_on"):
+        form[name] = _date_parts(name)
+    dates, errors = _dates_from(form, ("starts_on", "ends_on"))
+    try:
+        with shared.db.transaction() as session:
+            _staff_or_404(session, username)
+            if errors:
+                raise StaffAdminRefused(errors)
+            done = staff_admin.record_absence(
+                session,
+                username,
+                starts_on=dates["starts_on"],
+                ends_on=dates["ends_on"],
+                reason=form["reason"],
+                by=current_user.username,
+                now=shared.clock.now(),
+                cases=shared.engine,
+            )
+            days = done.absence.days
+    except StaffAdminRefused as refused:
+        return _record_page(username, form, {**refused.problems, **errors}), 400
+    if done.long:
+        flash(
+            f"Absence recorded: {days} days, longer than {LONG_ABSENCE_DAYS}, so "
+            f"{_cases(done.cases_to_reallocate)} asked to be reallocated by their SPO.",
+            "success",
+        )
+    else:
+        flash(
+            f"Absence recorded: {days} day{'s' if days != 1 else ''}; their cases stay with them.", "success"
+        )
+    return redirect(url_for("staff.record", username=username))
+
+
+@bp.post("/<username>/absences/<int:absence_id>/remove")
+def remove_absence(username: str, absence_id: int) -> Response:
+    """Remove an absence recorded in error."""
+    shared = riskflow()
+    try:
+        with shared.db.transaction() as session:
+            _staff_or_404(session, username)
+            staff_admin.remove_absence(
+                session, username, absence_id, by=current_user.username, now=shared.clock.now()
+            )
+    except StaffAdminRefused as refused:
+        flash(refused.message, "info")
+    else:
+        flash("Absence removed.", "success")
+    return redirect(url_for("staff.record", username=username))
+
+
+@bp.post("/<username>/leaving-date")
+def leaving_date(username: str) -> Response | tuple[str, int]:
+    """Record (or clear) a leaving date; a date asks for each case the person owns to be reallocated."""
+    shared = riskflow()
+    form: dict[str, Any] = {"leaving_on": _date_parts("leaving_on")}
+    dates, errors = _dates_from(form, ("leaving_on",))
+    try:
+        with shared.db.transaction() as session:
+            _staff_or_404(session, username)
+            if errors:
+                raise StaffAdminRefused(errors)
+            asked = staff_admin.set_leaving_date(
+                session,
+                username,
+                dates["leaving_on"],
+                by=current_user.username,
+                now=shared.clock.now(),
+                cases=shared.engine,
+            )
+    except StaffAdminRefused as refused:
+        return _record_page(username, form, {**refused.problems, **errors}), 400
+    if dates["leaving_on"] is None:
+        flash("Leaving date cleared.", "success")
+    else:
+        flash(f"Leaving date recorded: {_cases(asked)} asked to be reallocated by their SPO.", "success")
+    return redirect(url_for("staff.record", username=username))
+
+
+def _cases(count: int) -> str:
+    return f"{count} open case{'s' if count != 1 else ''}"
 
 
 def _password_page(staff: Staff, password: str, *, added: bool) -> str:
@@ -324,7 +467,8 @@ def _form_of(staff: Staff) -> dict[str, Any]:
         "grade": staff.grade.value,
         "team": staff.team.code if staff.team else "",
         "line_manager": staff.line_manager.username if staff.line_manager else "",
-        "experience": staff.experience.value if staff.experience else "",
+        "qualified_on": _parts_of(staff.qualified_on),
+        "senior_practitioner_since": _parts_of(staff.senior_practitioner_since),
         "extra_roles": list(staff.extra_roles),
     }
 
@@ -342,22 +486,40 @@ def _form_page(
         "om_grades": [g.display_name for g in Grade if g in CASE_HOLDING_GRADES],
         "team_options": [(t.code, f"{t.name} ({t.code})") for t in _teams(session)],
         "manager_options": [(m.username, f"{m.display_name} ({m.grade.display_name})") for m in managers],
-        "band_options": [
-            ("", "None: not an Offender Manager"),
-            *((b.value, BAND_NAMES[b]) for b in ExperienceBand),
-        ],
         "roles": list(Role),
     }
 
 
-def _date_from(parts: dict[str, str]) -> tuple[date | None, str | None]:
-    """A GOV.UK date input's value: None when left empty (today), or a message saying what to fix."""
+def _date_parts(name: str) -> dict[str, str]:
+    """A GOV.UK date input's three parts, as entered."""
+    return {p: request.form.get(f"{name}-{p}", "").strip()[:4] for p in ("day", "month", "year")}
+
+
+def _parts_of(day: date | None) -> dict[str, str]:
+    return {"day": str(day.day), "month": str(day.month), "year": str(day.year)} if day else {}
+
+
+def _dates_from(
+    form: dict[str, Any], names: tuple[str, ...]
+) -> tuple[dict[str, date | None], dict[str, str]]:
+    """Each named date input's value (None when left empty) and what to fix in any that is not a date."""
+    dates: dict[str, date | None] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        dates[name], problem = _date_from(form[name], DATE_WORDS[name])
+        if problem:
+            errors[name] = problem
+    return dates, errors
+
+
+def _date_from(parts: dict[str, str], words: str) -> tuple[date | None, str | None]:
+    """A GOV.UK date input's value: None when left empty, or a message saying what to fix."""
     values = [parts.get(p, "") for p in ("day", "month", "year")]
     if not any(values):
         return None, None
     try:
-        if not all(v.isdigit() for v in values):
+        if not all(v.isdigit() for v in values) or len(values[2]) != 4:
             raise ValueError
         return date(int(values[2]), int(values[1]), int(values[0])), None
     except ValueError:
-        return None, "The start date must be a real date, like 1 4 2026"
+        return None, f"{words} must be a real date, like 1 4 2026"
