@@ -185,6 +185,7 @@ class Case(CaseworkBase):
     rosh_to_public: Mapped[RoshLevel | None]
     rosh_to_known_adult: Mapped[RoshLevel | None]
     rosh_to_staff: Mapped[RoshLevel | None]
+    rosh_to_prisoners: Mapped[RoshLevel | None]
     rosh_assessed_at: Mapped[datetime | None]
     mappa_category: Mapped[MappaCategory | None]
     mappa_level: Mapped[int | None] = mapped_column(Integer)

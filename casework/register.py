@@ -41,6 +41,7 @@ from casework.vocabulary import (
     RoshLevel,
     SentenceOutcome,
     Stage,
+    highest_rosh,
 )
 
 CRN_PATTERN = re.compile(r"^[A-Z][0-9]{6}$")
@@ -343,30 +344,41 @@ def record_rosh(
     source: str,
     to_whom: Mapping[RiskGroup, RoshLevel] | None = None,
 ) -> Case:
-    """Record the case's risk of serious harm (overall, and to whom) and keep its RoSH register in step."""
+    """Record the case's risk of serious harm (overall, and to whom) and keep its RoSH register in step.
+
+    `to_whom` gives the level for each group at risk (a group left out is not at risk); the overall
+    level must then be the highest of them. Without it, the overall level is recorded alone: the
+    groups' levels of an earlier assessment are kept while they still add up to it, and cleared when
+    they do not (the case's history keeps them)."""
     case = _open_case(session, crn)
-    groups = dict(to_whom or {})
-    highest = max(groups.values(), key=lambda g: g.rank, default=None)
-    if highest is not None and highest.rank > level.rank:
-        raise RegisterError(
-            f"The overall RoSH ({level.display_name}) cannot be lower than the risk to any group "
-            f"({highest.display_name}).",
-            hint="The overall level is the highest level to any group.",
-        )
+    groups = {group: to_whom[group] for group in RiskGroup if group in to_whom} if to_whom else {}
+    if groups:
+        highest = highest_rosh(groups.values())
+        if highest != level:
+            raise RegisterError(
+                f"The overall RoSH ({level.display_name}) is not the highest of the groups' levels "
+                f"({highest.display_name if highest else 'no group at risk'}).",
+                hint="The overall RoSH is the highest of the groups' levels: give that, or leave it out.",
+            )
+        for group in RiskGroup:
+            setattr(case, _ROSH_TO[group], groups.get(group))
+    cleared = not groups and highest_rosh(rosh_to_groups(case).values()) not in (None, level)
+    if cleared:
+        for group in RiskGroup:
+            setattr(case, _ROSH_TO[group], None)
     before = case.rosh
     case.rosh = level
     case.rosh_assessed_at = at
-    if groups:
-        case.rosh_to_children = groups.get(RiskGroup.CHILDREN)
-        case.rosh_to_public = groups.get(RiskGroup.PUBLIC)
-        case.rosh_to_known_adult = groups.get(RiskGroup.KNOWN_ADULT)
-        case.rosh_to_staff = groups.get(RiskGroup.STAFF)
     if before is None:
         summary = f"RoSH {level.display_name} ({source})"
     elif before == level:
         summary = f"RoSH confirmed {level.display_name} ({source})"
     else:
         summary = f"RoSH changed from {before.display_name} to {level.display_name} ({source})"
+    if groups:
+        summary += ": " + ", ".join(f"{g.display_name} {v.display_name}" for g, v in groups.items())
+    elif cleared:
+        summary += "; the levels by group of the earlier assessment no longer apply"
     _event(
         session,
         case,
@@ -383,6 +395,17 @@ def record_rosh(
     _keep_rosh_register(session, case, level, at=at, by=by)
     keep_critical_flag(session, case)
     return case
+
+
+# The register's column for the RoSH to each group.
+_ROSH_TO = {group: f"rosh_to_{group.value.lower()}" for group in RiskGroup}
+
+
+def rosh_to_groups(case: Case) -> dict[RiskGroup, RoshLevel]:
+    """The case's RoSH to each group at risk, as its latest assessment by group found it (a group
+    not at risk, or never assessed by group, is left out)."""
+    levels = {group: getattr(case, column) for group, column in _ROSH_TO.items()}
+    return {group: level for group, level in levels.items() if level is not None}
 
 
 def record_mappa(

@@ -6,6 +6,7 @@ grades of a c.2008 probation area); the enums are stored by their values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from casework.roles import Role
@@ -96,12 +97,69 @@ HIGH_ROSH = frozenset({RoshLevel.HIGH, RoshLevel.VERY_HIGH})
 
 
 class RiskGroup(StrEnum):
-    """Who a person is a risk to, in the OASys 'risk in community' groups."""
+    """Who a person is a risk to: the OASys 'risk in community' groups, and prisoners (risk in custody)."""
 
     CHILDREN = "CHILDREN"
     PUBLIC = "PUBLIC"
     KNOWN_ADULT = "KNOWN_ADULT"
     STAFF = "STAFF"
+    PRISONERS = "PRISONERS"
+
+    @property
+    def display_name(self) -> str:
+        """The group as it is written on a case: Children, Public, Known adult, Staff, Prisoners."""
+        return self.value.replace("_", " ").capitalize()
+
+
+# What an assessment says of a group it finds no risk to (the register keeps no level for it).
+NOT_AT_RISK = "NOT_AT_RISK"
+
+
+def highest_rosh(levels: Iterable[RoshLevel]) -> RoshLevel | None:
+    """The overall RoSH of an assessment: the highest of its groups' levels (None: no group at risk)."""
+    return max(levels, key=lambda level: level.rank, default=None)
+
+
+class RoshByGroupRefused(ValueError):
+    """An assessment's levels by group that cannot be recorded; `group` is the one at fault, if one is."""
+
+    def __init__(self, message: str, group: str | None = None) -> None:
+        super().__init__(message)
+        self.group = group
+
+
+def rosh_by_group(answers: Mapping[str, object]) -> dict[RiskGroup, RoshLevel]:
+    """An assessment's RoSH to each group at risk, from its answers: a group's code and a level's code
+    (LOW, MEDIUM, HIGH, VERY_HIGH) or NOT_AT_RISK. A group not answered is not at risk; at least one
+    group must have a level, since the overall RoSH is the highest of them (there is no such thing as
+    no risk)."""
+    levels = {}
+    for group, answer in answers.items():
+        if group not in RiskGroup.__members__:
+            raise RoshByGroupRefused(f"{group} is not a group at risk: give {', '.join(RiskGroup)}.", group)
+        if answer == NOT_AT_RISK:
+            continue
+        if not isinstance(answer, str) or answer not in RoshLevel.__members__:
+            raise RoshByGroupRefused(
+                f"The risk to {RiskGroup(group).display_name.lower()} must be one of "
+                f"{', '.join(RoshLevel)} or {NOT_AT_RISK}.",
+                group,
+            )
+        levels[RiskGroup(group)] = RoshLevel(answer)
+    if not levels:
+        raise RoshByGroupRefused(
+            "Give the RoSH level to at least one group: the overall RoSH is the highest of the groups' "
+            "levels, and a case with no identified risk is Low to the public."
+        )
+    return levels
+
+
+def overall_rosh(groups: Mapping[RiskGroup, RoshLevel]) -> RoshLevel:
+    """The overall RoSH of an assessment by group (`rosh_by_group`): the highest of the groups' levels."""
+    highest = highest_rosh(groups.values())
+    if highest is None:
+        raise RoshByGroupRefused("An assessment by group gives the level to at least one group.")
+    return highest
 
 
 class MappaCategory(StrEnum):

@@ -248,14 +248,28 @@ def _data_record(
     if not any(f in data for f in wanted):
         return None
     found = _who_recorded(session, task, wanted)
-    schema = _bundle_fields(session, task, wanted, form_of)
+    # The words of the form that recorded it, when a task did: another form of the bundle may use
+    # the same field name with other choices (a countersigner's and an ACO's "decision").
+    recorded_in = _task_form(session, found[2], form_of) if found is not None and found[2] else {}
+    schema = _fields_of(recorded_in, wanted) or _bundle_fields(session, task, wanted, form_of)
     heading = key.replace("_", " ").capitalize()
     by, at = (found[0], found[1]) if found is not None else (None, None)
     return Record(heading, by, at, answers(schema, data, wanted))
 
 
-def _who_recorded(session: Session, task: HumanTask, fields: list[str]) -> tuple[str, datetime] | None:
-    """The latest record on the case's trail carrying all of `fields`: who made it, and when."""
+def _fields_of(form: Mapping[str, Any], fields: list[str]) -> dict[str, Any] | None:
+    """`form`'s definitions of `fields`, when it defines every one of them."""
+    props = form.get("properties")
+    if not isinstance(props, Mapping) or not all(isinstance(props.get(f), Mapping) for f in fields):
+        return None
+    return {"properties": {f: props[f] for f in fields}}
+
+
+def _who_recorded(
+    session: Session, task: HumanTask, fields: list[str]
+) -> tuple[str, datetime, HumanTask | None] | None:
+    """The latest record on the case's trail carrying all of `fields`: who made it, when, and the
+    task it was recorded in (None for a message)."""
     query = (
         select(AuditEvent)
         .where(AuditEvent.business_key == task.business_key, AuditEvent.event.in_(RECORDING_EVENTS))
@@ -265,8 +279,11 @@ def _who_recorded(session: Session, task: HumanTask, fields: list[str]) -> tuple
     if task.completed_at is not None:
         query = query.where(AuditEvent.at <= task.completed_at)
     for event in session.scalars(query):
+        recorded_in = None
         if event.event == "task_completed":
             who, data = event.actor, submitted(event)
+            task_id = (event.detail or {}).get("task_id")
+            recorded_in = session.get(HumanTask, task_id) if isinstance(task_id, int) else None
         else:
             message_id = (event.detail or {}).get("message_id")
             message = session.get(InboundMessage, message_id) if isinstance(message_id, int) else None
@@ -274,7 +291,7 @@ def _who_recorded(session: Session, task: HumanTask, fields: list[str]) -> tuple
                 continue
             who, data = message.sender, dict(message.payload or {})
         if all(f in data for f in fields):
-            return staff_names(session, [who]).get(who, who), event.at
+            return staff_names(session, [who]).get(who, who), event.at, recorded_in
     return None
 
 

@@ -21,7 +21,16 @@ from casework.register import OwnerNotSuitable, StaffNotFound
 from casework.register_types import REGISTER_TYPES, add_months, register_type
 from casework.roles import Role
 from casework.staff_record import band_on
-from casework.vocabulary import Grade, MappaCategory, RiskGroup, RoshLevel, SentenceOutcome
+from casework.vocabulary import (
+    Grade,
+    MappaCategory,
+    RiskGroup,
+    RoshByGroupRefused,
+    RoshLevel,
+    SentenceOutcome,
+    overall_rosh,
+    rosh_by_group,
+)
 from engine.clock import area_date
 from engine.deliveries import send_to_own_case
 from engine.errors import FieldError, InvalidData
@@ -247,11 +256,43 @@ def reallocate_case(ctx: StepContext, *, crn: str, owner: str, reason: str) -> R
 
 
 def record_oasys_assessment(
-    ctx: StepContext, *, crn: str, rosh: str, risk_to: Iterable[str] = (), registrations: Iterable[str] = ()
+    ctx: StepContext,
+    *,
+    crn: str,
+    rosh: str = "",
+    risk_to: Iterable[str] = (),
+    registrations: Iterable[str] = (),
+    rosh_to_children: str = "",
+    rosh_to_public: str = "",
+    rosh_to_known_adult: str = "",
+    rosh_to_staff: str = "",
+    rosh_to_prisoners: str = "",
 ) -> Result:
-    """The full OASys assessment's RoSH level (used from now on), who is at risk, and new registrations."""
-    level = RoshLevel(rosh)
-    groups = {RiskGroup(g): level for g in risk_to if g in RiskGroup.__members__}
+    """The full OASys assessment: the RoSH to each group at risk (`rosh_to_<group>`: a level, or
+    NOT_AT_RISK), the overall RoSH the highest of them (used from now on), and new registrations.
+
+    An assessment OASys reported in the older form, with no level by group, gives the overall level
+    `rosh` and the groups ticked in `risk_to`, each at that level; `rosh` and `risk_to` are not read
+    when any group has a level."""
+    answers = {
+        group.value: answer
+        for group, answer in zip(
+            RiskGroup,
+            (rosh_to_children, rosh_to_public, rosh_to_known_adult, rosh_to_staff, rosh_to_prisoners),
+            strict=True,
+        )
+        if answer
+    }
+    if answers:
+        try:
+            groups = rosh_by_group(answers)
+        except RoshByGroupRefused as refused:
+            field = f"rosh_to_{refused.group.lower()}" if refused.group else "rosh_to_public"
+            raise InvalidData([FieldError(field, str(refused))]) from refused
+        level = overall_rosh(groups)
+    else:
+        level = RoshLevel(rosh)
+        groups = {RiskGroup(g): level for g in risk_to if g in RiskGroup.__members__}
     with _owner_watched(ctx, crn, f"RoSH {level.value} in the OASys assessment"):
         register.record_rosh(
             ctx.session,
@@ -263,7 +304,11 @@ def record_oasys_assessment(
             to_whom=groups,
         )
     added = _register_missing(ctx, crn, registrations)
-    return {"rosh": rosh, "registrations_added": added}
+    return {
+        "rosh": level.value,
+        "rosh_to": {group.value: groups[group].value for group in RiskGroup if group in groups},
+        "registrations_added": added,
+    }
 
 
 def set_oversight_plan(

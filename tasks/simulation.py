@@ -41,6 +41,7 @@ from casework.vocabulary import (
     CASE_HOLDING_GRADES,
     QUALIFIED_OFFICER_GRADES,
     ExperienceBand,
+    RiskGroup,
     RoshLevel,
     SentenceOutcome,
     Stage,
@@ -766,8 +767,9 @@ FORMS: dict[str, Form] = {
     "hold_induction": lambda s, p: {"induction_date": s.today(), "contact_outcome": "ATTENDED"},
     "assess_oasys": lambda s, p: {
         "assessment_date": s.today(),
-        "rosh": p.rosh,
-        "risk_to": ["PUBLIC"],
+        # The profile's level is the risk to the public; no other group is at risk.
+        **{f"rosh_to_{group.lower()}": "NOT_AT_RISK" for group in RiskGroup},
+        "rosh_to_public": p.rosh,
         "likelihood_of_reoffending": "MEDIUM",
         "current_registrations": list(p.registrations),
         "rosh_summary": "Risk to the public when drinking.",

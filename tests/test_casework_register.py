@@ -242,7 +242,7 @@ def test_the_rosh_level_is_kept_as_one_rosh_registration(session: Session) -> No
 
 def test_the_overall_rosh_is_the_highest_risk_to_any_group(session: Session) -> None:
     new_case(session)
-    with pytest.raises(RegisterError, match="cannot be lower than the risk to any group"):
+    with pytest.raises(RegisterError, match="is not the highest of the groups. levels"):
         register.record_rosh(
             session,
             CRN,
@@ -252,6 +252,18 @@ def test_the_overall_rosh_is_the_highest_risk_to_any_group(session: Session) -> 
             source="OASys",
             to_whom={RiskGroup.STAFF: RoshLevel.HIGH},
         )
+
+
+def test_a_new_overall_rosh_that_the_groups_no_longer_give_clears_the_groups_levels(session: Session) -> None:
+    new_case(session)
+    by_group = {RiskGroup.PRISONERS: RoshLevel.HIGH, RiskGroup.PUBLIC: RoshLevel.LOW}
+    register.record_rosh(session, CRN, RoshLevel.HIGH, at=START, by="om", source="OASys", to_whom=by_group)
+    kept = register.record_rosh(session, CRN, RoshLevel.HIGH, at=START, by="spo", source="oversight review")
+    assert register.rosh_to_groups(kept) == by_group
+
+    case = register.record_rosh(session, CRN, RoshLevel.MEDIUM, at=START, by="spo", source="oversight review")
+
+    assert (case.rosh, register.rosh_to_groups(case)) == (RoshLevel.MEDIUM, {})
 
 
 def test_a_mappa_level_change_ends_the_old_mappa_registration(session: Session) -> None:

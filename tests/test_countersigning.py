@@ -28,8 +28,11 @@ CRN = "X100001"
 SPO_REASONS = "The RoSH summary does not say who the known adult is; the weapon finding is missing."
 ACO_REASONS = "Very high is not evidenced: say why the harm is imminent or lower the level."
 REVISED = {
-    "rosh": "HIGH",
-    "risk_to": ["PUBLIC", "KNOWN_ADULT"],
+    "rosh_to_children": "NOT_AT_RISK",
+    "rosh_to_public": "HIGH",
+    "rosh_to_known_adult": "HIGH",
+    "rosh_to_staff": "NOT_AT_RISK",
+    "rosh_to_prisoners": "NOT_AT_RISK",
     "likelihood_of_reoffending": "MEDIUM",
     "current_registrations": ["WEAP"],
     "rosh_summary": "Risk to his former partner (known adult) and the public; a knife was found at arrest.",
@@ -168,7 +171,7 @@ def test_a_revision_raised_to_very_high_goes_to_the_aco_as_well(case: Case) -> N
     assessed(case, "HIGH")
     returned(case, "countersign_spo", "The risk to the known adult is imminent: consider very high.")
 
-    revised(case, rosh="VERY_HIGH")
+    revised(case, rosh_to_known_adult="VERY_HIGH")
 
     case.countersign("countersign_spo")
     assert case.open_elements() == ["countersign_aco"]

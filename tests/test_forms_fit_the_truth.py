@@ -118,7 +118,11 @@ def test_an_oasys_dated_tomorrow_is_refused_by_the_engine_and_the_task_stays_ope
     tomorrow = (area_date(case.engine.clock.now()) + timedelta(days=1)).isoformat()
     answers = {
         "assessment_date": tomorrow,
-        "rosh": "LOW",
+        "rosh_to_children": "NOT_AT_RISK",
+        "rosh_to_public": "LOW",
+        "rosh_to_known_adult": "NOT_AT_RISK",
+        "rosh_to_staff": "NOT_AT_RISK",
+        "rosh_to_prisoners": "NOT_AT_RISK",
         "likelihood_of_reoffending": "LOW",
         "current_registrations": [],
         "rosh_summary": "No known victims.",

@@ -275,8 +275,7 @@ class Case:
             "assess_oasys",
             {
                 "assessment_date": self.today(),
-                "rosh": rosh,
-                "risk_to": ["PUBLIC"],
+                **rosh_to_public_only(rosh),
                 "likelihood_of_reoffending": "MEDIUM",
                 "current_registrations": list(registrations),
                 "rosh_summary": "Risk to the public when drinking; greatest at weekends.",
@@ -1417,6 +1416,12 @@ def test_a_transfer_the_register_refuses_at_acceptance_changes_nothing(
 
 
 # ------------------------------------------------------------- messages from OASys and the police
+
+
+def rosh_to_public_only(rosh: str) -> dict[str, str]:
+    """An OASys form's levels by group: `rosh` to the public, no other group at risk."""
+    others = ("children", "known_adult", "staff", "prisoners")
+    return {"rosh_to_public": rosh} | {f"rosh_to_{group}": "NOT_AT_RISK" for group in others}
 
 
 def oasys_completed(case: Case, rosh: str, registrations: Sequence[str] = ()) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from casework import sentencing
 from casework.register_types import REGISTER_TYPES, chosen_by_hand
-from casework.vocabulary import RiskGroup, RoshLevel
+from casework.vocabulary import RiskGroup, RoshByGroupRefused, RoshLevel, overall_rosh, rosh_by_group
 from engine.errors import EngineError
 from engine.messaging import Delivery
 from engine.runtime import ProcessEngine
@@ -31,9 +31,11 @@ KNOWN_MESSAGES: dict[str, str] = {
         "(adjourned or deferred)."
     ),
     "oasys_assessment_completed": (
-        "OASys reports the case's assessment completed: payload rosh (LOW, MEDIUM, HIGH or VERY_HIGH), "
-        "and optionally assessment_date, risk_to (CHILDREN, PUBLIC, KNOWN_ADULT, STAFF) and "
-        "registrations (register codes the assessment found)."
+        "OASys reports the case's assessment completed: payload rosh_to (each group at risk, CHILDREN, "
+        "PUBLIC, KNOWN_ADULT, STAFF, PRISONERS, with its level LOW, MEDIUM, HIGH or VERY_HIGH; the overall "
+        "rosh is the highest of them), and optionally assessment_date and registrations (register codes "
+        "the assessment found). The older payload, rosh and the list of groups risk_to, is still taken: "
+        "each group listed gets the overall level."
     ),
     "arrest_or_new_charge": (
         "The police or the court report an arrest or a new charge during the order or licence: payload "
@@ -89,9 +91,9 @@ def describe(delivery: Delivery) -> str:
 
 
 def _oasys_problem(payload: Mapping[str, Any]) -> str:
-    rosh = payload.get("rosh")
-    if not isinstance(rosh, str) or rosh not in RoshLevel.__members__:
-        return "rosh must be one of " + ", ".join(RoshLevel.__members__)
+    problem = _oasys_rosh_problem(payload)
+    if problem:
+        return problem
     if not _strings_among(payload.get("risk_to", []), RiskGroup.__members__):
         return "risk_to must be a list of " + ", ".join(RiskGroup.__members__)
     codes = [c for c in REGISTER_TYPES if chosen_by_hand(c)]
@@ -100,6 +102,31 @@ def _oasys_problem(payload: Mapping[str, Any]) -> str:
             "registrations must be a list of register codes (the RoSH and MAPPA registers follow the levels)"
         )
     return _date_problem(payload, "assessment_date")
+
+
+def _oasys_rosh_problem(payload: Mapping[str, Any]) -> str:
+    """The RoSH of an OASys payload: each group's level in `rosh_to` (the overall `rosh`, if given, the
+    highest of them), or the older overall `rosh` with its list of groups `risk_to`."""
+    rosh = payload.get("rosh")
+    by_group = payload.get("rosh_to")
+    if by_group is None:
+        known = isinstance(rosh, str) and rosh in RoshLevel.__members__
+        levels = ", ".join(RoshLevel.__members__)
+        return "" if known else f"rosh must be one of {levels} (or give each group's level in rosh_to)"
+    if not isinstance(by_group, Mapping):
+        return 'rosh_to must be an object of each group\'s level, for example {"CHILDREN": "HIGH"}'
+    try:
+        overall = overall_rosh(rosh_by_group(by_group))
+    except RoshByGroupRefused as refused:
+        return f"rosh_to: {refused}"
+    if rosh is not None and rosh != overall.value:
+        return (
+            f"rosh ({rosh}) is not the highest of the groups' levels in rosh_to ({overall.value}): "
+            "the overall RoSH is the highest of them, so give that or leave rosh out"
+        )
+    if "risk_to" in payload:
+        return "give either rosh_to (each group's level) or risk_to (the older list of groups), not both"
+    return ""
 
 
 def _sentencing_problem(payload: Mapping[str, Any], today: date) -> str:

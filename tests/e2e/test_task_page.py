@@ -103,7 +103,10 @@ def test_an_offender_manager_completes_an_oasys_for_a_person_with_no_registratio
     page.get_by_label("Day").fill(str(today.day))
     page.get_by_label("Month").fill(str(today.month))
     page.get_by_label("Year").fill(str(today.year))
-    page.get_by_role("group", name="Risk of serious harm").get_by_label("Low", exact=True).check()
+    for group in ("children", "a known adult", "staff", "prisoners"):
+        page.get_by_role("group", name=f"Risk of serious harm to {group}").get_by_label("Not at risk").check()
+    public = page.get_by_role("group", name="Risk of serious harm to the public")
+    public.get_by_label("Low", exact=True).check()
     page.get_by_role("group", name="Likelihood of reoffending").get_by_label("Low", exact=True).check()
     summary_box = page.get_by_label("RoSH summary", exact=False)
     summary_box.fill("Low risk to the public; no known victims.")
