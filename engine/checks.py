@@ -874,6 +874,10 @@ def _check_other_modellers(name: str, root: etree._Element) -> list[Problem]:
     """What a model drawn for another engine carries that riskflow would run differently: Camunda
     settings it does not run (warnings), scripts that are not Python and JUEL or other expressions
     SpiffWorkflow could not evaluate (errors: the instance would fail at that step)."""
+    return _camunda_settings(name, root) + _manual_task_forms(name, root) + _foreign_code(name, root)
+
+
+def _camunda_settings(name: str, root: etree._Element) -> list[Problem]:
     problems: list[Problem] = []
     for element in root.iter(f"{{{BPMN_NS}}}*"):
         unrun = [a for a in element.attrib if etree.QName(a).namespace == CAMUNDA_NS]
@@ -886,6 +890,11 @@ def _check_other_modellers(name: str, root: etree._Element) -> list[Problem]:
             instead = "; ".join(dict.fromkeys(CAMUNDA_NOT_RUN[k] for k in found))
             message = f"{settings}: Camunda settings that riskflow does not run ({instead})"
             problems.append(_at(name, element, message, severity="warning"))
+    return problems
+
+
+def _manual_task_forms(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
     for manual in root.iter(_bpmn("manualTask")):
         form = manual.find(f".//spiff:property[@name='{FORM_PROPERTY}']", NS)
         if form is not None:
@@ -894,10 +903,18 @@ def _check_other_modellers(name: str, root: etree._Element) -> list[Problem]:
                 "riskflow and only confirmed; make it a user task to record answers"
             )
             problems.append(_at(name, form, message))
+    return problems
+
+
+def _foreign_code(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
     for script_task in root.iter(_bpmn("scriptTask")):
         script_format = (script_task.get("scriptFormat") or "").strip()
         if script_format.lower() not in PYTHON_SCRIPT_FORMATS:
-            message = f"scriptFormat {script_format!r}: riskflow runs scripts as Python; rewrite the script in Python"
+            message = (
+                f"scriptFormat {script_format!r}: riskflow runs scripts as Python; "
+                "rewrite the script in Python"
+            )
             problems.append(_at(name, script_task, message))
             continue
         script = script_task.find("bpmn:script", NS)
@@ -906,7 +923,9 @@ def _check_other_modellers(name: str, root: etree._Element) -> list[Problem]:
                 _parse_exec(script.text)
             except SyntaxError as err:
                 line = script.sourceline + (err.lineno or 1) - 1 if script.sourceline else None
-                message = f"script line {err.lineno}: not valid Python ({err.msg}): riskflow runs scripts as Python"
+                message = (
+                    f"script line {err.lineno}: not valid Python ({err.msg}): riskflow runs scripts as Python"
+                )
                 problems.append(Problem(name, message, line=line, element_id=_owner_id(script)))
     for condition in root.iter(_bpmn("conditionExpression")):
         text = (condition.text or "").strip()
