@@ -100,6 +100,7 @@ def check_documents(
         problems += _check_decision_refs(name, root, decision_ids)
         problems += _check_loops(name, root)
         problems += _check_model_code(name, root)
+        problems += _check_other_modellers(name, root)
     return problems
 
 
@@ -160,7 +161,14 @@ def _check_duplicate_ids(bpmn: Mapping[str, etree._Element]) -> list[Problem]:
             element_id = element.get("id")
             if not element_id:
                 continue
-            if element_id in seen:
+            if element_id in seen and element.tag == _bpmn("process"):
+                file, line = seen[element_id]
+                message = (
+                    f"process id {element_id!r} is defined in both {file} (line {line}) and {name}: "
+                    "a bundle may define each process once; rename one of them (a copied file keeps its id)"
+                )
+                problems.append(Problem(name, message, line=element.sourceline, element_id=element_id))
+            elif element_id in seen:
                 file, line = seen[element_id]
                 problems.append(
                     Problem(
@@ -824,6 +832,118 @@ def _prescript_assigns(task: etree._Element) -> set[str]:
 
 def _names(tree: ast.AST, context: type[ast.expr_context]) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, context)}
+
+
+# --- models from other modellers ---------------------------------------------------------------
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+# Camunda settings that would change who does a task, when, with what form or what runs: riskflow
+# does not run them, so a model that relies on them would behave differently here. What riskflow
+# reads instead, for the warning. Any other camunda: attribute (historyTimeToLive, asyncBefore,
+# versionTag, ...) tunes Camunda's own engine and is ignored without a word.
+CAMUNDA_NOT_RUN = {
+    "assignee": "a task's people come from its lane (lanes.json)",
+    "candidateUsers": "a task's people come from its lane (lanes.json)",
+    "candidateGroups": "a task's people come from its lane (lanes.json)",
+    "formKey": "a task's form is its formJsonSchemaFilename property",
+    "formRef": "a task's form is its formJsonSchemaFilename property",
+    "dueDate": "a task's due date is its dueIn or dueByStandard property",
+    "followUpDate": "a task's follow-up date is its followUpIn property",
+    "priority": "a task's priority is its priority property",
+    "class": "a service task calls a riskflow service (spiffworkflow:serviceTaskOperator)",
+    "delegateExpression": "a service task calls a riskflow service (spiffworkflow:serviceTaskOperator)",
+    "expression": "a service task calls a riskflow service (spiffworkflow:serviceTaskOperator)",
+    "type": "a service task calls a riskflow service (spiffworkflow:serviceTaskOperator)",
+    "topic": "a service task calls a riskflow service (spiffworkflow:serviceTaskOperator)",
+    "resultVariable": "a script sets its own variables",
+    "decisionRef": "a business rule task names its table in spiffworkflow:calledDecisionId",
+    "calledElementBinding": "a call activity runs the called process of the same deployed version",
+    "taskListener": "listeners do not run; put the work in a script task",
+    "executionListener": "listeners do not run; put the work in a script task",
+    "inputOutput": "input and output mappings do not run; a script task can copy the data",
+    "in": "a call activity sees all of its caller's data",
+    "out": "a call activity returns all of its data to its caller",
+    "connector": "a service task calls a riskflow service (spiffworkflow:serviceTaskOperator)",
+    "formData": "a task's form is its formJsonSchemaFilename property",
+}
+_JUEL = re.compile(r"\s*[$#]\{(.*)\}\s*", re.S)
+PYTHON_SCRIPT_FORMATS = {"", "python", "python3", "text/x-python"}
+
+
+def _check_other_modellers(name: str, root: etree._Element) -> list[Problem]:
+    """What a model drawn for another engine carries that riskflow would run differently: Camunda
+    settings it does not run (warnings), scripts that are not Python and JUEL or other expressions
+    SpiffWorkflow could not evaluate (errors: the instance would fail at that step)."""
+    return _camunda_settings(name, root) + _manual_task_forms(name, root) + _foreign_code(name, root)
+
+
+def _camunda_settings(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
+    for element in root.iter(f"{{{BPMN_NS}}}*"):
+        unrun = [a for a in element.attrib if etree.QName(a).namespace == CAMUNDA_NS]
+        extensions = element.find("bpmn:extensionElements", NS)
+        if extensions is not None:
+            unrun += [child.tag for child in extensions.iter(f"{{{CAMUNDA_NS}}}*")]
+        found = sorted({etree.QName(a).localname for a in unrun} & set(CAMUNDA_NOT_RUN))
+        if found:
+            settings = ", ".join(f"camunda:{k}" for k in found)
+            instead = "; ".join(dict.fromkeys(CAMUNDA_NOT_RUN[k] for k in found))
+            message = f"{settings}: Camunda settings that riskflow does not run ({instead})"
+            problems.append(_at(name, element, message, severity="warning"))
+    return problems
+
+
+def _manual_task_forms(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
+    for manual in root.iter(_bpmn("manualTask")):
+        form = manual.find(f".//spiff:property[@name='{FORM_PROPERTY}']", NS)
+        if form is not None:
+            message = (
+                f"manual task {_label(manual)!r} has a form: a manual task is work done away from "
+                "riskflow and only confirmed; make it a user task to record answers"
+            )
+            problems.append(_at(name, form, message))
+    return problems
+
+
+def _foreign_code(name: str, root: etree._Element) -> list[Problem]:
+    problems: list[Problem] = []
+    for script_task in root.iter(_bpmn("scriptTask")):
+        script_format = (script_task.get("scriptFormat") or "").strip()
+        if script_format.lower() not in PYTHON_SCRIPT_FORMATS:
+            message = (
+                f"scriptFormat {script_format!r}: riskflow runs scripts as Python; "
+                "rewrite the script in Python"
+            )
+            problems.append(_at(name, script_task, message))
+            continue
+        script = script_task.find("bpmn:script", NS)
+        if script is not None and script.text and script.text.strip():
+            try:
+                _parse_exec(script.text)
+            except SyntaxError as err:
+                line = script.sourceline + (err.lineno or 1) - 1 if script.sourceline else None
+                message = (
+                    f"script line {err.lineno}: not valid Python ({err.msg}): riskflow runs scripts as Python"
+                )
+                problems.append(Problem(name, message, line=line, element_id=_owner_id(script)))
+    for condition in root.iter(_bpmn("conditionExpression")):
+        text = (condition.text or "").strip()
+        if not text:
+            continue
+        try:
+            _compile_eval(text)
+        except SyntaxError as err:
+            juel = _JUEL.fullmatch(text)
+            if juel:
+                message = (
+                    f"condition {_short(text)!r} is a Camunda (JUEL) expression; riskflow evaluates "
+                    f"Python: write it without the braces, e.g. {_short(juel.group(1).strip())!r}"
+                )
+            else:
+                message = f"condition {_short(text)!r} is not valid Python ({err.msg}): write it as Python"
+            problems.append(_at(name, condition, message))
+    return problems
 
 
 # --- model code under the sandbox's rules ------------------------------------------------------

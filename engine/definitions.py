@@ -20,7 +20,7 @@ from engine.bundle import Bundle, ParsedBundle, form_path, load_form_schema, par
 from engine.clock import Clock
 from engine.compare import compare_files
 from engine.db import Database
-from engine.errors import NotFound
+from engine.errors import DefinitionError, NotFound, Problem
 from engine.models import AuditEvent, DefinitionFile, ProcessDefinition
 from engine.scripting import ServiceRegistry
 from engine.standards import TimescaleTable, load_timescales
@@ -62,6 +62,33 @@ class DeployResult:
     warnings: list[Any] = field(default_factory=list)
 
 
+def _refuse_processes_of_other_bundles(session: Session, name: str, parsed: ParsedBundle) -> None:
+    """A process id belongs to one bundle: a copied folder deployed under another name would
+    otherwise take over every new instance of the processes it shares (DefinitionError, nothing
+    deployed)."""
+    taken: dict[str, str] = {}
+    rows = session.execute(
+        select(ProcessDefinition.name, ProcessDefinition.process_ids).where(ProcessDefinition.name != name)
+    )
+    for other, ids in rows:
+        for pid in ids or ():
+            taken.setdefault(pid, other)
+    clashes = [pid for pid in parsed.process_ids if pid in taken]
+    if clashes:
+        raise DefinitionError(
+            [
+                Problem(
+                    str(getattr(parsed.specs.get(pid), "file", None) or name),
+                    f"process id {pid!r} is already deployed by the bundle {taken[pid]!r}: a process "
+                    f"belongs to one bundle; rename the process in {name!r}, or deploy it as a new "
+                    f"version of {taken[pid]!r}",
+                    element_id=pid,
+                )
+                for pid in clashes
+            ]
+        )
+
+
 class Definitions:
     """Deploys bundles as numbered versions and serves each version's specs, forms and elements."""
 
@@ -101,6 +128,7 @@ class Definitions:
             )
             if existing is not None:
                 return DeployResult(existing.id, existing.name, existing.version, False, parsed.warnings)
+            _refuse_processes_of_other_bundles(session, bundle.name, parsed)
             latest = session.scalar(
                 select(func.max(ProcessDefinition.version)).where(ProcessDefinition.name == bundle.name)
             )

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -320,11 +321,31 @@ def _advance(workflow: BpmnWorkflow) -> None:
     do_engine_steps() refreshes timers last, so a timer that fires there leaves READY tasks
     behind; keep going until none is left (a cycle timer overdue N times fires N times).
     """
+    plain = has_plain_tasks(workflow)
     for _ in range(MAX_ENGINE_ROUNDS):
         workflow.do_engine_steps()
+        if plain and _pass_plain_tasks(workflow):
+            continue
         if workflow.get_next_task(state=TaskState.READY, manual=False) is None:
             return
     raise RuntimeError("the engine did not settle: a model loops without waiting for anything")
+
+
+def has_plain_tasks(workflow: BpmnWorkflow) -> bool:
+    """Whether any process the workflow may run has a plain (untyped) task: most have none, and
+    then no step pays for looking."""
+    specs = [workflow.spec, *workflow.subprocess_specs.values()]
+    return any(isinstance(t, NoneTask) for spec in specs for t in spec.task_specs.values())
+
+
+def _pass_plain_tasks(workflow: BpmnWorkflow) -> bool:
+    """Run the READY plain tasks, as Camunda and the BPMN standard's "abstract task" have it: a task
+    with no type is nobody's work and does nothing, so the instance passes through it. SpiffWorkflow
+    would leave it READY as a manual task that no one could complete."""
+    plain = [t for t in workflow.get_tasks(state=TaskState.READY) if isinstance(t.task_spec, NoneTask)]
+    for task in plain:
+        task.run()
+    return bool(plain)
 
 
 def _status_after_step(workflow: BpmnWorkflow, has_human_tasks: bool) -> str:

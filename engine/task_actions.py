@@ -29,6 +29,14 @@ from engine.stepping import Stepper, StepResult
 from engine.steps import Actor, InstanceStatus, StepState
 
 
+def take_answers(task: Any, data: Mapping[str, Any]) -> None:
+    """Put a person's answers into the task's data: a user task's as its form says (nested under its
+    variable when it has one); a manual task is work done away from riskflow, confirmed with no answers."""
+    add_data_from_form = getattr(task.task_spec, "add_data_from_form", None)
+    if add_data_from_form is not None:
+        add_data_from_form(task, dict(data))
+
+
 class TaskActions:
     """A person's actions on one human task, each in its own transaction."""
 
@@ -69,7 +77,7 @@ class TaskActions:
                 task = wf.get_task_from_id(UUID(task_row.task_guid))
                 if task is None or not task.has_state(TaskState.READY):
                     raise Conflict("This task is no longer waiting to be done.", code="task_not_ready")
-                task.task_spec.add_data_from_form(task, dict(data))
+                take_answers(task, data)
                 st.completed_guids[task_row.task_guid] = actor.user_id
                 st.failure_phase = "complete"
                 task.run()

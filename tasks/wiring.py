@@ -16,6 +16,7 @@ from tasks.case_team import give_step_rows_their_case_team
 from tasks.critical_few_rule import RULE_BOOK, mark_cases_by_a_new_table
 from tasks.ownership import grade_rules_in_force
 from tasks.services import register_operations
+from tasks.step_counts import count_step
 
 
 def plug_in_the_register() -> None:
@@ -46,5 +47,6 @@ def build_engine(
         known_roles=TASK_ROLES,
         kept_workflows=kept_workflows,
         on_deploy=(mark_cases_by_a_new_table,),  # re-marks the critical few when a deploy changes the rule
-        on_step=(give_step_rows_their_case_team,),  # a step's new rows take their case's team
+        # A step's new rows take their case's team; the operators' metrics count the step.
+        on_step=(give_step_rows_their_case_team, count_step),
     )

@@ -382,7 +382,19 @@ def test_csv_cells_never_run_as_spreadsheet_formulas() -> None:
 # ------------------------------------------------------------------------------------- metrics
 
 
-def test_metrics_need_the_operators_token_and_report_instances_tasks_and_timers(
+def scrape(client: FlaskClient) -> dict[str, float]:
+    """The samples of one scrape, by name and labels as the text shows them."""
+    response = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    samples: dict[str, float] = {}
+    for line in response.text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def test_metrics_need_the_operators_token(
     database: Database, clock: ManualClock, cases: dict[str, Case]
 ) -> None:
     off = web_app(database, clock)
@@ -392,14 +404,61 @@ def test_metrics_need_the_operators_token_and_report_instances_tasks_and_timers(
     client = app.test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert "riskflow_instances" not in client.get("/metrics").text
+    riskflow(app).db.dispose()
+
+
+def test_metrics_report_the_work_and_move_when_a_step_completes(
+    database: Database, clock: ManualClock, cases: dict[str, Case]
+) -> None:
+    app = web_app(database, clock, METRICS_TOKEN="s3cret-token")
+    client = app.test_client()
     clock.set(START + 22 * DAY)
-    response = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"})
-    assert response.status_code == 200 and response.mimetype == "text/plain"
-    lines = response.text.splitlines()
-    assert 'riskflow_instances{state="awaiting_people"} 3' in lines
-    assert "riskflow_tasks_open 3" in lines and "riskflow_tasks_overdue 3" in lines
-    assert "riskflow_timer_lag_seconds 0" in lines
-    assert "# TYPE riskflow_step_duration_seconds summary" in lines
+    before = scrape(client)
+    assert before['riskflow_instances{state="awaiting_people"}'] == 3
+    assert before['riskflow_tasks_open{state="claimed"}'] == 3
+    assert before['riskflow_tasks_open{state="unclaimed"}'] == 0
+    assert before["riskflow_tasks_overdue"] == 3
+    assert (before["riskflow_timers_due"], before["riskflow_timer_lag_seconds"]) == (0, 0)
+    assert (before["riskflow_outbox_backlog"], before["riskflow_outbox_oldest_seconds"]) == (0, 0)
+
+    def counted(samples: dict[str, float], name: str) -> float:
+        return samples.get(name, 0.0)
+
+    steps = 'riskflow_steps_total{process="offender_management"}'
+    psr_done = 'riskflow_tasks_completed_total{step="write_psr"}'
+    psr_took = 'riskflow_task_duration_seconds_count{step="write_psr"}'
+    north = cases["north"]
+    report = {
+        "report_date": north.today(),
+        "rosh": "MEDIUM",
+        "mappa_category": "NOT_ELIGIBLE",
+        "registrations": [],
+        "proposal": "Community order with a rehabilitation activity requirement",
+    }
+    # The owner who claimed it writes the pre-sentence report: one step, one task done.
+    north.engine.complete_task(north.task("write_psr").id, OM, report)
+    after = scrape(client)
+    assert counted(after, steps) == counted(before, steps) + 1
+    assert counted(after, psr_done) == counted(before, psr_done) + 1
+    assert counted(after, psr_took) == counted(before, psr_took) + 1
+    assert after['riskflow_tasks_open{state="claimed"}'] == 2
+    # Each answer is timed, by route (the endpoint) rather than by path.
+    timed = 'riskflow_request_duration_seconds_count{endpoint="metrics.metrics",method="GET",status="2xx"}'
+    assert after[timed] == counted(before, timed) + 1
+    riskflow(app).db.dispose()
+
+
+def test_a_wrong_password_counts_as_a_sign_in_failure(
+    database: Database, clock: ManualClock, cases: dict[str, Case]
+) -> None:
+    app = web_app(database, clock, METRICS_TOKEN="s3cret-token")
+    client = app.test_client()
+    failed = 'riskflow_sign_in_failures_total{reason="sign_in_failed"}'
+    before = scrape(client).get(failed, 0.0)
+    refused = sign_in(client, "spo.north", "not-the-password")
+    assert refused.status_code == 401
+    assert scrape(client)[failed] == before + 1
     riskflow(app).db.dispose()
 
 

@@ -54,7 +54,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from casework.models import Staff
 from engine.models import AuditEvent
 from engine.runtime import Actor
-from webui import riskflow, staff_sessions, throttle
+from webui import metrics, riskflow, staff_sessions, throttle
 from webui.accounts import WRONG_CURRENT, AccountError, change_own_password
 from webui.credentials import (
     check_password,
@@ -389,6 +389,7 @@ def _count_failure(db_session: Session, address: str, username: str, now: dateti
     moment it slows the username or throttles the address."""
     throttle.record_failure(db_session, address, username, now)
     audit(db_session, username, event)
+    metrics.sign_in_failed(event)
     if throttle.failures_for(db_session, username, now) == throttle.USERNAME_LIMIT:
         audit(db_session, username, "sign_in_username_slowed")
     if throttle.failures_from(db_session, address, now) == throttle.ADDRESS_LIMIT:

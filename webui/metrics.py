@@ -1,10 +1,17 @@
-"""Operators' view: /metrics in the Prometheus text format, and structured JSON logs.
+"""Operators' view: /metrics for Prometheus (prometheus_client), and structured JSON logs.
 
 /metrics is not public: it answers only a request that carries the token set in
 RISKFLOW_METRICS_TOKEN (`Authorization: Bearer <token>`), and is switched off (404) when no token
-is set. It reports instances by state, open and overdue tasks, how far the timers lag, and how long
-each step's tasks took (sum and count, so a rate gives the mean). With RISKFLOW_LOG_FORMAT=json every
-log line is one JSON object, carrying the instance and task ids a line was logged with.
+is set. It serves two kinds of figure:
+
+- counted as things happen, in this process (or, with PROMETHEUS_MULTIPROC_DIR set, added up over
+  every process that shares that folder): steps run and failed, tasks completed and how long they
+  took (tasks.step_counts), sign-in failures, and the time each request took;
+- read from the database when scraped, by the monitor's own queries (a few indexed counts): instances
+  by state, open tasks held and in pools, overdue tasks, timers due and their lag, the outbox backlog.
+
+With RISKFLOW_LOG_FORMAT=json every log line is one JSON object, carrying the instance and task ids a
+line was logged with.
 """
 
 from __future__ import annotations
@@ -13,31 +20,77 @@ import hmac
 import json
 import logging
 import os
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, request
-from sqlalchemy import ColumnElement, func, select
+from flask import Blueprint, Flask, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from engine.models import HumanTask
-from engine.monitoring import Monitor
+from engine.models import HumanTask, OutboxMessage, ProcessInstance
+from engine.monitoring import MOVABLE, Monitor
 from webui import riskflow
 
 bp = Blueprint("metrics", __name__)
 TOKEN_SETTING = "RISKFLOW_METRICS_TOKEN"  # noqa: S105 - the name of the setting
 LOG_FORMAT_SETTING = "RISKFLOW_LOG_FORMAT"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROCESS_SETTING = "PROMETHEUS_MULTIPROC_DIR"
 # Attributes a log call may pass in `extra=` that the JSON lines carry.
 LOG_FIELDS = ("instance_id", "task_id", "business_key", "actor", "event")
 
+SIGN_IN_FAILURES = Counter(
+    "riskflow_sign_in_failures",
+    "Sign-ins refused for a wrong password (or an expired temporary one), by reason.",
+    ["reason"],
+)
+REQUEST_DURATION = Histogram(
+    "riskflow_request_duration_seconds",
+    "Time to answer a request, by route (the endpoint, not the path), method and status class.",
+    ["endpoint", "method", "status"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
 
 def init_app(app: Flask) -> None:
-    """Register /metrics; switch the logs to JSON lines when RISKFLOW_LOG_FORMAT=json."""
+    """Register /metrics and time every request; switch the logs to JSON lines when asked."""
     app.register_blueprint(bp)
+    app.before_request(_start_timing)
+    app.after_request(_observe_timing)
     if os.environ.get(LOG_FORMAT_SETTING, "").lower() == "json":
         use_json_logs()
+
+
+def _start_timing() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _observe_timing(response: Response) -> Response:
+    started = g.get("request_started")
+    if started is not None:
+        endpoint = request.url_rule.endpoint if request.url_rule is not None else "unmatched"
+        REQUEST_DURATION.labels(endpoint, request.method, f"{response.status_code // 100}xx").observe(
+            time.perf_counter() - started
+        )
+    return response
+
+
+def sign_in_failed(reason: str) -> None:
+    """Count a refused sign-in (webui.auth calls it with the audit event's name)."""
+    SIGN_IN_FAILURES.labels(reason).inc()
 
 
 def _token() -> str:
@@ -57,70 +110,90 @@ def metrics() -> Response:
         )
     shared = riskflow()
     with shared.db.transaction(write=False) as session:
-        text = exposition(session, Monitor(session, shared.clock.now(), shared.engine.calendar))
-    return Response(text, content_type=CONTENT_TYPE)
+        now = shared.clock.now()
+        gauges = list(area_gauges(session, Monitor(session, now, shared.engine.calendar)))
+    return Response(exposition(gauges), content_type=CONTENT_TYPE_LATEST)
 
 
-def exposition(session: Session, monitor: Monitor) -> str:
-    """Every metric, in the text format."""
-    lines: list[str] = []
+def exposition(gauges: list[Metric]) -> bytes:
+    """The counters of this process (or of every process, in multiprocess mode), then the gauges."""
+    counted: CollectorRegistry = REGISTRY
+    if os.environ.get(MULTIPROCESS_SETTING):
+        counted = CollectorRegistry()
+        MultiProcessCollector(counted)  # type: ignore[no-untyped-call]
+    read = CollectorRegistry(auto_describe=False)
+    read.register(_Read(gauges))
+    return generate_latest(counted) + generate_latest(read)
 
-    def metric(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-            lines.append(f"{name}{{{label_text}}} {value:g}" if label_text else f"{name} {value:g}")
 
-    metric(
-        "riskflow_instances",
-        "gauge",
-        "Process instances by state.",
-        [({"state": state}, n) for state, n in sorted(monitor.instances_by_status().items())],
+class _Read(Collector):
+    """Gauges read from the database for one scrape."""
+
+    def __init__(self, gauges: list[Metric]) -> None:
+        self.gauges = gauges
+
+    def collect(self) -> Iterable[Metric]:
+        return self.gauges
+
+
+def area_gauges(session: Session, monitor: Monitor) -> Iterable[Metric]:
+    """The figures the monitor shows, read now: each one indexed count."""
+    now = monitor.now
+    instances = GaugeMetricFamily("riskflow_instances", "Process instances by state.", labels=["state"])
+    for state, n in sorted(monitor.instances_by_status().items()):
+        instances.add_metric([state], n)
+    yield instances
+    held = dict(
+        session.execute(
+            select(HumanTask.claimed_by.is_not(None), func.count())
+            .where(HumanTask.state == "open")
+            .group_by(HumanTask.claimed_by.is_not(None))
+        ).all()
     )
-    open_tasks = session.scalar(select(func.count()).where(HumanTask.state == "open"))
-    overdue = session.scalar(
-        select(func.count()).where(HumanTask.state == "open", HumanTask.due_at < monitor.now)
+    tasks = GaugeMetricFamily(
+        "riskflow_tasks_open",
+        "Open human tasks: claimed by someone, or waiting in a pool or an assignee's inbox.",
+        labels=["state"],
     )
-    metric("riskflow_tasks_open", "gauge", "Open human tasks.", [({}, float(open_tasks or 0))])
-    metric(
-        "riskflow_tasks_overdue",
-        "gauge",
-        "Open human tasks past their due date.",
-        [({}, float(overdue or 0))],
+    tasks.add_metric(["claimed"], int(held.get(True, 0)))
+    tasks.add_metric(["unclaimed"], int(held.get(False, 0)))
+    yield tasks
+    overdue = session.scalar(select(func.count()).where(HumanTask.state == "open", HumanTask.due_at < now))
+    yield GaugeMetricFamily(
+        "riskflow_tasks_overdue", "Open human tasks past their due date.", value=int(overdue or 0)
     )
-    metric(
+    due = session.scalar(
+        select(func.count()).where(ProcessInstance.status.in_(MOVABLE), ProcessInstance.next_timer_at <= now)
+    )
+    yield GaugeMetricFamily(
+        "riskflow_timers_due",
+        "Instances whose next timer is due and not yet fired (0 when the workers keep up).",
+        value=int(due or 0),
+    )
+    yield GaugeMetricFamily(
         "riskflow_timer_lag_seconds",
-        "gauge",
         "How long the most overdue unfired timer has been due (0 when the workers keep up).",
-        [({}, monitor.timer_lag())],
+        value=monitor.timer_lag(),
     )
-    durations = session.execute(
-        select(HumanTask.element_id, func.sum(_seconds(session)), func.count())
-        .where(HumanTask.state == "completed", HumanTask.completed_at.is_not(None))
-        .group_by(HumanTask.element_id)
-        .order_by(HumanTask.element_id)
-    ).all()
-    lines.append(
-        "# HELP riskflow_step_duration_seconds Time from a task's creation to its completion, by step."
+    backlog, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.delivered_at.is_(None))
+    ).one()
+    yield GaugeMetricFamily(
+        "riskflow_outbox_backlog", "Messages thrown by models and not yet handed on.", value=int(backlog or 0)
     )
-    lines.append("# TYPE riskflow_step_duration_seconds summary")
-    for element_id, total, count in durations:
-        label = f'step="{_escape(element_id)}"'
-        lines.append(f"riskflow_step_duration_seconds_sum{{{label}}} {float(total or 0):g}")
-        lines.append(f"riskflow_step_duration_seconds_count{{{label}}} {int(count)}")
-    return "\n".join(lines) + "\n"
+    yield GaugeMetricFamily(
+        "riskflow_outbox_oldest_seconds",
+        "How long the oldest message not yet handed on has waited (0 when none waits).",
+        value=_age(now, oldest),
+    )
 
 
-def _seconds(session: Session) -> ColumnElement[Any]:
-    """SQL for a completed task's duration in seconds, on either database."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(HumanTask.completed_at) - func.julianday(HumanTask.created_at)) * 86400.0
-    return func.extract("epoch", HumanTask.completed_at - HumanTask.created_at)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _age(now: datetime, since: datetime | None) -> float:
+    if since is None:
+        return 0.0
+    if since.tzinfo is None:  # SQLite hands datetimes back naive; riskflow stores UTC
+        since = since.replace(tzinfo=UTC)
+    return max(0.0, (now - since).total_seconds())
 
 
 class JsonFormatter(logging.Formatter):
