@@ -131,10 +131,35 @@ def recall_to_custody(ctx: StepContext, *, crn: str, reason: str, approved_by: l
     return {"recalled_on": ctx.clock.now().date().isoformat(), "summary": event.summary}
 
 
+def ask_for_recall(ctx: StepContext, *, crn: str, reason: str) -> Result:
+    """The Offender Manager asked for a recall at the licence review: the timeline says so."""
+    case = register.find_case(ctx.session, crn)
+    event = sentencing.record_recall_request(
+        ctx.session, case, reason=reason, at=ctx.clock.now(), by=ctx.actor
+    )
+    return {"asked_on": ctx.clock.now().date().isoformat(), "summary": event.summary}
+
+
+def refuse_recall(ctx: StepContext, *, crn: str, refused_by: str, note: str = "") -> Result:
+    """The SPO or the ACO refused the recall: the timeline says who, and why."""
+    case = register.find_case(ctx.session, crn)
+    event = sentencing.record_recall_refused(
+        ctx.session, case, refused_by=refused_by, note=note or "", at=ctx.clock.now(), by=ctx.actor
+    )
+    return {"summary": event.summary}
+
+
 def end_licence(ctx: StepContext, *, crn: str, licence_end_date: str) -> Result:
-    """The licence has ended: the case closes on the register with that as its reason."""
-    reason = sentencing.licence_end_reason(_a_date(licence_end_date))
-    case = register.close_case(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor, reason=reason)
+    """The licence has ended on its end date, whatever is open on it: the case closes on the register
+    with that as its reason. A recall still awaiting approval lapses (there is no licence left to
+    revoke), and the timeline says so; a person back in custody on recall is no longer on licence."""
+    case = register.find_case(ctx.session, crn)
+    licence_end, now = _a_date(licence_end_date), ctx.clock.now()
+    standing = sentencing.licence_standing(ctx.session, case)
+    if standing == "recall_asked":
+        sentencing.record_recall_lapsed(ctx.session, case, licence_end=licence_end, at=now, by=ctx.actor)
+    reason = sentencing.licence_end_reason(licence_end, in_custody_on_recall=standing == "recalled")
+    case = register.close_case(ctx.session, crn, at=now, by=ctx.actor, reason=reason)
     return {"stage": case.stage.value, "reason": reason}
 
 
@@ -203,6 +228,8 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "licence_turn": licence_turn,
     "release_on_licence": release_on_licence,
     "recall_to_custody": recall_to_custody,
+    "ask_for_recall": ask_for_recall,
+    "refuse_recall": refuse_recall,
     "end_licence": end_licence,
     "plan_order_end": plan_order_end,
 }
