@@ -253,19 +253,38 @@ def record_release(
     return event
 
 
+# A fixed-term recall returns the person to custody for 28 days, then re-releases them on licence.
+FIXED_TERM_RECALL_DAYS = 28
+RECALL_TYPES = {
+    "FIXED_TERM": f"fixed-term recall, re-release after {FIXED_TERM_RECALL_DAYS} days",
+    "STANDARD": "standard recall",
+}
+
+
 def record_recall(
-    session: Session, case: Case, *, reason: str, approved_by: list[str], at: datetime, by: str
+    session: Session,
+    case: Case,
+    *,
+    reason: str,
+    approved_by: list[str],
+    at: datetime,
+    by: str,
+    recall_type: str = "STANDARD",
 ) -> CaseEvent:
-    """The licence is revoked and the person returned to custody, with who approved the recall."""
+    """The licence is revoked and the person returned to custody, with the type of recall and who
+    approved it."""
     approvers = " and ".join(approved_by)
+    kind_words = RECALL_TYPES[recall_type]
     event = CaseEvent(
         case_id=case.id,
         at=at,
         kind="recalled",
         code=None,
-        summary=f"Recalled to custody on {at:%d %B %Y}: {reason.strip()} (approved by {approvers})",
+        summary=(
+            f"Recalled to custody on {at:%d %B %Y}: {reason.strip()} ({kind_words}; approved by {approvers})"
+        ),
         actor=by,
-        detail={"reason": reason.strip(), "approved_by": approved_by},
+        detail={"reason": reason.strip(), "approved_by": approved_by, "recall_type": recall_type},
     )
     session.add(event)
     return event

@@ -122,13 +122,36 @@ def release_on_licence(
     return {"stage": case.stage.value, "released_on": released_on.isoformat(), "summary": event.summary}
 
 
-def recall_to_custody(ctx: StepContext, *, crn: str, reason: str, approved_by: list[str]) -> Result:
-    """The recall the SPO and the ACO approved: the licence is revoked and the person returns to custody."""
+def recall_to_custody(
+    ctx: StepContext, *, crn: str, reason: str, approved_by: list[str], recall_type: str = "STANDARD"
+) -> Result:
+    """The recall the SPO and the ACO approved: the licence is revoked and the person returns to custody.
+
+    A fixed-term recall (`FIXED_TERM`) gives `rerelease_at`, the start of the day 28 days on, when the
+    person is re-released on licence; a standard recall gives none (the re-release is recorded)."""
+    if recall_type not in sentencing.RECALL_TYPES:
+        raise InvalidData(
+            [FieldError("recall_type", f"Choose a fixed-term or a standard recall, not {recall_type!r}")]
+        )
     case = register.find_case(ctx.session, crn)
+    now = ctx.clock.now()
     event = sentencing.record_recall(
-        ctx.session, case, reason=reason, approved_by=list(approved_by), at=ctx.clock.now(), by=ctx.actor
+        ctx.session,
+        case,
+        reason=reason,
+        approved_by=list(approved_by),
+        recall_type=recall_type,
+        at=now,
+        by=ctx.actor,
     )
-    return {"recalled_on": ctx.clock.now().date().isoformat(), "summary": event.summary}
+    fixed_term = recall_type == "FIXED_TERM"
+    rerelease_on = now.date() + timedelta(days=sentencing.FIXED_TERM_RECALL_DAYS) if fixed_term else None
+    return {
+        "recalled_on": now.date().isoformat(),
+        "recall_type": recall_type,
+        "rerelease_at": _start_of(rerelease_on) if rerelease_on else None,
+        "summary": event.summary,
+    }
 
 
 def ask_for_recall(ctx: StepContext, *, crn: str, reason: str) -> Result:

@@ -32,6 +32,8 @@ from casework.models import CourtOutcome, OversightPlan, OwnershipChange
 from casework.vocabulary import SentenceOutcome, Stage
 from engine.clock import ManualClock
 from engine.db import Database
+from engine.errors import InvalidData
+from engine.humantasks import Actor
 from engine.models import HumanTask, InboundMessage
 from engine.runtime import InstanceStatus
 from webui import riskflow
@@ -349,8 +351,7 @@ def test_a_licence_ends_on_its_end_date_while_the_person_is_back_in_custody_on_r
 ) -> None:
     on_licence_until_the_last_review(case, clock)
     review_licence(case, recall_reason="Arrested for a new offence.")
-    case.complete("approve_recall_spo", {"recall_decision": "APPROVED", "recall_note": "Agreed."})
-    case.complete("approve_recall_aco", {"recall_decision": "APPROVED", "recall_note": "Agreed."})
+    approve_recall(case, "STANDARD")
     assert case.open_elements() == ["record_rerelease"]
     fire_at(case.engine, clock, LICENCE_END)
     assert_closed_on_the_licence_end_date(
@@ -372,18 +373,76 @@ def test_a_recall_approved_by_the_spo_and_the_aco_returns_the_person_to_custody_
     review_licence(case, recall_reason="Third missed appointment in 12 months; whereabouts unknown.")
     assert case.open_elements() == ["approve_recall_spo"]
     assert "Approve the recall (SPO)" in inbox(app, SPO)
-    case.complete("approve_recall_spo", {"recall_decision": "APPROVED", "recall_note": "Risk unmanageable."})
+    case.complete(
+        "approve_recall_spo",
+        {"recall_decision": "APPROVED", "recall_type": "STANDARD", "recall_note": "Risk unmanageable."},
+    )
     assert case.open_elements() == ["approve_recall_aco"]
     assert "Recalled to custody" not in case_record(app)
-    case.complete("approve_recall_aco", {"recall_decision": "APPROVED", "recall_note": "Agreed."})
+    case.complete(
+        "approve_recall_aco",
+        {"recall_decision": "APPROVED", "recall_type": "STANDARD", "recall_note": "Agreed."},
+    )
     assert case.open_elements() == ["record_rerelease"]
     seen = case_record(app)
     assert "Recalled to custody on 06 December 2027: Third missed appointment in 12 months" in seen
+    assert "(standard recall; approved by the SPO and the ACO)" in seen
     case.complete(
         "record_rerelease", {"rerelease_note": "Released by the Parole Board to approved premises."}
     )
     assert "Re-released on licence after recall on 06 December 2027" in case_record(app)
     assert case.open_elements() == []
+
+
+def approve_recall(case: Case, recall_type: str) -> None:
+    for step in ("approve_recall_spo", "approve_recall_aco"):
+        case.complete(
+            step, {"recall_decision": "APPROVED", "recall_type": recall_type, "recall_note": "Agreed."}
+        )
+
+
+def test_a_fixed_term_recall_re_releases_the_person_on_licence_28_days_after_the_return_to_custody(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    recalled = RELEASE + timedelta(weeks=17)  # 6 December 2027
+    fire_at(case.engine, clock, recalled)
+    review_licence(case, recall_reason="Breach of the curfew condition.")
+    approve_recall(case, "FIXED_TERM")
+    # Nobody has to record the re-release: there is no standing wait, only the 28 days.
+    assert case.open_elements() == []
+    assert (
+        "Recalled to custody on 06 December 2027: Breach of the curfew condition. (fixed-term recall, "
+        in (case_record(app))
+    )
+    fire_at(case.engine, clock, recalled + timedelta(days=28) - timedelta(minutes=1))
+    assert not any(words.startswith("Re-released") for words in timeline_words(case))
+    fire_at(case.engine, clock, datetime(2028, 1, 3, tzinfo=UTC))
+    assert "Re-released on licence after recall on 03 January 2028; the licence ends 08 May 2028" in (
+        case_record(app)
+    )
+    assert "record_rerelease" not in elements_ever_opened(case)
+
+
+def test_a_recall_approved_without_its_type_goes_back_to_the_form_and_nothing_changes(
+    case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    review_licence(case, recall_reason="Breach of the curfew condition.")
+    task = case.task("approve_recall_spo")
+    actor = Actor(task.assignee or SPO, frozenset({"SPO"}))
+    with pytest.raises(InvalidData) as refused:
+        case.engine.complete_task(task.id, actor, {"recall_decision": "APPROVED", "recall_note": "Agreed."})
+    assert "recall_type" in str(refused.value.errors)
+    assert case.open_elements() == ["approve_recall_spo"]
+    assert not any(words.startswith("Recalled") for words in timeline_words(case))
 
 
 def test_a_recall_the_spo_refuses_leaves_the_licence_running(case: Case, clock: ManualClock) -> None:
