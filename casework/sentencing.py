@@ -253,26 +253,117 @@ def record_release(
     return event
 
 
+# A fixed-term recall returns the person to custody for 28 days, then re-releases them on licence.
+FIXED_TERM_RECALL_DAYS = 28
+RECALL_TYPES = {
+    "FIXED_TERM": f"fixed-term recall, re-release after {FIXED_TERM_RECALL_DAYS} days",
+    "STANDARD": "standard recall",
+}
+
+
 def record_recall(
-    session: Session, case: Case, *, reason: str, approved_by: list[str], at: datetime, by: str
+    session: Session,
+    case: Case,
+    *,
+    reason: str,
+    approved_by: list[str],
+    at: datetime,
+    by: str,
+    recall_type: str = "STANDARD",
 ) -> CaseEvent:
-    """The licence is revoked and the person returned to custody, with who approved the recall."""
+    """The licence is revoked and the person returned to custody, with the type of recall and who
+    approved it."""
     approvers = " and ".join(approved_by)
+    kind_words = RECALL_TYPES[recall_type]
     event = CaseEvent(
         case_id=case.id,
         at=at,
         kind="recalled",
         code=None,
-        summary=f"Recalled to custody on {at:%d %B %Y}: {reason.strip()} (approved by {approvers})",
+        summary=(
+            f"Recalled to custody on {at:%d %B %Y}: {reason.strip()} ({kind_words}; approved by {approvers})"
+        ),
         actor=by,
-        detail={"reason": reason.strip(), "approved_by": approved_by},
+        detail={"reason": reason.strip(), "approved_by": approved_by, "recall_type": recall_type},
     )
     session.add(event)
     return event
 
 
-def licence_end_reason(licence_end: date) -> str:
+def record_recall_request(session: Session, case: Case, *, reason: str, at: datetime, by: str) -> CaseEvent:
+    """The Offender Manager asks for a recall: on the timeline until the SPO and the ACO decide."""
+    event = CaseEvent(
+        case_id=case.id,
+        at=at,
+        kind="recall_asked",
+        code=None,
+        summary=(
+            f"Recall asked for on {at:%d %B %Y}: {reason.strip()} (awaiting the SPO's and the ACO's approval)"
+        ),
+        actor=by,
+        detail={"reason": reason.strip()},
+    )
+    session.add(event)
+    return event
+
+
+def record_recall_refused(
+    session: Session, case: Case, *, refused_by: str, note: str, at: datetime, by: str
+) -> CaseEvent:
+    """The SPO or the ACO refused the recall: the licence runs on."""
+    because = f" {note.strip()}" if note.strip() else ""
+    event = CaseEvent(
+        case_id=case.id,
+        at=at,
+        kind="recall_refused",
+        code=None,
+        summary=f"Recall refused by {refused_by} on {at:%d %B %Y}; the licence runs on.{because}",
+        actor=by,
+        detail={"refused_by": refused_by, "note": note.strip()},
+    )
+    session.add(event)
+    return event
+
+
+# The timeline's steps of a licence, newest last: what stands when the licence ends.
+LICENCE_STEPS = ("released_on_licence", "recall_asked", "recall_refused", "recalled")
+
+
+def licence_standing(session: Session, case: Case) -> str | None:
+    """The licence's last step on the timeline: `recall_asked` while a recall awaits approval,
+    `recalled` while the person is back in custody on recall; None before any release."""
+    return session.scalar(
+        select(CaseEvent.kind)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(LICENCE_STEPS))
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+        .limit(1)
+    )
+
+
+def record_recall_lapsed(
+    session: Session, case: Case, *, licence_end: date, at: datetime, by: str
+) -> CaseEvent:
+    """A recall still awaiting approval when the licence ends lapses: there is no licence left to revoke."""
+    event = CaseEvent(
+        case_id=case.id,
+        at=at,
+        kind="recall_lapsed",
+        code=None,
+        summary=(
+            f"Recall not decided: the licence ended on {licence_end:%d %B %Y} before it was approved, "
+            "so there is no licence left to revoke; the approval is withdrawn"
+        ),
+        actor=by,
+        detail={"licence_end": licence_end.isoformat()},
+    )
+    session.add(event)
+    return event
+
+
+def licence_end_reason(licence_end: date, *, in_custody_on_recall: bool = False) -> str:
     """Why a case closes when its licence ends, for the register's closure and the timeline."""
+    if in_custody_on_recall:
+        return f"licence ended on {licence_end:%d %B %Y} while in custody on recall; supervision complete"
     return f"licence ended on {licence_end:%d %B %Y}; supervision complete"
 
 

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import StandardLoopTask
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
@@ -168,7 +169,7 @@ class FinishedSubprocess:
 
 def archive_finished_subprocesses(workflow: BpmnWorkflow) -> list[FinishedSubprocess]:
     """Remove finished sub-processes (and finished loop turns) from the live task tree."""
-    finished: list[FinishedSubprocess] = []
+    finished = _drop_orphaned_subprocesses(workflow)
     for task_id in list(workflow.subprocesses):
         subprocess = workflow.subprocesses.get(task_id)
         if subprocess is None:
@@ -182,6 +183,38 @@ def archive_finished_subprocesses(workflow: BpmnWorkflow) -> list[FinishedSubpro
         workflow.delete_subprocess(task)
     _drop_finished_loop_turns(workflow)
     return finished
+
+
+def _drop_orphaned_subprocesses(workflow: BpmnWorkflow) -> list[FinishedSubprocess]:
+    """Cancel and remove the sub-processes whose task has left the tree.
+
+    A terminate end event cancels every unfinished task of its process; a cancelled task drops its
+    unfinished children from the tree without cancelling them, so a running loop turn (or a
+    sub-process inside one) would stay behind with its steps still READY and its timers waiting.
+    Those turns (and what runs inside them) end with the process that terminated."""
+    dropped: list[FinishedSubprocess] = []
+    while True:
+        orphans = [
+            task_id
+            for task_id, subprocess in workflow.subprocesses.items()
+            if not _in_tree(workflow, subprocess.parent_task_id)
+        ]
+        if not orphans:
+            return dropped
+        for task_id in orphans:
+            subprocess = workflow.subprocesses.pop(task_id)
+            for task in subprocess.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+                task._set_state(TaskState.CANCELLED)
+            name = subprocess.spec.name
+            dropped.append(FinishedSubprocess(str(task_id), name, name, subprocess))
+
+
+def _in_tree(workflow: BpmnWorkflow, task_id: Any) -> bool:
+    try:
+        workflow.get_task_from_id(task_id)
+    except TaskNotFoundException:
+        return False
+    return True
 
 
 def _drop_finished_loop_turns(workflow: BpmnWorkflow) -> None:

@@ -122,19 +122,67 @@ def release_on_licence(
     return {"stage": case.stage.value, "released_on": released_on.isoformat(), "summary": event.summary}
 
 
-def recall_to_custody(ctx: StepContext, *, crn: str, reason: str, approved_by: list[str]) -> Result:
-    """The recall the SPO and the ACO approved: the licence is revoked and the person returns to custody."""
+def recall_to_custody(
+    ctx: StepContext, *, crn: str, reason: str, approved_by: list[str], recall_type: str = "STANDARD"
+) -> Result:
+    """The recall the SPO and the ACO approved: the licence is revoked and the person returns to custody.
+
+    A fixed-term recall (`FIXED_TERM`) gives `rerelease_at`, the start of the day 28 days on, when the
+    person is re-released on licence; a standard recall gives none (the re-release is recorded)."""
+    if recall_type not in sentencing.RECALL_TYPES:
+        raise InvalidData(
+            [FieldError("recall_type", f"Choose a fixed-term or a standard recall, not {recall_type!r}")]
+        )
     case = register.find_case(ctx.session, crn)
+    now = ctx.clock.now()
     event = sentencing.record_recall(
-        ctx.session, case, reason=reason, approved_by=list(approved_by), at=ctx.clock.now(), by=ctx.actor
+        ctx.session,
+        case,
+        reason=reason,
+        approved_by=list(approved_by),
+        recall_type=recall_type,
+        at=now,
+        by=ctx.actor,
     )
-    return {"recalled_on": ctx.clock.now().date().isoformat(), "summary": event.summary}
+    fixed_term = recall_type == "FIXED_TERM"
+    rerelease_on = now.date() + timedelta(days=sentencing.FIXED_TERM_RECALL_DAYS) if fixed_term else None
+    return {
+        "recalled_on": now.date().isoformat(),
+        "recall_type": recall_type,
+        "rerelease_at": _start_of(rerelease_on) if rerelease_on else None,
+        "summary": event.summary,
+    }
+
+
+def ask_for_recall(ctx: StepContext, *, crn: str, reason: str) -> Result:
+    """The Offender Manager asked for a recall at the licence review: the timeline says so."""
+    case = register.find_case(ctx.session, crn)
+    event = sentencing.record_recall_request(
+        ctx.session, case, reason=reason, at=ctx.clock.now(), by=ctx.actor
+    )
+    return {"asked_on": ctx.clock.now().date().isoformat(), "summary": event.summary}
+
+
+def refuse_recall(ctx: StepContext, *, crn: str, refused_by: str, note: str = "") -> Result:
+    """The SPO or the ACO refused the recall: the timeline says who, and why."""
+    case = register.find_case(ctx.session, crn)
+    event = sentencing.record_recall_refused(
+        ctx.session, case, refused_by=refused_by, note=note or "", at=ctx.clock.now(), by=ctx.actor
+    )
+    return {"summary": event.summary}
 
 
 def end_licence(ctx: StepContext, *, crn: str, licence_end_date: str) -> Result:
-    """The licence has ended: the case closes on the register with that as its reason."""
-    reason = sentencing.licence_end_reason(_a_date(licence_end_date))
-    case = register.close_case(ctx.session, crn, at=ctx.clock.now(), by=ctx.actor, reason=reason)
+    """The licence has ended on its end date, whatever is open on it: the case closes on the register
+    with that as its reason. A recall still awaiting approval lapses (there is no licence left to
+    revoke), and the timeline says so; a person back in custody on recall is no longer on licence."""
+    case = register.find_case(ctx.session, crn)
+    licence_end, now = _a_date(licence_end_date), ctx.clock.now()
+    standing = sentencing.licence_standing(ctx.session, case)
+    if standing == "recall_asked":
+        sentencing.record_recall_lapsed(ctx.session, case, licence_end=licence_end, at=now, by=ctx.actor)
+    reason = sentencing.licence_end_reason(licence_end, in_custody_on_recall=standing == "recalled")
+    case = register.close_case(ctx.session, crn, at=now, by=ctx.actor, reason=reason)
     return {"stage": case.stage.value, "reason": reason}
 
 
@@ -203,6 +251,8 @@ OPERATIONS: dict[str, Callable[..., Result]] = {
     "licence_turn": licence_turn,
     "release_on_licence": release_on_licence,
     "recall_to_custody": recall_to_custody,
+    "ask_for_recall": ask_for_recall,
+    "refuse_recall": refuse_recall,
     "end_licence": end_licence,
     "plan_order_end": plan_order_end,
 }

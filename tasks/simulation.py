@@ -819,9 +819,17 @@ FORMS: dict[str, Form] = {
     },
     "record_parole_decision": lambda s, p: s.parole_decision(p),
     "review_licence": lambda s, p: s.licence_review(p),
-    "approve_recall_spo": lambda s, p: {"recall_decision": "APPROVED", "recall_note": "Recall justified."},
-    "approve_recall_aco": lambda s, p: {"recall_decision": "APPROVED", "recall_note": "Recall approved."},
-    "record_rerelease": lambda s, p: {"rerelease_note": "Fixed-term recall served; re-released on licence."},
+    "approve_recall_spo": lambda s, p: {
+        "recall_decision": "APPROVED",
+        "recall_type": "STANDARD",
+        "recall_note": "Recall justified.",
+    },
+    "approve_recall_aco": lambda s, p: {
+        "recall_decision": "APPROVED",
+        "recall_type": "STANDARD",
+        "recall_note": "Recall approved.",
+    },
+    "record_rerelease": lambda s, p: {"rerelease_note": "Re-release directed; re-released on licence."},
     "termination_review": lambda s, p: {
         "termination_date": s.today(),
         "termination_reason": "COMPLETED",

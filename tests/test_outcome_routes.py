@@ -32,6 +32,8 @@ from casework.models import CourtOutcome, OversightPlan, OwnershipChange
 from casework.vocabulary import SentenceOutcome, Stage
 from engine.clock import ManualClock
 from engine.db import Database
+from engine.errors import InvalidData
+from engine.humantasks import Actor
 from engine.models import HumanTask, InboundMessage
 from engine.runtime import InstanceStatus
 from webui import riskflow
@@ -275,6 +277,91 @@ def test_a_licence_ends_on_its_licence_end_date_and_the_case_closes(
     assert "Case closed: licence ended on 08 May 2028; supervision complete" in case_record(app)
 
 
+def on_licence_until_the_last_review(case: Case, clock: ManualClock) -> None:
+    """Released on 9 August 2027 and reviewed once; the last review before the end opens on 3 April."""
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    review_licence(case)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=34))
+    assert case.open_elements() == ["review_licence"]
+
+
+def assert_closed_on_the_licence_end_date(app: Flask, case: Case, reason: str, withdrawn: set[str]) -> None:
+    """Closed on the end date with its reason; the open steps withdrawn, no timer left."""
+    assert case.open_elements() == []
+    assert case.instance().status == InstanceStatus.COMPLETED
+    assert case.instance().next_timer_at is None
+    with case.engine.db.transaction(write=False) as session:
+        states = dict(
+            session.execute(
+                select(HumanTask.element_id, HumanTask.state).where(
+                    HumanTask.instance_id == case.instance_id, HumanTask.element_id.in_(withdrawn)
+                )
+            ).all()
+        )
+        record = register.find_case(session, CRN)
+        assert (record.stage, record.closed_at) == (Stage.CLOSED, LICENCE_END)
+        assert record.closure_reason == reason
+        assert register.current_ownership(session, record) is None
+    assert states == dict.fromkeys(withdrawn, "cancelled")
+    assert f"Case closed: {reason}" in case_record(app)
+    assert "Review the licence" not in inbox(app, OM)
+    assert "Approve the recall" not in inbox(app, SPO)
+
+
+def test_a_licence_ends_on_its_end_date_even_with_its_review_still_open(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    on_licence_until_the_last_review(case, clock)
+    # The Offender Manager never completes the review: the licence still ends on its date.
+    fire_at(case.engine, clock, LICENCE_END - timedelta(minutes=1))
+    assert case.open_elements() == ["review_licence"]
+    fire_at(case.engine, clock, LICENCE_END)
+    assert_closed_on_the_licence_end_date(
+        app, case, "licence ended on 08 May 2028; supervision complete", {"review_licence"}
+    )
+
+
+def test_a_recall_still_awaiting_approval_when_the_licence_ends_lapses(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    on_licence_until_the_last_review(case, clock)
+    review_licence(case, recall_reason="Missed three appointments; new address not approved.")
+    assert case.open_elements() == ["approve_recall_spo"]
+    assert "Recall asked for on 03 April 2028: Missed three appointments" in case_record(app)
+    fire_at(case.engine, clock, LICENCE_END)
+    # There is no licence left to revoke: the SPO's approval is withdrawn and the timeline says why.
+    assert_closed_on_the_licence_end_date(
+        app, case, "licence ended on 08 May 2028; supervision complete", {"approve_recall_spo"}
+    )
+    words = timeline_words(case)
+    assert (
+        "Recall not decided: the licence ended on 08 May 2028 before it was approved, so there is no "
+        "licence left to revoke; the approval is withdrawn"
+    ) in words
+    assert not any(line.startswith("Recalled to custody") for line in words)
+    assert "Recall not decided: the licence ended on 08 May 2028" in case_record(app)
+
+
+def test_a_licence_ends_on_its_end_date_while_the_person_is_back_in_custody_on_recall(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    on_licence_until_the_last_review(case, clock)
+    review_licence(case, recall_reason="Arrested for a new offence.")
+    approve_recall(case, "STANDARD")
+    assert case.open_elements() == ["record_rerelease"]
+    fire_at(case.engine, clock, LICENCE_END)
+    assert_closed_on_the_licence_end_date(
+        app,
+        case,
+        "licence ended on 08 May 2028 while in custody on recall; supervision complete",
+        {"record_rerelease"},
+    )
+
+
 def test_a_recall_approved_by_the_spo_and_the_aco_returns_the_person_to_custody_until_re_release(
     app: Flask, case: Case, clock: ManualClock
 ) -> None:
@@ -286,18 +373,76 @@ def test_a_recall_approved_by_the_spo_and_the_aco_returns_the_person_to_custody_
     review_licence(case, recall_reason="Third missed appointment in 12 months; whereabouts unknown.")
     assert case.open_elements() == ["approve_recall_spo"]
     assert "Approve the recall (SPO)" in inbox(app, SPO)
-    case.complete("approve_recall_spo", {"recall_decision": "APPROVED", "recall_note": "Risk unmanageable."})
+    case.complete(
+        "approve_recall_spo",
+        {"recall_decision": "APPROVED", "recall_type": "STANDARD", "recall_note": "Risk unmanageable."},
+    )
     assert case.open_elements() == ["approve_recall_aco"]
     assert "Recalled to custody" not in case_record(app)
-    case.complete("approve_recall_aco", {"recall_decision": "APPROVED", "recall_note": "Agreed."})
+    case.complete(
+        "approve_recall_aco",
+        {"recall_decision": "APPROVED", "recall_type": "STANDARD", "recall_note": "Agreed."},
+    )
     assert case.open_elements() == ["record_rerelease"]
     seen = case_record(app)
     assert "Recalled to custody on 06 December 2027: Third missed appointment in 12 months" in seen
+    assert "(standard recall; approved by the SPO and the ACO)" in seen
     case.complete(
         "record_rerelease", {"rerelease_note": "Released by the Parole Board to approved premises."}
     )
     assert "Re-released on licence after recall on 06 December 2027" in case_record(app)
     assert case.open_elements() == []
+
+
+def approve_recall(case: Case, recall_type: str) -> None:
+    for step in ("approve_recall_spo", "approve_recall_aco"):
+        case.complete(
+            step, {"recall_decision": "APPROVED", "recall_type": recall_type, "recall_note": "Agreed."}
+        )
+
+
+def test_a_fixed_term_recall_re_releases_the_person_on_licence_28_days_after_the_return_to_custody(
+    app: Flask, case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    recalled = RELEASE + timedelta(weeks=17)  # 6 December 2027
+    fire_at(case.engine, clock, recalled)
+    review_licence(case, recall_reason="Breach of the curfew condition.")
+    approve_recall(case, "FIXED_TERM")
+    # Nobody has to record the re-release: there is no standing wait, only the 28 days.
+    assert case.open_elements() == []
+    assert (
+        "Recalled to custody on 06 December 2027: Breach of the curfew condition. (fixed-term recall, "
+        in (case_record(app))
+    )
+    fire_at(case.engine, clock, recalled + timedelta(days=28) - timedelta(minutes=1))
+    assert not any(words.startswith("Re-released") for words in timeline_words(case))
+    fire_at(case.engine, clock, datetime(2028, 1, 3, tzinfo=UTC))
+    assert "Re-released on licence after recall on 03 January 2028; the licence ends 08 May 2028" in (
+        case_record(app)
+    )
+    assert "record_rerelease" not in elements_ever_opened(case)
+
+
+def test_a_recall_approved_without_its_type_goes_back_to_the_form_and_nothing_changes(
+    case: Case, clock: ManualClock
+) -> None:
+    to_custody(case)
+    fire_at(case.engine, clock, RELEASE - timedelta(weeks=12))
+    plan_release(case)
+    fire_at(case.engine, clock, RELEASE)
+    fire_at(case.engine, clock, RELEASE + timedelta(weeks=17))
+    review_licence(case, recall_reason="Breach of the curfew condition.")
+    task = case.task("approve_recall_spo")
+    actor = Actor(task.assignee or SPO, frozenset({"SPO"}))
+    with pytest.raises(InvalidData) as refused:
+        case.engine.complete_task(task.id, actor, {"recall_decision": "APPROVED", "recall_note": "Agreed."})
+    assert "recall_type" in str(refused.value.errors)
+    assert case.open_elements() == ["approve_recall_spo"]
+    assert not any(words.startswith("Recalled") for words in timeline_words(case))
 
 
 def test_a_recall_the_spo_refuses_leaves_the_licence_running(case: Case, clock: ManualClock) -> None:
@@ -311,6 +456,9 @@ def test_a_recall_the_spo_refuses_leaves_the_licence_running(case: Case, clock: 
     assert case.open_elements() == []
     assert "approve_recall_aco" not in elements_ever_opened(case)
     assert not any(words.startswith("Recalled") for words in timeline_words(case))
+    assert timeline_words(case)[-1] == (
+        "Recall refused by the SPO on 06 December 2027; the licence runs on. A warning is enough."
+    )
 
 
 def test_an_indeterminate_sentence_plans_release_ahead_of_the_parole_decision_and_again_when_refused(

@@ -194,3 +194,10 @@ def backward_flows(root: etree._Element) -> list[str]:
 def test_the_diagram_reads_left_to_right() -> None:
     """No flow goes back to the left: the model's loops are sub-processes that repeat, not back-edges."""
     assert backward_flows(_root()) == []
+
+
+def test_the_custody_and_licence_diagram_draws_its_flows_square_and_crossing_no_other_step() -> None:
+    path = BPMN_FILE.with_name("custody-licence.bpmn")
+    root = parse_xml(path.read_bytes(), path.name)
+    assert slanted_flows(root) == []
+    assert crossings(root) == []
