@@ -90,6 +90,7 @@ WORK_DAYS = {
     "write_plans": (0, 3),
     "accept_transfer": (1, 5),
     "termination_review": (0, 5),
+    "sign_off_review": (1, 5),  # the ACO's sign-off of a Very High or MAPPA 3 review, within the week [A]
     # The custody and licence route (custody-licence.bpmn) [A]: the sentence plan in custody within its
     # 8 or 16 weeks, mostly; pre-release planning within the weeks before release; a licence review
     # within the week; a recall approved the same or the next day; a fixed-term recall of 28 days
@@ -830,6 +831,7 @@ FORMS: dict[str, Form] = {
         "recall_note": "Recall approved.",
     },
     "record_rerelease": lambda s, p: {"rerelease_note": "Re-release directed; re-released on licence."},
+    "sign_off_review": lambda s, p: {"decision": "SIGNED_OFF", "sign_off_date": s.today()},
     "termination_review": lambda s, p: {
         "termination_date": s.today(),
         "termination_reason": "COMPLETED",
