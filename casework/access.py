@@ -47,6 +47,14 @@ def may_view(staff: Staff, case: Case) -> Decision:
     return Decision(False, _no_need_to_know(case))
 
 
+def kept_out(staff: Staff, case: Case) -> Decision | None:
+    """Whether `staff` is kept from `case` whatever their part in it (inactive, or the case's access
+    lists); None when nothing keeps them out, so that work on the case given to them lets them see it."""
+    if not staff.active:
+        return Decision(False, f"{staff.display_name} is not active on the staff list.")
+    return _limited_access(staff, case)
+
+
 # The relationships that let someone report a change to a case (not only read it).
 CHANGE_REASONS = (
     "owns the case",

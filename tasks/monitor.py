@@ -9,7 +9,7 @@ decided, so a limited-access case never shows to a manager it excludes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from casework import register
-from casework.access import may_view
+from casework.access import kept_out, may_view
 from casework.case_list import critical_few as critical_flag
 from casework.case_list import visible_to
 from casework.critical_few import RiskProfile, assess, table_in_force
@@ -385,6 +385,41 @@ def person_in_scope(session: Session, scope: Scope, username: str) -> Staff:
     if not scope.area and staff.team_id != scope.team_id:
         raise NotPermitted(f"{staff.display_name} is not in your team.", code="not_in_scope")
     return staff
+
+
+def why_not_taker(session: Session, task: HumanTask, staff: Staff) -> str | None:
+    """Why `task` may not be given to `staff`, in words; None when it may. The rule for every
+    reassignment, single or bulk: the person holds the role the step asks for, and nothing keeps them
+    from the case (its exclusion and restriction lists; holding its task then gives them the need to
+    know). Otherwise the task would sit in an inbox whose owner cannot open it."""
+    if task.candidate_role and task.candidate_role not in staff.roles:
+        known = task.candidate_role in {r.value for r in Role}
+        role = Role(task.candidate_role).display_name if known else task.candidate_role
+        return (
+            f"{staff.display_name} ({staff.grade.display_name}) cannot take “{task.title}”: "
+            f"the step is for a {role}."
+        )
+    case = session.scalar(select(Case).where(Case.crn == task.business_key)) if task.business_key else None
+    if case is not None and kept_out(staff, case) is not None:
+        return f"{staff.display_name} cannot take “{task.title}”: they may not see case {case.crn}."
+    return None
+
+
+def check_taker(session: Session, staff: Staff) -> Callable[[HumanTask], None]:
+    """The check a reassignment to `staff` runs on each task it moves (NotPermitted: nothing moves)."""
+
+    def check(task: HumanTask) -> None:
+        problem = why_not_taker(session, task, staff)
+        if problem is not None:
+            raise NotPermitted(problem, code="cannot_take_task")
+
+    return check
+
+
+def takers_of(session: Session, scope: Scope, tasks: list[HumanTask]) -> dict[int, list[Staff]]:
+    """For each task, the staff in the manager's scope it may be given to (for the people pickers)."""
+    people = team_people(session, scope)
+    return {task.id: [p for p in people if why_not_taker(session, task, p) is None] for task in tasks}
 
 
 def set_out_of_office(

@@ -22,7 +22,7 @@ from webui_client import fast_password_hashing, give_passwords, sign_in, text_of
 from casework import register
 from casework.models import Case as CaseRecord
 from casework.models import OversightReview, Staff
-from casework.vocabulary import RoshLevel, Stage
+from casework.vocabulary import AccessList, RoshLevel, Stage
 from engine.clock import ManualClock
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance
@@ -159,6 +159,40 @@ def test_an_spo_cannot_hand_a_task_to_someone_outside_their_team(app: Flask, cas
     assert cases["north"].task("write_psr").claimed_by == OWNER
 
 
+def test_a_task_is_only_given_to_someone_who_holds_its_role_and_may_see_the_case(
+    app: Flask, database: Database, cases: dict[str, Case]
+) -> None:
+    client = signed_in(app, "spo.north")
+    north = cases["north"]
+    task_id = north.task("write_psr").id
+    # The picker offers the team's Offender Managers, not its case administrator.
+    picker = client.get(f"/monitor/instances/{north.instance_id}").text
+    assert f'value="{COVER}"' in picker and 'value="admin.north"' not in picker
+    # A case administrator cannot take an Offender Manager's step: refused, and the task stays put.
+    refused = client.post(f"/monitor/tasks/{task_id}/reassign", data={"to": "admin.north", "reason": "cover"})
+    page = text_of(client.get(refused.headers["Location"]).text)
+    assert "cannot take “Write the pre-sentence report”: the step is for a Offender Manager" in page
+    assert "Nothing was changed" in page
+    assert north.task("write_psr").claimed_by == OWNER
+    # Nor can an officer on the case's exclusion list, however right their grade.
+    with database.transaction() as session:
+        register.add_to_access_list(
+            session, north.crn, COVER, AccessList.EXCLUSION, reason="conflict", at=START, by="spo.north"
+        )
+    assert f'value="{COVER}"' not in client.get(f"/monitor/instances/{north.instance_id}").text
+    refused = client.post(f"/monitor/tasks/{task_id}/reassign", data={"to": COVER, "reason": "cover"})
+    assert "they may not see case X100001" in text_of(client.get(refused.headers["Location"]).text)
+    assert north.task("write_psr").claimed_by == OWNER
+    # A bulk move that would put one of the tasks out of reach moves none of them.
+    bulk = client.post(
+        "/monitor/people",
+        data={"action": "reassign_all", "officer": OWNER, "to": COVER, "reason": "Long-term sick leave"},
+        follow_redirects=True,
+    )
+    assert "they may not see case X100001" in text_of(bulk.text)
+    assert [c.task("write_psr").claimed_by for c in (north, cases["north2"])] == [OWNER, OWNER]
+
+
 def test_reassign_an_absent_officers_tasks_in_bulk(
     app: Flask, database: Database, cases: dict[str, Case]
 ) -> None:
@@ -171,7 +205,7 @@ def test_reassign_an_absent_officers_tasks_in_bulk(
         data={"action": "reassign_all", "officer": OWNER, "to": COVER, "reason": "Long-term sick leave"},
         follow_redirects=True,
     )
-    assert "2 open tasks of OM North PO E moved to " + COVER in moved.text
+    assert "2 open tasks of OM North PO E moved to OM North PO N" in moved.text
     for c in (cases["north"], cases["north2"]):
         assert c.task("write_psr").assignee == COVER
     assert cases["south"].task("write_psr").claimed_by == SOUTH_OWNER

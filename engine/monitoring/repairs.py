@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,17 @@ def require_reason(reason: str) -> str:
 
 
 def reassign_task(
-    session: Session, task_id: int, to: str | None, *, actor: str, at: datetime, reason: str
+    session: Session,
+    task_id: int,
+    to: str | None,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str,
+    check: Callable[[HumanTask], None] | None = None,
 ) -> HumanTask:
-    """Give one open task to `to` (None: back to its role's pool), audited with the reason."""
+    """Give one open task to `to` (None: back to its role's pool), audited with the reason. `check`
+    (given a person) refuses a task that person may not take, by raising: nothing moves."""
     reason = require_reason(reason)
     task = session.scalar(select(HumanTask).where(HumanTask.id == task_id).with_for_update())
     if task is None:
@@ -34,6 +43,8 @@ def reassign_task(
     old = task.claimed_by or task.assignee
     if old == to:
         raise Conflict("The task is already with that person.", code="no_change")
+    if check is not None and to is not None:
+        check(task)
     _move(session, task, old, to, actor=actor, at=at, reason=reason)
     return task
 
@@ -47,10 +58,12 @@ def reassign_all_tasks(
     at: datetime,
     reason: str,
     keys: Select[Any] | None = None,
+    check: Callable[[HumanTask], None] | None = None,
 ) -> list[HumanTask]:
     """Give every open task `holder` has (assigned or claimed) to `to`, or back to the pool.
 
     Only tasks on the business keys in `keys` move (None: all). Each move is audited with the reason.
+    `check` (given a person) is run on every task first: if it refuses one, by raising, none moves.
     """
     reason = require_reason(reason)
     if holder == to:
@@ -59,6 +72,9 @@ def reassign_all_tasks(
         HumanTask.state == "open", or_(HumanTask.assignee == holder, HumanTask.claimed_by == holder)
     )
     tasks = list(session.scalars(scoped(query, HumanTask, keys, None).order_by(HumanTask.id)))
+    if check is not None and to is not None:
+        for task in tasks:
+            check(task)
     for task in tasks:
         _move(session, task, holder, to, actor=actor, at=at, reason=reason, bulk=True)
     return tasks

@@ -136,7 +136,7 @@ def test_an_aco_moves_all_of_an_absent_officers_tasks_to_a_colleague(
     move.get_by_label("Give them to").select_option(COVER)
     move.get_by_label("Reason").fill("Long-term sick leave")
     move.get_by_role("button", name="Move the tasks").click()
-    expect(page.get_by_text(f"2 open tasks of {OM_NAME} moved to {COVER}")).to_be_visible()
+    expect(page.get_by_text(f"2 open tasks of {OM_NAME} moved to {COVER_NAME}")).to_be_visible()
     assert holder(live_server, first)[0] == COVER and holder(live_server, second)[0] == COVER
     assert reasons(live_server, "task_reassigned") == ["Long-term sick leave"] * 2
 

@@ -364,7 +364,8 @@ def instance(instance_id: int) -> str | Response:
             for w in waiting
         ]
         marks = step_marks(session, record, waiting)
-        staff = probation.team_people(session, scope)
+        open_rows = [session.get(HumanTask, w.task_id) for w in waiting if w.task_id]
+        takers = probation.takers_of(session, scope, [t for t in open_rows if t is not None])
         context = {
             "instance": record,
             "case": case,
@@ -372,7 +373,7 @@ def instance(instance_id: int) -> str | Response:
             "history": history,
             "people": people,
             "marks": marks,
-            "staff": staff,
+            "takers": takers,
             "steps": model_steps(session, record.definition_id),
         }
     if request.args.get("format") == "csv":

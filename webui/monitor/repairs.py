@@ -99,8 +99,16 @@ def reassign(task_id: int) -> Response:
         with shared.db.transaction() as session:
             scope = _scope(session)
             _instance_or_404(session, scope, instance_id)
-            target = None if to == POOL else probation.person_in_scope(session, scope, to).username
-            reassign_task(session, task_id, target, actor=user.username, at=shared.clock.now(), reason=reason)
+            taker = None if to == POOL else probation.person_in_scope(session, scope, to)
+            reassign_task(
+                session,
+                task_id,
+                taker.username if taker else None,
+                actor=user.username,
+                at=shared.clock.now(),
+                reason=reason,
+                check=probation.check_taker(session, taker) if taker else None,
+            )
 
     try:
         give()
@@ -177,17 +185,18 @@ def _people_action(what: str) -> str | dict[str, str]:
             away = probation.person_in_scope(session, scope, officer)
             if what == "reassign_all":
                 to = form.get("to", "").strip()
-                target = None if to == POOL else probation.person_in_scope(session, scope, to).username
+                taker = None if to == POOL else probation.person_in_scope(session, scope, to)
                 moved = reassign_all_tasks(
                     session,
                     away.username,
-                    target,
+                    taker.username if taker else None,
                     actor=user.username,
                     at=now,
                     reason=reason,
                     keys=scope.keys(),
+                    check=probation.check_taker(session, taker) if taker else None,
                 )
-                whom = "the pool" if target is None else target
+                whom = "the pool" if taker is None else taker.display_name
                 plural = "" if len(moved) == 1 else "s"
                 return f"{len(moved)} open task{plural} of {away.display_name} moved to {whom}."
             if what == "out_of_office":
