@@ -323,7 +323,12 @@ def test_every_register_operation_the_model_calls_is_registered() -> None:
         "release_on_licence",
         "recall_to_custody",
         "end_licence",
+        "ask_for_recall",
+        "refuse_recall",
         "plan_order_end",
+        "review_falls_due",
+        "pass_over_sampled_review",
+        "sign_off_oversight_review",
     } == names
 
 
