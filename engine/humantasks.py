@@ -297,21 +297,7 @@ def reassign_open_tasks(
     ).all()
     for row in rows:
         old = row.assignee if row.assignee in olds else row.claimed_by
-        row.assignee = moves[old]
-        row.claimed_by = None
-        session.add(
-            AuditEvent(
-                at=at,
-                actor=actor,
-                event="task_reassigned",
-                instance_id=row.instance_id,
-                business_key=row.business_key,
-                task_guid=row.task_guid,
-                element_id=row.element_id,
-                reason=reason,
-                detail={"task_id": row.id, "from": old, "to": row.assignee},
-            )
-        )
+        give_task(session, row, old, moves[old], actor=actor, at=at, reason=reason)
     return len(rows)
 
 
@@ -379,3 +365,36 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def give_task(
+    session: Session,
+    task: HumanTask,
+    old: str | None,
+    to: str | None,
+    *,
+    actor: str,
+    at: datetime,
+    reason: str,
+    bulk: bool = False,
+) -> None:
+    """Give `task` to `to` (None: its role's pool), unclaimed, with the move on the audit trail: the
+    one way every move of a task (a transfer's, a manager's, a bulk move) is made and recorded."""
+    task.assignee = to
+    task.claimed_by = None
+    detail: dict[str, Any] = {"task_id": task.id, "from": old, "to": to}
+    if bulk:
+        detail["bulk"] = True
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            event="task_reassigned",
+            instance_id=task.instance_id,
+            business_key=task.business_key,
+            task_guid=task.task_guid,
+            element_id=task.element_id,
+            reason=reason,
+            detail=detail,
+        )
+    )

@@ -462,9 +462,14 @@ def put_file(draft_id: int, path: str) -> tuple[Response, int]:
     except NotFound:
         abort(404)
     except (InvalidData, Conflict) as err:
-        status = 409 if isinstance(err, Conflict) else 422
-        return jsonify(errors=_form_errors(err, default_field="content")), status
+        return _save_refused(err)
     return jsonify(revision=revision), 200
+
+
+def _save_refused(err: InvalidData | Conflict) -> tuple[Response, int]:
+    """A save the draft refused: 409 when someone saved it since it was opened, 422 for bad content."""
+    status = 409 if isinstance(err, Conflict) else 422
+    return jsonify(errors=_form_errors(err, default_field="content")), status
 
 
 @bp.put("/processes/drafts/<int:draft_id>/diagram/<path:path>")
@@ -505,8 +510,7 @@ def save_diagram(draft_id: int, path: str) -> tuple[Response, int]:
     except NotFound:
         abort(404)
     except (InvalidData, Conflict) as err:
-        status = 409 if isinstance(err, Conflict) else 422
-        return jsonify(errors=_form_errors(err, default_field="content")), status
+        return _save_refused(err)
     return jsonify(revision=revision, saved=sorted(texts)), 200
 
 

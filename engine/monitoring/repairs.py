@@ -10,7 +10,8 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, EngineError, NotFound
-from engine.models import AuditEvent, HumanTask
+from engine.humantasks import give_task
+from engine.models import HumanTask
 from engine.monitoring.base import scoped
 
 
@@ -45,7 +46,7 @@ def reassign_task(
         raise Conflict("The task is already with that person.", code="no_change")
     if check is not None and to is not None:
         check(task)
-    _move(session, task, old, to, actor=actor, at=at, reason=reason)
+    give_task(session, task, old, to, actor=actor, at=at, reason=reason)
     return task
 
 
@@ -76,37 +77,5 @@ def reassign_all_tasks(
         for task in tasks:
             check(task)
     for task in tasks:
-        _move(session, task, holder, to, actor=actor, at=at, reason=reason, bulk=True)
+        give_task(session, task, holder, to, actor=actor, at=at, reason=reason, bulk=True)
     return tasks
-
-
-def _move(
-    session: Session,
-    task: HumanTask,
-    old: str | None,
-    to: str | None,
-    *,
-    actor: str,
-    at: datetime,
-    reason: str,
-    bulk: bool = False,
-) -> None:
-    """Give `task` to `to` (None: its role's pool), unclaimed, with the move on the audit trail."""
-    task.assignee = to
-    task.claimed_by = None
-    detail: dict[str, Any] = {"task_id": task.id, "from": old, "to": to}
-    if bulk:
-        detail["bulk"] = True
-    session.add(
-        AuditEvent(
-            at=at,
-            actor=actor,
-            event="task_reassigned",
-            instance_id=task.instance_id,
-            business_key=task.business_key,
-            task_guid=task.task_guid,
-            element_id=task.element_id,
-            reason=reason,
-            detail=detail,
-        )
-    )
