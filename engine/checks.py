@@ -986,6 +986,21 @@ def _check_model_code(name: str, root: etree._Element) -> list[Problem]:
     return problems
 
 
+def _syntax_problems(file: str, element: etree._Element, source: str, kind: str) -> list[Problem]:
+    """A script that is not valid Python, as the engine would compile it (no dedent): refused at its
+    line, not found only when a case reaches the step."""
+    try:
+        ast.parse(source, "<model>", "exec")
+    except SyntaxError as err:
+        at = err.lineno or 1
+        line = element.sourceline + at - 1 if element.sourceline else None
+        message = f"{kind} line {at} is not valid Python: {err.msg}: correct the script"
+        return [Problem(file, message, line=line, element_id=_owner_id(element))]
+    except (ValueError, RecursionError, MemoryError) as err:
+        return [Problem(file, f"{kind} cannot be read as Python: {err}", element_id=_owner_id(element))]
+    return []
+
+
 def _code_problems(file: str, element: etree._Element, text: str, label: str | None = None) -> list[Problem]:
     script = element.tag in _SCRIPT_TAGS
     kind = label or (_SCRIPT_TAGS.get(element.tag) or _EXPRESSION_TAGS[element.tag])
@@ -999,6 +1014,7 @@ def _code_problems(file: str, element: etree._Element, text: str, label: str | N
         owner = _owner_id(element)
         problems.append(Problem(file, message, line=line or element.sourceline, element_id=owner))
     if script:
+        problems += _syntax_problems(file, element, source, kind)
         for loop_line in endless_loops(source):
             line = element.sourceline + loop_line - 1 if element.sourceline else None
             message = (

@@ -533,6 +533,23 @@ def test_a_script_that_the_sandbox_would_refuse_is_an_error(script: str, expecte
 
 
 @pytest.mark.parametrize(
+    ("script", "line", "expected"),
+    [
+        ("reminder_days = 14\n  reminder_days = 15", 2, "unexpected indent"),
+        ("if reminder_days:\nreminder_days = 15", 2, "expected an indented block"),
+        ("reminder_days = (14", 1, "was never closed"),
+    ],
+)
+def test_a_script_that_is_not_python_is_refused_at_its_line(script: str, line: int, expected: str) -> None:
+    files = edited(bundle(), "review.bpmn", "reminder_days = 14<", f"{escape(script)}<")
+    problem = only(check(files))
+    assert (problem.element_id, problem.severity) == ("assess", "error")
+    assert problem.line == line_of(files, "review.bpmn", "<spiffworkflow:preScript>") + line - 1
+    assert problem.message.startswith(f"preScript line {line} is not valid Python: ")
+    assert expected in problem.message
+
+
+@pytest.mark.parametrize(
     "loop",
     [
         "while True:\n    reminder_days = reminder_days + 1",
